@@ -1,0 +1,16 @@
+/**
+ * The parameter file: schema, defaults, validation and loading. Shared by the CDK app (a bad file
+ * fails `cdk synth`) and the Lambda runtime; never imports aws-cdk-lib.
+ */
+export { ConfigError, type ConfigErrorCode, type ConfigProblem } from "./error";
+export { DEFAULT_CONFIG_PATH, loadConfig } from "./load";
+export { parseConfig } from "./parse";
+export {
+  type ConfigInput,
+  configJsonSchema,
+  configSchema,
+  rateIntervalMinutes,
+  renderConfigJsonSchema,
+  WINDOW_LENGTHS,
+} from "./schema";
+export { type ArchiverConfig, type WindowSettings, type Workspace, workspaceLabel } from "./types";
