@@ -1,0 +1,334 @@
+import { constants, gunzipSync } from "node:zlib";
+import { type Dispatcher, request } from "undici";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type AtlasSimulator,
+  EMPTY_GZIP,
+  expectedLines,
+  type SimulatorOptions,
+  startAtlasSimulator,
+} from "./index";
+import {
+  ACCEPT,
+  auditPath,
+  challengeFor,
+  digestAuthorization,
+  fetchToken,
+  findWindow,
+  getWithToken,
+  parseChallenge,
+  postToken,
+} from "./test-client";
+
+let sim: AtlasSimulator | undefined;
+async function start(
+  options?: SimulatorOptions,
+): Promise<{ sim: AtlasSimulator; token: string; get: () => Promise<Dispatcher.ResponseData> }> {
+  const s = await startAtlasSimulator(options);
+  sim = s;
+  const token = await fetchToken(s.baseUrl);
+  return { sim: s, token, get: () => getWithToken(s.baseUrl, path, token) };
+}
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+const window = findWindow(false);
+const path = auditPath(window);
+const emptyPath = auditPath(findWindow(true));
+const fullBody = `${expectedLines(window).join("\n")}\n`;
+
+async function startAndInject(...faults: Parameters<AtlasSimulator["inject"]>) {
+  const started = await start();
+  started.sim.inject(...faults);
+  return started;
+}
+
+/** Read a body chunk by chunk; returns the bytes received and the error that ended it, if any. */
+async function drain(res: Dispatcher.ResponseData): Promise<{ bytes: Buffer; error?: unknown }> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res.body) chunks.push(chunk as Buffer);
+    return { bytes: Buffer.concat(chunks) };
+  } catch (error) {
+    return { bytes: Buffer.concat(chunks), error };
+  }
+}
+
+describe("fault injection", () => {
+  it("answers a status fault with an ApiError and Retry-After verbatim, once", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "status", status: 503, retryAfter: "7" });
+    expect(sim.pendingFaults()).toBe(1);
+    const res = await get();
+    expect(res.statusCode).toBe(503);
+    expect(res.headers["retry-after"]).toBe("7");
+    expect(res.headers["content-type"]).toBe("application/json");
+    expect(await res.body.json()).toMatchObject({
+      error: 503,
+      errorCode: "SERVICE_UNAVAILABLE",
+      reason: "Service Unavailable",
+    });
+    expect(sim.requests.at(-1)).toMatchObject({ status: 503, fault: "status" });
+    expect(sim.pendingFaults()).toBe(0);
+    const next = await get();
+    expect(next.statusCode).toBe(200);
+    await next.body.dump();
+  });
+
+  it("uses a given errorCode and detail, and adds a Digest challenge to an injected 401", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "status", status: 401, errorCode: "CUSTOM", detail: "nope" });
+    const res = await get();
+    expect(res.statusCode).toBe(401);
+    expect(parseChallenge(res.headers["www-authenticate"]).realm).toBe("MMS Public API");
+    expect(await res.body.json()).toMatchObject({ errorCode: "CUSTOM", detail: "nope" });
+  });
+
+  it("consumes rules first in, first out, `times` attempts each", async () => {
+    const { sim, get } = await start();
+    sim.inject({ fault: { kind: "status", status: 500 }, times: 2 }, { kind: "status", status: 502 });
+    expect(sim.pendingFaults()).toBe(3);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await get();
+      statuses.push(res.statusCode);
+      await res.body.dump();
+    }
+    expect(statuses).toEqual([500, 500, 502, 200]);
+  });
+
+  it("applies a rule only to the workspace it matches", async () => {
+    const { sim, token, get } = await start();
+    sim.inject({ fault: { kind: "status", status: 500 }, match: { tenantName: "other" } });
+    const unaffected = await get();
+    expect(unaffected.statusCode).toBe(200);
+    await unaffected.body.dump();
+    const affected = await getWithToken(sim.baseUrl, auditPath({ ...window, tenantName: "other" }), token);
+    expect(affected.statusCode).toBe(500);
+    await affected.body.dump();
+    sim.inject({ fault: { kind: "status", status: 500 }, match: { groupId: "ffffffffffffffffffffffff" } });
+    const otherGroup = await get();
+    expect(otherGroup.statusCode).toBe(200);
+    await otherGroup.body.dump();
+    sim.clearFaults();
+    expect(sim.pendingFaults()).toBe(0);
+  });
+
+  it("is not consumed by an unauthenticated Digest challenge round trip", async () => {
+    const { sim } = await startAndInject({ kind: "status", status: 500 });
+    const challenge = await challengeFor(sim.baseUrl, path);
+    expect(sim.pendingFaults()).toBe(1);
+    const res = await request(`${sim.baseUrl}${path}`, {
+      headers: {
+        accept: ACCEPT,
+        authorization: digestAuthorization({ challenge, method: "GET", uri: path, nc: 1 }),
+      },
+    });
+    expect(res.statusCode).toBe(500);
+    await res.body.dump();
+  });
+
+  it("resets the connection before headers", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "reset-before-headers" });
+    await expect(get()).rejects.toThrow();
+    expect(sim.requests.at(-1)).toMatchObject({ status: 0, fault: "reset-before-headers" });
+    const next = await get();
+    expect(next.statusCode).toBe(200);
+    await next.body.dump();
+  });
+
+  it("closes the connection mid-body after afterBytes", async () => {
+    const { sim, token, get } = await start();
+    sim.inject({ kind: "reset-mid-body", afterBytes: 40 }, { kind: "reset-mid-body" });
+    const res = await get();
+    expect(res.statusCode).toBe(200);
+    const { bytes, error } = await drain(res);
+    expect(error).toBeDefined();
+    expect(bytes).toHaveLength(40);
+    const emptyRes = await getWithToken(sim.baseUrl, emptyPath, token);
+    expect(emptyRes.headers["content-length"]).toBe("23");
+    const cut = await drain(emptyRes);
+    expect(cut.error).toBeDefined();
+    expect(cut.bytes.equals(EMPTY_GZIP.subarray(0, 10))).toBe(true);
+  });
+
+  it("truncates the body cleanly: all but the gzip trailer by default, or keepBytes", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "truncate-body" }, { kind: "truncate-body", keepBytes: 12 });
+    const whole = await get();
+    expect(whole.headers["content-length"]).toBeUndefined();
+    const { bytes, error } = await drain(whole);
+    expect(error).toBeUndefined();
+    expect(() => gunzipSync(bytes)).toThrow(/unexpected end/i);
+    expect(gunzipSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH }).toString("utf8")).toBe(fullBody);
+    const short = await drain(await get());
+    expect(short.error).toBeUndefined();
+    expect(short.bytes).toHaveLength(12);
+  });
+
+  it("truncates the empty gzip member too", async () => {
+    const { sim, token } = await start();
+    sim.inject({ kind: "truncate-body" });
+    const res = await getWithToken(sim.baseUrl, emptyPath, token);
+    const { bytes, error } = await drain(res);
+    expect(error).toBeUndefined();
+    expect(bytes.equals(EMPTY_GZIP.subarray(0, 15))).toBe(true);
+  });
+
+  it("stalls before the headers", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "stall-headers", ms: 150 });
+    const t0 = performance.now();
+    const res = await get();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(gunzipSync(Buffer.from(await res.body.arrayBuffer())).toString("utf8")).toBe(fullBody);
+  });
+
+  it("stalls mid-body, then finishes the body", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "stall-body", ms: 150, afterBytes: 20 });
+    const t0 = performance.now();
+    const res = await get();
+    expect(performance.now() - t0).toBeLessThan(140);
+    const { bytes, error } = await drain(res);
+    expect(error).toBeUndefined();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(gunzipSync(bytes).toString("utf8")).toBe(fullBody);
+  });
+
+  it("sends a wrong Content-Type with the gzip body unchanged", async () => {
+    const { sim, get } = await start();
+    sim.inject(
+      { kind: "wrong-content-type" },
+      { kind: "wrong-content-type", contentType: "application/json" },
+    );
+    const first = await get();
+    expect(first.statusCode).toBe(200);
+    expect(first.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(gunzipSync(Buffer.from(await first.body.arrayBuffer())).toString("utf8")).toBe(fullBody);
+    const second = await get();
+    expect(second.headers["content-type"]).toBe("application/json");
+    await second.body.dump();
+  });
+
+  it("sends an HTML body under the gzip Content-Type", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "not-gzip" });
+    const res = await get();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toBe("application/vnd.atlas.2023-02-01+gzip");
+    const body = Buffer.from(await res.body.arrayBuffer());
+    expect(body.toString("utf8")).toMatch(/^<!DOCTYPE html>/);
+    expect(res.headers["content-length"]).toBe(String(body.length));
+  });
+
+  it("expires the presented bearer token", async () => {
+    const { sim, token, get } = await start();
+    sim.inject({ kind: "expire-token" });
+    const res = await get();
+    expect(res.statusCode).toBe(401);
+    expect(parseChallenge(res.headers["www-authenticate"]).stale).toBe("false");
+    await res.body.dump();
+    const again = await getWithToken(sim.baseUrl, path, token);
+    expect(again.statusCode).toBe(401);
+    await again.body.dump();
+    const fresh = await getWithToken(sim.baseUrl, path, await fetchToken(sim.baseUrl));
+    expect(fresh.statusCode).toBe(200);
+    await fresh.body.dump();
+  });
+
+  it("makes the presented digest nonce stale, and skips it for bearer attempts", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "stale-nonce" });
+    const bearer = await get();
+    expect(bearer.statusCode).toBe(200);
+    await bearer.body.dump();
+    const challenge = await challengeFor(sim.baseUrl, path);
+    const send = (c: Record<string, string>, nc: number) =>
+      request(`${sim.baseUrl}${path}`, {
+        headers: {
+          accept: ACCEPT,
+          authorization: digestAuthorization({ challenge: c, method: "GET", uri: path, nc }),
+        },
+      });
+    const stale = await send(challenge, 1);
+    expect(stale.statusCode).toBe(401);
+    await stale.body.dump();
+    const next = parseChallenge(stale.headers["www-authenticate"]);
+    expect(next.stale).toBe("true");
+    const reused = await send(challenge, 2);
+    expect(reused.statusCode).toBe(401);
+    await reused.body.dump();
+    const ok = await send(next, 1);
+    expect(ok.statusCode).toBe(200);
+    await ok.body.dump();
+  });
+
+  it("applies faults to the token endpoint when asked", async () => {
+    const { sim } = await start();
+    sim.inject(
+      { fault: { kind: "status", status: 503 }, match: { endpoint: "token" } },
+      { fault: { kind: "reset-before-headers" }, match: { endpoint: "token" } },
+    );
+    const unavailable = await postToken(sim.baseUrl);
+    expect(unavailable.statusCode).toBe(503);
+    await unavailable.body.dump();
+    await expect(postToken(sim.baseUrl)).rejects.toThrow();
+    expect(sim.tokensIssued()).toBe(1);
+    expect((await postToken(sim.baseUrl)).statusCode).toBe(200);
+    expect(sim.requests.filter((r) => r.endpoint === "token").map((r) => r.fault)).toEqual([
+      undefined,
+      "status",
+      "reset-before-headers",
+      undefined,
+    ]);
+  });
+
+  it.each([{ kind: "status", status: 200 }, { kind: "stall-body", ms: -1 }, { kind: "explode" }])(
+    "refuses to inject %o",
+    async (fault) => {
+      const { sim } = await start();
+      expect(() => sim.inject(fault as never)).toThrow();
+      expect(() => sim.inject({ fault: { kind: "not-gzip" }, times: 0 })).toThrow(/times/);
+    },
+  );
+});
+
+describe("close", () => {
+  it("does not hang on an idle keep-alive connection", async () => {
+    const { sim, get } = await start();
+    const res = await get();
+    await res.body.dump();
+    const t0 = performance.now();
+    await sim.close();
+    expect(performance.now() - t0).toBeLessThan(1000);
+    await expect(get()).rejects.toThrow();
+  });
+
+  it("does not hang on a stalled body", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "stall-body", ms: 60_000 });
+    const res = await get();
+    expect(res.statusCode).toBe(200);
+    const reading = drain(res);
+    const t0 = performance.now();
+    await sim.close();
+    expect(performance.now() - t0).toBeLessThan(1000);
+    const { error } = await reading;
+    expect(error).toBeDefined();
+  });
+
+  it("does not hang on a request waiting for its headers", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "stall-headers", ms: 60_000 });
+    const pending = get();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const t0 = performance.now();
+    await sim.close();
+    expect(performance.now() - t0).toBeLessThan(1000);
+    await expect(pending).rejects.toThrow();
+  });
+});

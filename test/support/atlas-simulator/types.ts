@@ -1,0 +1,129 @@
+/** Public types of the Atlas simulator (see `index.ts`). */
+
+/** Credentials of an Atlas service account (OAuth 2.0 client credentials). */
+export interface ServiceAccount {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** A legacy Atlas programmatic API key (HTTP Digest: username = publicKey, password = privateKey). */
+export interface ApiKey {
+  publicKey: string;
+  privateKey: string;
+}
+
+/** One parsed download request; dates are epoch seconds, `spName` is absent for "all processors". */
+export interface AuditLogRequest {
+  groupId: string;
+  tenantName: string;
+  spName?: string;
+  startDate: number;
+  endDate: number;
+}
+
+/** How the simulator behaves; every field has a default. */
+export interface SimulatorOptions {
+  /** Accepted service accounts; default `[DEFAULT_SERVICE_ACCOUNT]`. */
+  serviceAccounts?: ServiceAccount[];
+  /** Accepted API keys; default `[DEFAULT_API_KEY]`. */
+  apiKeys?: ApiKey[];
+  /** Digest algorithm offered in challenges; default `"MD5"`. */
+  digestAlgorithm?: "MD5" | "SHA-256";
+  /** Nonce lifetime; an older nonce gets 401 with `stale=true`. Default 60 000. */
+  nonceTtlMs?: number;
+  /** Access-token lifetime (fractions allowed, for tests). Default 3600. */
+  tokenTtlSeconds?: number;
+  /** Live tokens one service account may hold; one more gets 403 `access_denied`. Default 100. */
+  maxLiveTokens?: number;
+  /** When given, only these workspaces exist (others get 404); default: every valid one exists. */
+  workspaces?: Array<{ groupId: string; tenantName: string }>;
+  /** Lines in a window's log; default: deterministic from the request, about 1 window in 5 empty. */
+  linesPerWindow?: (req: AuditLogRequest) => number;
+  /** Raw gzip bytes to send instead of the default body (e.g. a huge log). */
+  body?: (req: AuditLogRequest) => NodeJS.ReadableStream | Buffer;
+  /** Token bucket per groupId; `retryAfterSeconds` defaults to 1, `null` omits `Retry-After`. */
+  rateLimit?: { capacity: number; refillPerSecond: number; retryAfterSeconds?: number | null };
+  /** Delay before the response headers of every download. */
+  latencyMs?: number;
+  /** Throttle of download body bytes (WAN-like). */
+  bytesPerSecond?: number;
+  /** Send `application/gzip` (Atlas 2025 to mid-2026) instead of the versioned type. */
+  legacyContentType?: boolean;
+  /** API versions accepted in `Accept`; default `["2023-02-01", "2025-02-19"]`. */
+  supportedApiVersions?: string[];
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 0 (any free port). */
+  port?: number;
+}
+
+/** Something going wrong on purpose, consumed by the next matching attempt. */
+export type Fault =
+  /** An ApiError JSON response; `retryAfter` sets the `Retry-After` header verbatim. */
+  | { kind: "status"; status: number; errorCode?: string; detail?: string; retryAfter?: number | string }
+  /** Reset the connection without any response. */
+  | { kind: "reset-before-headers" }
+  /** Send the headers and `afterBytes` (default 10) body bytes, then close the connection. */
+  | { kind: "reset-mid-body"; afterBytes?: number }
+  /** Send only `keepBytes` body bytes (default: all but the 8-byte gzip trailer) and end cleanly, chunked. */
+  | { kind: "truncate-body"; keepBytes?: number }
+  /** Wait before sending the headers. */
+  | { kind: "stall-headers"; ms: number }
+  /** Pause after `afterBytes` (default 10) body bytes. */
+  | { kind: "stall-body"; ms: number; afterBytes?: number }
+  /** Send a different `Content-Type` (default `text/html; charset=utf-8`); the body is unchanged. */
+  | { kind: "wrong-content-type"; contentType?: string }
+  /** A 200 with the gzip content type but an HTML body. */
+  | { kind: "not-gzip" }
+  /** The bearer token presented is treated as expired: 401, and the token is dead from now on. */
+  | { kind: "expire-token" }
+  /** The digest nonce presented is treated as stale: 401 with a fresh challenge and `stale=true`. */
+  | { kind: "stale-nonce" };
+
+/** A fault with a repeat count and a filter on the attempts it applies to. */
+export interface FaultRule {
+  fault: Fault;
+  /** How many matching attempts consume it; default 1 (`Infinity` allowed). */
+  times?: number;
+  /** Default endpoint `"download"`. */
+  match?: { endpoint?: "download" | "token"; groupId?: string; tenantName?: string };
+}
+
+/** What the simulator saw and answered, one per HTTP request. */
+export interface RequestRecord {
+  /** `Date.now()` when the request arrived. */
+  at: number;
+  method: string;
+  endpoint: "token" | "revoke" | "download" | "other";
+  /** The raw path, without the query. */
+  path: string;
+  query: Record<string, string>;
+  /** The status sent; 0 while nothing was sent, and for a connection reset before headers. */
+  status: number;
+  /** The scheme of the `Authorization` header (whether or not it was valid). */
+  auth: "bearer" | "digest" | "basic" | "none";
+  groupId?: string;
+  tenantName?: string;
+  fault?: Fault["kind"];
+  /** The request arrived while a `Retry-After` the simulator sent for its group had not elapsed. */
+  retryAfterViolation: boolean;
+}
+
+/** A running simulator. */
+export interface AtlasSimulator {
+  /** `http://127.0.0.1:PORT`, without a trailing slash. */
+  readonly baseUrl: string;
+  /** Every request, in arrival order. */
+  readonly requests: RequestRecord[];
+  /** Queue faults (FIFO); each is consumed by the next attempt it matches. */
+  inject(...rules: Array<FaultRule | Fault>): void;
+  clearFaults(): void;
+  /** Faults still queued (a rule with `times: n` counts n). */
+  pendingFaults(): number;
+  /** Access tokens issued so far. */
+  tokensIssued(): number;
+  /** Requests that arrived while a `Retry-After` sent for their group was still pending. */
+  rateLimitViolations(): number;
+  /** Stop listening and destroy every open connection (keep-alive, stalled bodies). */
+  close(): Promise<void>;
+}
