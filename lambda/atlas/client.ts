@@ -1,0 +1,428 @@
+/**
+ * The Atlas client: downloads one workspace's audit log for one window as a stream of the raw
+ * gzip bytes, with authentication, retries and timeouts.
+ */
+import type { Readable } from "node:stream";
+import type { Dispatcher } from "undici";
+import { type Workspace, workspaceLabel } from "../config";
+import { formatWindow, type TimeWindow, toEpochSeconds } from "../windows";
+import { type AtlasAuthenticator, type AtlasCredentials, createAuthenticator } from "./auth";
+import { AtlasUnexpectedResponseError } from "./errors";
+import type { TokenCache } from "./oauth";
+import {
+  type CallContext,
+  discard,
+  errorForStatus,
+  isNetworkError,
+  isRetryableStatus,
+  networkError,
+  readErrorBody,
+} from "./responses";
+import {
+  type AttemptOutcome,
+  type Clock,
+  DEFAULT_RETRY_POLICY,
+  parseRetryAfter,
+  type RetryEvent,
+  type RetryPolicy,
+  retrying,
+  systemClock,
+} from "./retry";
+
+/** What a successful download returns. The body has not been read beyond its first bytes. */
+export interface AuditLogDownload {
+  /** The .gz file exactly as Atlas sent it. Errors it emits are transport failures: see {@link AtlasClient.bodyError}. */
+  readonly body: Readable;
+  readonly contentType: string;
+  /** From `Content-Length`, when Atlas sent one. */
+  readonly contentLength: number | undefined;
+  /** The file name from `Content-Disposition`, e.g. `prod_2026-11-28T13:00:00Z_2026-11-28T14:00:00Z_audit.log.gz`. */
+  readonly fileName: string | undefined;
+  readonly rateLimit: { readonly limit: number | undefined; readonly remaining: number | undefined };
+  /** Attempts it took (1 unless retried); authentication round trips are not counted. */
+  readonly attempts: number;
+}
+
+/** Timeouts of one HTTP exchange (the connect timeout belongs to the dispatcher: see `createAtlasDispatcher`). */
+export interface AtlasTimeouts {
+  /** From sending the request to receiving all response headers. */
+  readonly headersMs: number;
+  /** Longest silence while receiving the body. */
+  readonly bodyIdleMs: number;
+}
+
+/** Options of {@link AtlasClient}. */
+export interface AtlasClientOptions {
+  /** e.g. `https://cloud.mongodb.com` (no trailing slash). */
+  readonly baseUrl: string;
+  /** e.g. `2023-02-01`: sent as `Accept: application/vnd.atlas.{apiVersion}+gzip`. */
+  readonly apiVersion: string;
+  readonly dispatcher: Dispatcher;
+  readonly authenticator: AtlasAuthenticator;
+  /** @default {@link DEFAULT_RETRY_POLICY} */
+  readonly retry?: Partial<RetryPolicy>;
+  /** @default {@link DEFAULT_TIMEOUTS} */
+  readonly timeouts?: Partial<AtlasTimeouts>;
+  /** @default the system clock */
+  readonly clock?: Clock;
+  /** Source of jitter in [0, 1). @default Math.random */
+  readonly random?: () => number;
+  /** @default {@link USER_AGENT} */
+  readonly userAgent?: string;
+  /** Called before each retry wait, for progress logs. */
+  readonly onRetry?: (event: RetryEvent & { readonly what: string }) => void;
+}
+
+/**
+ * Timeout defaults, resolved here only. Atlas assembles a log before the first header byte, so
+ * headers get two minutes; a body that stalls for a minute mid-stream is considered dead.
+ */
+export const DEFAULT_TIMEOUTS: AtlasTimeouts = { headersMs: 120_000, bodyIdleMs: 60_000 };
+
+/** The User-Agent sent to Atlas. */
+export const USER_AGENT = "atlas-audit-archiver";
+
+/** The client's optional settings with their defaults applied: the one place they are resolved. */
+function resolveSettings(options: Omit<AtlasClientOptions, "authenticator">) {
+  return {
+    policy: { ...DEFAULT_RETRY_POLICY, ...options.retry },
+    timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+    clock: options.clock ?? systemClock,
+    random: options.random ?? Math.random,
+    userAgent: options.userAgent ?? USER_AGENT,
+  };
+}
+
+/** The gzip media types Atlas has served the log as. */
+function isGzipType(contentType: string, apiVersion: string): boolean {
+  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  return type === "application/gzip" || type === `application/vnd.atlas.${apiVersion}+gzip`;
+}
+
+/** The `filename` of a Content-Disposition header (quoted or token form). */
+export function contentDispositionFileName(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = value?.match(/filename\*?=(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i);
+  if (!match) return undefined;
+  return match[1] !== undefined ? match[1].replace(/\\(.)/g, "$1") : match[2];
+}
+
+function headerNumber(value: string | string[] | undefined): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined || !/^\d+$/.test(raw.trim())) return undefined;
+  return Number(raw);
+}
+
+/**
+ * Reads until at least `count` bytes arrived (or the stream ended), puts them back, and returns
+ * them. The body stays a plain paused stream, so the caller still pipes it with backpressure.
+ */
+async function peek(body: Readable, count: number): Promise<Buffer> {
+  const seen: Buffer[] = [];
+  let size = 0;
+  while (size < count) {
+    const chunk = body.read() as Buffer | null;
+    if (chunk !== null) {
+      seen.push(chunk);
+      size += chunk.length;
+      continue;
+    }
+    if (body.readableEnded) break;
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        body.off("readable", done).off("end", done).off("error", fail);
+        resolve();
+      };
+      const fail = (err: Error) => {
+        body.off("readable", done).off("end", done);
+        reject(err);
+      };
+      body.once("readable", done).once("end", done).once("error", fail);
+    });
+  }
+  const head = Buffer.concat(seen);
+  if (head.length > 0) body.unshift(head);
+  return head;
+}
+
+/**
+ * Downloads Stream Processing audit logs from the Atlas Admin API.
+ *
+ * @example
+ * ```ts
+ * const client = new AtlasClient({ baseUrl, apiVersion: "2023-02-01", dispatcher, authenticator });
+ * const log = await client.download({ groupId, tenantName: "prod" }, window);
+ * await pipeline(log.body, destination);
+ * ```
+ */
+export class AtlasClient {
+  private readonly policy: RetryPolicy;
+  private readonly timeouts: AtlasTimeouts;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly userAgent: string;
+  /**
+   * Per project (the scope of Atlas's token buckets): when its last `Retry-After` ends. Every
+   * request to that project waits for it, not only the one that was refused, so concurrent
+   * downloads never knock on a bucket Atlas said is empty.
+   */
+  private readonly pausedUntil = new Map<string, number>();
+
+  constructor(private readonly options: AtlasClientOptions) {
+    ({
+      policy: this.policy,
+      timeouts: this.timeouts,
+      clock: this.clock,
+      random: this.random,
+      userAgent: this.userAgent,
+    } = resolveSettings(options));
+  }
+
+  /** The URL path and query Atlas is asked for (also the Digest `uri`). */
+  downloadPath(workspace: Workspace, window: TimeWindow): string {
+    const { startDate, endDate } = toEpochSeconds(window);
+    const query = new URLSearchParams({ startDate: String(startDate), endDate: String(endDate) });
+    if (workspace.spName) query.set("spName", workspace.spName);
+    return (
+      `/api/atlas/v2/groups/${encodeURIComponent(workspace.groupId)}` +
+      `/streams/${encodeURIComponent(workspace.tenantName)}/auditLogs?${query}`
+    );
+  }
+
+  /** Describes a download for messages (workspace and window). */
+  private context(workspace: Workspace, window: TimeWindow): CallContext {
+    const ws = workspaceLabel(workspace);
+    const win = formatWindow(window);
+    return {
+      what: `audit-log download of ${ws} for ${win}`,
+      workspace: ws,
+      window: win,
+      groupId: workspace.groupId,
+      tenantName: workspace.tenantName,
+      credentialKind: this.options.authenticator.kind,
+    };
+  }
+
+  /**
+   * Starts the download of one window and resolves once Atlas answered 200 with a gzip body.
+   * Retries what can be retried; throws a typed `AtlasError` otherwise. The body is not
+   * buffered: consume it (or destroy it) promptly.
+   */
+  async download(workspace: Workspace, window: TimeWindow, signal?: AbortSignal): Promise<AuditLogDownload> {
+    const path = this.downloadPath(workspace, window);
+    const context = this.context(workspace, window);
+    return retrying<AuditLogDownload>(
+      async (attempt) => {
+        const outcome = await this.attempt(workspace.groupId, path, context, signal);
+        return outcome.ok ? { ok: true, value: { ...outcome.value, attempts: attempt } } : outcome;
+      },
+      {
+        policy: this.policy,
+        clock: this.clock,
+        random: this.random,
+        signal,
+        onRetry: (event) => this.options.onRetry?.({ ...event, what: context.what }),
+      },
+    );
+  }
+
+  /** Releases the credentials' resources (revokes a service-account token). Call when done, e.g. at CLI exit. */
+  close(): Promise<void> {
+    return this.options.authenticator.close();
+  }
+
+  /** The error a download body stream emitted, as a typed error naming the workspace and window. */
+  bodyError(err: unknown, workspace: Workspace, window: TimeWindow): Error {
+    return isNetworkError(err) ? networkError(err, this.context(workspace, window), 1) : (err as Error);
+  }
+
+  /**
+   * One attempt, including the authentication round trips it needs (a Digest challenge, a
+   * refreshed token); those do not count against the retry budget.
+   */
+  private async attempt(
+    scope: string,
+    path: string,
+    context: CallContext,
+    signal?: AbortSignal,
+  ): Promise<AttemptOutcome<Omit<AuditLogDownload, "attempts">>> {
+    const { authenticator, apiVersion } = this.options;
+    let refusals = 0;
+    for (let requests = 1; ; requests++) {
+      await this.waitForScope(scope, signal);
+      const authorization = await authenticator.authorization("GET", path, signal);
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.options.dispatcher.request({
+          origin: this.options.baseUrl,
+          path,
+          method: "GET",
+          headers: {
+            accept: `application/vnd.atlas.${apiVersion}+gzip`,
+            "user-agent": this.userAgent,
+            ...(authorization ? { authorization } : {}),
+          },
+          headersTimeout: this.timeouts.headersMs,
+          bodyTimeout: this.timeouts.bodyIdleMs,
+          signal,
+        });
+      } catch (err) {
+        if (!isNetworkError(err)) throw err;
+        return {
+          ok: false,
+          retryable: true,
+          reason: "network error",
+          error: (n) => networkError(err, context, n),
+        };
+      }
+      const { statusCode: status, headers } = response;
+      if (status === 401 && requests <= 4) {
+        await response.body.dump();
+        if (authorization) refusals++;
+        const again = await authenticator.onUnauthorized({
+          sentAuthorization: authorization,
+          wwwAuthenticate: headers["www-authenticate"],
+          refusals,
+        });
+        if (again) continue;
+        return failure(status, {}, context);
+      }
+      if (status !== 200) {
+        const body = await readErrorBody(response.body);
+        const retryAfterMs = parseRetryAfter(headers["retry-after"], this.clock.now());
+        if (retryAfterMs !== undefined) this.pauseScope(scope, retryAfterMs);
+        return { ...failure(status, body, context), retryAfterMs };
+      }
+      return this.accept(response, context);
+    }
+  }
+
+  private pauseScope(scope: string, ms: number): void {
+    const until = this.clock.now() + ms;
+    if (until > (this.pausedUntil.get(scope) ?? 0)) this.pausedUntil.set(scope, until);
+  }
+
+  private async waitForScope(scope: string, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const wait = (this.pausedUntil.get(scope) ?? 0) - this.clock.now();
+      if (wait <= 0) return;
+      await this.clock.sleep(wait, signal);
+    }
+  }
+
+  /** Checks that a 200 really is a gzip audit log before handing its body out. */
+  private async accept(
+    response: Dispatcher.ResponseData,
+    context: CallContext,
+  ): Promise<AttemptOutcome<Omit<AuditLogDownload, "attempts">>> {
+    const { headers, body } = response;
+    const contentType = String(headers["content-type"] ?? "");
+    const reject = (why: string) => {
+      discard(body);
+      return {
+        ok: false as const,
+        retryable: false,
+        reason: why,
+        error: (attempts: number) =>
+          new AtlasUnexpectedResponseError(
+            `Atlas answered the ${context.what} with 200 but ${why}, so it is not archived. If a proxy sits ` +
+              `between the archiver and Atlas, check it; otherwise check atlas.baseUrl and atlas.apiVersion.`,
+            { status: 200, workspace: context.workspace, window: context.window, attempts },
+          ),
+      };
+    };
+    if (headers["content-encoding"] && headers["content-encoding"] !== "identity") {
+      return reject(
+        `with Content-Encoding "${headers["content-encoding"]}" (the log must arrive as a plain .gz file)`,
+      );
+    }
+    if (!isGzipType(contentType, this.options.apiVersion)) {
+      return reject(
+        `with Content-Type "${contentType}" (expected application/gzip or ` +
+          `application/vnd.atlas.${this.options.apiVersion}+gzip)`,
+      );
+    }
+    let head: Buffer;
+    try {
+      head = await peek(body, 2);
+    } catch (err) {
+      if (!isNetworkError(err)) throw err;
+      return {
+        ok: false,
+        retryable: true,
+        reason: "network error",
+        error: (n) => networkError(err, context, n),
+      };
+    }
+    if (head[0] !== 0x1f || head[1] !== 0x8b) {
+      const seen =
+        head.length === 0 ? "an empty body" : `a body starting with 0x${head.subarray(0, 2).toString("hex")}`;
+      return reject(`with ${seen} instead of the gzip magic bytes 0x1f8b`);
+    }
+    return {
+      ok: true,
+      value: {
+        body,
+        contentType,
+        contentLength: headerNumber(headers["content-length"]),
+        fileName: contentDispositionFileName(headers["content-disposition"]),
+        rateLimit: {
+          limit: headerNumber(headers["ratelimit-limit"]),
+          remaining: headerNumber(headers["ratelimit-remaining"]),
+        },
+      },
+    };
+  }
+}
+
+function failure(
+  status: number,
+  body: Awaited<ReturnType<typeof readErrorBody>>,
+  context: CallContext,
+): Extract<AttemptOutcome<never>, { ok: false }> {
+  return {
+    ok: false,
+    retryable: isRetryableStatus(status),
+    reason: `${status}${body.errorCode ? ` ${body.errorCode}` : ""}`,
+    error: (attempts) => errorForStatus(status, body, context, attempts),
+  };
+}
+
+/** Options of {@link createAtlasClient}: the client's, with credentials instead of an authenticator. */
+export interface CreateAtlasClientOptions extends Omit<AtlasClientOptions, "authenticator"> {
+  readonly credentials: AtlasCredentials;
+  /** Where service-account tokens are cached. @default the process-wide cache */
+  readonly tokenCache?: TokenCache;
+}
+
+/**
+ * Builds an {@link AtlasClient} and its authenticator from credentials, sharing one clock,
+ * retry policy and dispatcher between downloads and token requests.
+ *
+ * @example
+ * ```ts
+ * const client = createAtlasClient({
+ *   baseUrl: config.atlas.baseUrl, apiVersion: config.atlas.apiVersion,
+ *   credentials: parseAtlasCredentials(secretString, "secret atlas/archiver"),
+ *   dispatcher: createAtlasDispatcher(),
+ * });
+ * ```
+ */
+export function createAtlasClient(options: CreateAtlasClientOptions): AtlasClient {
+  const { credentials, tokenCache, ...rest } = options;
+  const settings = resolveSettings(rest);
+  const authenticator = createAuthenticator(credentials, {
+    baseUrl: rest.baseUrl,
+    dispatcher: rest.dispatcher,
+    retry: {
+      policy: settings.policy,
+      clock: settings.clock,
+      random: settings.random,
+      onRetry: (event) => rest.onRetry?.({ ...event, what: "token request" }),
+    },
+    headersTimeoutMs: settings.timeouts.headersMs,
+    userAgent: settings.userAgent,
+    cache: tokenCache,
+  });
+  return new AtlasClient({ ...rest, authenticator });
+}

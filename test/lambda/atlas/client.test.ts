@@ -1,0 +1,446 @@
+import type { Readable } from "node:stream";
+import { PassThrough } from "node:stream";
+import { text } from "node:stream/consumers";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { Agent } from "undici";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AtlasClient,
+  type AtlasCredentials,
+  AtlasForbiddenError,
+  AtlasNetworkError,
+  AtlasNotFoundError,
+  AtlasRequestError,
+  AtlasServerError,
+  AtlasUnauthorizedError,
+  AtlasUnexpectedResponseError,
+  type CreateAtlasClientOptions,
+  contentDispositionFileName,
+  createAtlasClient,
+  TokenCache,
+} from "../../../lambda/atlas";
+import type { Workspace } from "../../../lambda/config";
+import { type TimeWindow, toEpochSeconds } from "../../../lambda/windows";
+import {
+  type AtlasSimulator,
+  DEFAULT_API_KEY,
+  DEFAULT_SERVICE_ACCOUNT,
+  EMPTY_GZIP,
+  expectedLines,
+  startAtlasSimulator,
+} from "../../support/atlas-simulator";
+import { fakeClock } from "../../support/fake-clock";
+
+const workspace: Workspace = { groupId: "32b6e34b3d91647abb20e7b8", tenantName: "prod-workspace" };
+const hour = (h: number): TimeWindow => ({
+  startMs: Date.UTC(2026, 10, 28, h),
+  endMs: Date.UTC(2026, 10, 28, h + 1),
+});
+const serviceAccount: AtlasCredentials = { kind: "service-account", ...DEFAULT_SERVICE_ACCOUNT };
+const apiKey: AtlasCredentials = { kind: "api-key", ...DEFAULT_API_KEY };
+
+async function gunzipText(body: Readable): Promise<string> {
+  const out = new PassThrough();
+  const [, decoded] = await Promise.all([pipeline(body, createGunzip(), out), text(out)]);
+  return decoded;
+}
+
+/** Reads a body to its end and throws the bytes away. */
+async function drain(log: { body: Readable }): Promise<void> {
+  for await (const _ of log.body);
+}
+
+function linesOf(w: Workspace, window: TimeWindow): string {
+  const lines = expectedLines({ ...w, ...toEpochSeconds(window) });
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+/** A window the simulator fills with lines (it leaves about one in five empty). */
+function nonEmptyWindow(w: Workspace = workspace): TimeWindow {
+  for (let h = 0; h < 24; h++) if (linesOf(w, hour(h)) !== "") return hour(h);
+  throw new Error("no non-empty window in a day");
+}
+
+function emptyWindow(w: Workspace = workspace): TimeWindow {
+  for (let h = 0; h < 48; h++) {
+    const window = {
+      startMs: Date.UTC(2026, 10, 20) + h * 3_600_000,
+      endMs: Date.UTC(2026, 10, 20) + (h + 1) * 3_600_000,
+    };
+    if (linesOf(w, window) === "") return window;
+  }
+  throw new Error("no empty window in two days");
+}
+
+describe("AtlasClient against the simulator", () => {
+  let sim: AtlasSimulator;
+  let dispatcher: Agent;
+
+  beforeAll(async () => {
+    dispatcher = new Agent({ connect: { timeout: 2_000 } });
+  });
+  afterAll(async () => {
+    await dispatcher.close();
+  });
+  afterEach(async () => {
+    await sim?.close();
+  });
+
+  function client(overrides: Partial<CreateAtlasClientOptions> = {}): AtlasClient {
+    return createAtlasClient({
+      baseUrl: sim.baseUrl,
+      apiVersion: "2023-02-01",
+      dispatcher,
+      credentials: serviceAccount,
+      tokenCache: new TokenCache(),
+      clock: fakeClock(),
+      random: () => 0.5,
+      ...overrides,
+    });
+  }
+
+  const downloads = () => sim.requests.filter((r) => r.endpoint === "download");
+
+  describe("with a service account", () => {
+    it("downloads the raw gzip of the right window, dates in epoch seconds", async () => {
+      sim = await startAtlasSimulator();
+      const window = nonEmptyWindow();
+      const log = await client().download(workspace, window);
+      expect(log.contentType).toBe("application/vnd.atlas.2023-02-01+gzip");
+      expect(log.attempts).toBe(1);
+      expect(await gunzipText(log.body)).toBe(linesOf(workspace, window));
+      const [request] = downloads();
+      expect(request?.query).toEqual({
+        startDate: String(window.startMs / 1000),
+        endDate: String(window.endMs / 1000),
+      });
+      expect(request?.auth).toBe("bearer");
+    });
+
+    it("sends spName and URL-encodes the path", async () => {
+      sim = await startAtlasSimulator();
+      const ws = { ...workspace, tenantName: "billing_eu-1", spName: "payments" };
+      const window = nonEmptyWindow(ws);
+      const log = await client().download(ws, window);
+      expect(await gunzipText(log.body)).toBe(linesOf(ws, window));
+      expect(downloads()[0]?.query.spName).toBe("payments");
+      expect(downloads()[0]?.tenantName).toBe("billing_eu-1");
+    });
+
+    it("reports the file name, length and rate-limit headers, and passes an empty window through byte for byte", async () => {
+      sim = await startAtlasSimulator();
+      const window = emptyWindow();
+      const log = await client().download(workspace, window);
+      expect(log.contentLength).toBe(23);
+      expect(log.fileName).toBe(
+        `prod-workspace_${new Date(window.startMs).toISOString().replace(".000", "")}_${new Date(window.endMs)
+          .toISOString()
+          .replace(".000", "")}_audit.log.gz`,
+      );
+      expect(log.rateLimit.limit).toBeGreaterThan(0);
+      expect(log.rateLimit.remaining).toBeGreaterThanOrEqual(0);
+      const chunks: Buffer[] = [];
+      for await (const c of log.body) chunks.push(c as Buffer);
+      expect(Buffer.concat(chunks).equals(EMPTY_GZIP)).toBe(true);
+    });
+
+    it("accepts the legacy application/gzip content type", async () => {
+      sim = await startAtlasSimulator({ legacyContentType: true });
+      const log = await client().download(workspace, nonEmptyWindow());
+      expect(log.contentType).toBe("application/gzip");
+      await drain(log);
+    });
+
+    it("gets one token for many downloads, even concurrent ones, and shares it across clients", async () => {
+      sim = await startAtlasSimulator();
+      const tokenCache = new TokenCache();
+      const a = client({ tokenCache });
+      const logs = await Promise.all([0, 1, 2, 3].map((h) => a.download(workspace, hour(h))));
+      await Promise.all(logs.map(drain));
+      const b = client({ tokenCache });
+      await drain(await b.download(workspace, hour(5)));
+      expect(sim.tokensIssued()).toBe(1);
+    });
+
+    it("authenticates with the raw client id, underscores and all", async () => {
+      sim = await startAtlasSimulator({
+        serviceAccounts: [{ clientId: "mdb_sa_id_a_b_c", clientSecret: "sk_with_under_scores+/=" }],
+      });
+      const credentials: AtlasCredentials = {
+        kind: "service-account",
+        clientId: "mdb_sa_id_a_b_c",
+        clientSecret: "sk_with_under_scores+/=",
+      };
+      await drain(await client({ credentials }).download(workspace, hour(1)));
+      expect(sim.tokensIssued()).toBe(1);
+    });
+
+    it("refreshes an expired token once and carries on", async () => {
+      sim = await startAtlasSimulator();
+      const c = client();
+      await drain(await c.download(workspace, hour(1)));
+      sim.inject({ kind: "expire-token" });
+      const log = await c.download(workspace, hour(2));
+      expect(log.attempts).toBe(1);
+      await drain(log);
+      expect(sim.tokensIssued()).toBe(2);
+    });
+
+    it("fails with the roles to check when the secret is wrong, and never echoes it", async () => {
+      sim = await startAtlasSimulator();
+      const credentials: AtlasCredentials = {
+        kind: "service-account",
+        clientId: DEFAULT_SERVICE_ACCOUNT.clientId,
+        clientSecret: "WRONG-SECRET-VALUE",
+      };
+      const err = await client({ credentials })
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(AtlasUnauthorizedError);
+      expect(err.code).toBe("ATLAS_UNAUTHORIZED");
+      expect(err.status).toBe(401);
+      expect(err.message).toContain("Project Stream Processing Manager");
+      expect(JSON.stringify(err)).not.toContain("WRONG-SECRET-VALUE");
+      expect(err.message).not.toContain("WRONG-SECRET-VALUE");
+      expect(sim.requests.filter((r) => r.endpoint === "token")).toHaveLength(1);
+    });
+
+    it("revokes its token on close", async () => {
+      sim = await startAtlasSimulator();
+      const c = client();
+      await drain(await c.download(workspace, hour(1)));
+      await c.close();
+      expect(sim.requests.filter((r) => r.endpoint === "revoke")).toHaveLength(1);
+    });
+  });
+
+  describe.each(["MD5", "SHA-256"] as const)("with an API key (Digest %s)", (algorithm) => {
+    it("answers the challenge, then reuses it without another 401", async () => {
+      sim = await startAtlasSimulator({ digestAlgorithm: algorithm });
+      const c = client({ credentials: apiKey });
+      const window = nonEmptyWindow();
+      const log = await c.download(workspace, window);
+      expect(await gunzipText(log.body)).toBe(linesOf(workspace, window));
+      await drain(await c.download(workspace, hour(3)));
+      expect(downloads().map((r) => r.status)).toEqual([401, 200, 200]);
+      expect(downloads().map((r) => r.auth)).toEqual(["none", "digest", "digest"]);
+    });
+
+    it("takes a fresh challenge when the nonce goes stale", async () => {
+      sim = await startAtlasSimulator({ digestAlgorithm: algorithm });
+      const c = client({ credentials: apiKey });
+      await drain(await c.download(workspace, hour(1)));
+      sim.inject({ kind: "stale-nonce" });
+      await drain(await c.download(workspace, hour(2)));
+      expect(downloads().map((r) => r.status)).toEqual([401, 200, 401, 200]);
+    });
+
+    it("gives up on a wrong private key after one fresh challenge", async () => {
+      sim = await startAtlasSimulator({ digestAlgorithm: algorithm });
+      const credentials: AtlasCredentials = {
+        kind: "api-key",
+        publicKey: DEFAULT_API_KEY.publicKey,
+        privateKey: "NOPE-NOPE",
+      };
+      const err = await client({ credentials })
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(AtlasUnauthorizedError);
+      expect(err.message).toContain("API key");
+      expect(err.message).not.toContain("NOPE-NOPE");
+      expect(downloads().map((r) => r.status)).toEqual([401, 401, 401]);
+    });
+  });
+
+  describe("retries", () => {
+    it("waits out a real Retry-After before trying again (no request while it is pending)", async () => {
+      sim = await startAtlasSimulator();
+      sim.inject({ kind: "status", status: 429, errorCode: "RATE_LIMITED_TOKEN_BUCKET", retryAfter: 1 });
+      const started = Date.now();
+      const log = await client({ clock: undefined, retry: { baseDelayMs: 20 } }).download(workspace, hour(1));
+      await drain(log);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+      expect(log.attempts).toBe(2);
+      expect(sim.rateLimitViolations()).toBe(0);
+    });
+
+    it("honours a simulated token bucket's Retry-After under concurrency", async () => {
+      sim = await startAtlasSimulator({
+        rateLimit: { capacity: 2, refillPerSecond: 4, retryAfterSeconds: 1 },
+      });
+      const c = client({ clock: undefined, retry: { baseDelayMs: 20 } });
+      const logs = await Promise.all([0, 1, 2, 3].map((h) => c.download(workspace, hour(h))));
+      await Promise.all(logs.map(drain));
+      expect(downloads().some((r) => r.status === 429)).toBe(true);
+      expect(sim.rateLimitViolations()).toBe(0);
+    });
+
+    it("backs off exponentially when a 429 carries no Retry-After", async () => {
+      sim = await startAtlasSimulator();
+      sim.inject({
+        fault: { kind: "status", status: 429, errorCode: "RATE_LIMITED_TOKEN_BUCKET" },
+        times: 2,
+      });
+      const clock = fakeClock();
+      const log = await client({ clock, random: () => 0 }).download(workspace, hour(1));
+      await drain(log);
+      expect(log.attempts).toBe(3);
+      expect(clock.sleeps).toEqual([500, 1_000]);
+    });
+
+    it.each([500, 502, 503])("retries a %i and succeeds", async (status) => {
+      sim = await startAtlasSimulator();
+      sim.inject({ kind: "status", status });
+      const log = await client().download(workspace, hour(1));
+      await drain(log);
+      expect(log.attempts).toBe(2);
+    });
+
+    it("gives up on a persistent 503 within the total time budget", async () => {
+      sim = await startAtlasSimulator();
+      sim.inject({ fault: { kind: "status", status: 503, retryAfter: 120 }, times: 10 });
+      const clock = fakeClock();
+      const err = await client({ clock })
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(AtlasServerError);
+      expect(err.code).toBe("ATLAS_SERVER_ERROR");
+      expect(err.retryable).toBe(true);
+      expect(err.message).toContain("after 3 attempts");
+      expect(clock.sleeps.reduce((a: number, b: number) => a + b, 0)).toBeLessThanOrEqual(300_000);
+    });
+
+    it("retries a connection reset before the headers", async () => {
+      sim = await startAtlasSimulator();
+      sim.inject({ kind: "reset-before-headers" });
+      const log = await client().download(workspace, hour(1));
+      await drain(log);
+      expect(log.attempts).toBe(2);
+    });
+
+    it("retries when the headers do not arrive in time", async () => {
+      sim = await startAtlasSimulator();
+      sim.inject({ kind: "stall-headers", ms: 2_000 });
+      const log = await client({ timeouts: { headersMs: 200 } }).download(workspace, hour(1));
+      await drain(log);
+      expect(log.attempts).toBe(2);
+    });
+
+    it.each([
+      [400, AtlasRequestError, "ATLAS_BAD_REQUEST"],
+      [403, AtlasForbiddenError, "ATLAS_FORBIDDEN"],
+      [404, AtlasNotFoundError, "ATLAS_NOT_FOUND"],
+    ] as const)("never retries a %i", async (status, type, code) => {
+      sim = await startAtlasSimulator();
+      sim.inject({
+        fault: { kind: "status", status, errorCode: "SOME_CODE", detail: "the detail" },
+        times: 5,
+      });
+      const err = await client()
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(type);
+      expect(err.code).toBe(code);
+      expect(err.status).toBe(status);
+      expect(err.atlasErrorCode).toBe("SOME_CODE");
+      expect(err.detail).toBe("the detail");
+      expect(err.context.workspace).toBe("32b6e34b3d91647abb20e7b8/prod-workspace");
+      expect(err.context.window).toBe("2026-11-28T01:00:00Z/2026-11-28T02:00:00Z");
+      expect(downloads()).toHaveLength(1);
+    });
+  });
+
+  describe("errors that name what to fix", () => {
+    it("names the group and workspace on 404", async () => {
+      sim = await startAtlasSimulator({ workspaces: [workspace] });
+      const err = await client()
+        .download({ ...workspace, tenantName: "no-such" }, hour(1))
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(AtlasNotFoundError);
+      expect(err.message).toContain('"no-such"');
+      expect(err.message).toContain(workspace.groupId);
+    });
+
+    it("names the roles and the access list on 403", async () => {
+      sim = await startAtlasSimulator();
+      sim.inject({ kind: "status", status: 403 });
+      const err = await client()
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      expect(err.message).toContain("Organization Stream Processing Admin");
+      expect(err.message).toContain("access list");
+    });
+
+    it("points at apiVersion when Atlas does not serve it", async () => {
+      sim = await startAtlasSimulator();
+      const err = await client({ apiVersion: "2099-01-01" })
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(AtlasRequestError);
+      expect(err.status).toBe(406);
+      expect(err.message).toContain("atlas.apiVersion");
+    });
+  });
+
+  describe("a 200 that is not an audit log", () => {
+    it("refuses a wrong content type without retrying", async () => {
+      sim = await startAtlasSimulator();
+      sim.inject({ kind: "wrong-content-type" });
+      const err = await client()
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(AtlasUnexpectedResponseError);
+      expect(err.message).toContain("text/html");
+      expect(downloads()).toHaveLength(1);
+    });
+
+    it("refuses a body without the gzip magic bytes", async () => {
+      sim = await startAtlasSimulator();
+      sim.inject({ kind: "not-gzip" });
+      const err = await client()
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(AtlasUnexpectedResponseError);
+      expect(err.code).toBe("ATLAS_UNEXPECTED_RESPONSE");
+      expect(err.message).toContain("gzip magic bytes");
+    });
+  });
+
+  describe("body failures reach the consumer as typed errors", () => {
+    it("a reset mid-body errors the stream", async () => {
+      sim = await startAtlasSimulator({ linesPerWindow: () => 5_000 });
+      sim.inject({ kind: "reset-mid-body", afterBytes: 1_000 });
+      const c = client();
+      const log = await c.download(workspace, hour(1));
+      const err = await gunzipText(log.body).catch((e) => e);
+      const typed = c.bodyError(err, workspace, hour(1));
+      expect(typed).toBeInstanceOf(AtlasNetworkError);
+      expect((typed as AtlasNetworkError).context.window).toBe("2026-11-28T01:00:00Z/2026-11-28T02:00:00Z");
+    });
+
+    it("a body that goes silent past the idle timeout errors the stream", async () => {
+      sim = await startAtlasSimulator({ linesPerWindow: () => 5_000 });
+      sim.inject({ kind: "stall-body", ms: 3_000, afterBytes: 1_000 });
+      const c = client({ timeouts: { bodyIdleMs: 200 } });
+      const log = await c.download(workspace, hour(1));
+      const err = await gunzipText(log.body).catch((e) => e);
+      const typed = c.bodyError(err, workspace, hour(1));
+      expect(typed).toBeInstanceOf(AtlasNetworkError);
+      expect(typed.message).toContain("silent");
+    });
+  });
+});
+
+describe("contentDispositionFileName", () => {
+  it("reads quoted and token forms", () => {
+    expect(
+      contentDispositionFileName(
+        'attachment; filename="instance-908_2026-08-10T03:12:58Z_2026-08-10T03:13:08Z_audit.log.gz"',
+      ),
+    ).toBe("instance-908_2026-08-10T03:12:58Z_2026-08-10T03:13:08Z_audit.log.gz");
+    expect(contentDispositionFileName("attachment; filename=a.gz")).toBe("a.gz");
+    expect(contentDispositionFileName(undefined)).toBeUndefined();
+    expect(contentDispositionFileName("inline")).toBeUndefined();
+  });
+});
