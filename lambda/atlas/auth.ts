@@ -127,14 +127,77 @@ export class ApiKeyAuthenticator implements AtlasAuthenticator {
   async close(): Promise<void> {}
 }
 
+/**
+ * Where credentials come from when they can change while the process lives (a rotated secret):
+ * `current()` may serve a cached copy, `refresh()` reads the source again.
+ */
+export interface CredentialsSource {
+  current(): Promise<AtlasCredentials>;
+  refresh(): Promise<AtlasCredentials>;
+}
+
+function sameCredentials(a: AtlasCredentials, b: AtlasCredentials): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Follows secret rotation: when Atlas refuses the credentials for good, it reads the source
+ * again and, if the secret changed, carries on with the new credentials.
+ */
+export class RotatingAuthenticator implements AtlasAuthenticator {
+  private inner: { credentials: AtlasCredentials; authenticator: AtlasAuthenticator } | undefined;
+
+  constructor(
+    private readonly source: CredentialsSource,
+    private readonly build: (credentials: AtlasCredentials) => AtlasAuthenticator,
+  ) {}
+
+  get kind(): string {
+    return this.inner?.authenticator.kind ?? "credentials";
+  }
+
+  private async current() {
+    if (!this.inner) {
+      const credentials = await this.source.current();
+      this.inner ??= { credentials, authenticator: this.build(credentials) };
+    }
+    return this.inner;
+  }
+
+  async authorization(
+    method: string,
+    pathAndQuery: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    return (await this.current()).authenticator.authorization(method, pathAndQuery, signal);
+  }
+
+  async onUnauthorized(info: UnauthorizedInfo): Promise<boolean> {
+    const { authenticator, credentials } = await this.current();
+    if (await authenticator.onUnauthorized(info)) return true;
+    const fresh = await this.source.refresh();
+    if (sameCredentials(fresh, credentials)) return false;
+    await authenticator.close();
+    this.inner = { credentials: fresh, authenticator: this.build(fresh) };
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.inner?.authenticator.close();
+  }
+}
+
 /** Everything needed to build an authenticator besides the credentials. */
 export type AuthenticatorOptions = Omit<OAuthTokenSourceOptions, "credentials">;
 
-/** The authenticator for a pair of credentials. */
+/** The authenticator for a pair of credentials, or for a source that may rotate them. */
 export function createAuthenticator(
-  credentials: AtlasCredentials,
+  credentials: AtlasCredentials | CredentialsSource,
   options: AuthenticatorOptions,
 ): AtlasAuthenticator {
+  if (!("kind" in credentials)) {
+    return new RotatingAuthenticator(credentials, (fixed) => createAuthenticator(fixed, options));
+  }
   if (credentials.kind === "service-account") {
     return new ServiceAccountAuthenticator(new OAuthTokenSource({ ...options, credentials }));
   }

@@ -6,7 +6,12 @@ import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { type Workspace, workspaceLabel } from "../config";
 import { formatWindow, type TimeWindow, toEpochSeconds } from "../windows";
-import { type AtlasAuthenticator, type AtlasCredentials, createAuthenticator } from "./auth";
+import {
+  type AtlasAuthenticator,
+  type AtlasCredentials,
+  type CredentialsSource,
+  createAuthenticator,
+} from "./auth";
 import { AtlasUnexpectedResponseError } from "./errors";
 import type { TokenCache } from "./oauth";
 import {
@@ -390,7 +395,8 @@ function failure(
 
 /** Options of {@link createAtlasClient}: the client's, with credentials instead of an authenticator. */
 export interface CreateAtlasClientOptions extends Omit<AtlasClientOptions, "authenticator"> {
-  readonly credentials: AtlasCredentials;
+  /** Fixed credentials, or a source that is read again when Atlas refuses them (secret rotation). */
+  readonly credentials: AtlasCredentials | CredentialsSource;
   /** Where service-account tokens are cached. @default the process-wide cache */
   readonly tokenCache?: TokenCache;
 }

@@ -3,6 +3,15 @@
  * fails `cdk synth`) and the Lambda runtime; never imports aws-cdk-lib.
  */
 export { ConfigError, type ConfigErrorCode, type ConfigProblem } from "./error";
+export {
+  archiveKey,
+  compactUtc,
+  OBJECT_SUFFIX,
+  objectFileName,
+  partitionPrefix,
+  stagingPrefix,
+  utcDate,
+} from "./layout";
 export { DEFAULT_CONFIG_PATH, loadConfig } from "./load";
 export { parseConfig } from "./parse";
 export {

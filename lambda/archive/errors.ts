@@ -1,0 +1,77 @@
+/**
+ * Errors of the archive pipeline: a log that is not valid gzip, S3 refusing or failing a write,
+ * and an object that does not match what was received.
+ */
+import { ArchiverError, type ArchiverErrorOptions } from "../errors";
+
+/** The downloaded body is not a complete, valid gzip stream (truncated, corrupt, bad CRC). */
+export class GzipInvalidError extends ArchiverError {
+  constructor(message: string, options: ArchiverErrorOptions = {}) {
+    super("ARCHIVE_GZIP_INVALID", message, options);
+  }
+}
+
+/** S3 refused or failed a request. `code` tells which kind: see {@link s3ErrorCode}. */
+export class ArchiveStorageError extends ArchiverError {}
+
+/** What was stored differs from what was received (length, SHA-256 or CRC32). */
+export class ArchiveVerificationError extends ArchiverError {
+  constructor(message: string, options: ArchiverErrorOptions = {}) {
+    super("ARCHIVE_VERIFY_MISMATCH", message, options);
+  }
+}
+
+/** An S3 error's name and HTTP status, as the AWS SDK reports them. */
+function s3Fault(err: unknown): { name: string; status: number | undefined } {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return { name: e?.Code ?? e?.name ?? "Error", status: e?.$metadata?.httpStatusCode };
+}
+
+/** Whether S3 refused a conditional write because the key already exists (`If-None-Match: *`). */
+export function isPreconditionFailed(err: unknown): boolean {
+  const { name, status } = s3Fault(err);
+  return status === 412 || name === "PreconditionFailed" || name === "ConditionalRequestConflict";
+}
+
+/**
+ * The stable code for an S3 failure: `S3_ACCESS_DENIED`, `S3_NO_SUCH_BUCKET` or `S3_REQUEST_FAILED`.
+ */
+export function s3ErrorCode(err: unknown): string {
+  const { name, status } = s3Fault(err);
+  if (name === "AccessDenied" || status === 403) return "S3_ACCESS_DENIED";
+  if (name === "NoSuchBucket") return "S3_NO_SUCH_BUCKET";
+  return "S3_REQUEST_FAILED";
+}
+
+/**
+ * Wraps an SDK error of `operation` on `bucket`/`key` in an {@link ArchiveStorageError} whose
+ * message says what to check.
+ */
+export function storageError(
+  err: unknown,
+  operation: string,
+  where: {
+    readonly bucket: string;
+    readonly key?: string;
+    readonly workspace?: string;
+    readonly window?: string;
+  },
+): ArchiveStorageError {
+  if (err instanceof ArchiverError) return err as ArchiveStorageError;
+  const { name, status } = s3Fault(err);
+  const code = s3ErrorCode(err);
+  const target = where.key ? `s3://${where.bucket}/${where.key}` : `bucket ${where.bucket}`;
+  const advice =
+    code === "S3_ACCESS_DENIED"
+      ? "The archiver's role needs s3:ListBucket on the bucket and s3:PutObject, s3:GetObject and " +
+        "s3:AbortMultipartUpload on the archive prefix (and kms:GenerateDataKey/kms:Decrypt if the bucket uses a KMS key)."
+      : code === "S3_NO_SUCH_BUCKET"
+        ? "Check archive.bucket in the parameter file (or ARCHIVE_BUCKET) and the region (AWS_REGION)."
+        : "S3 or the network failed after the SDK's retries; the next run retries the window.";
+  const message = err instanceof Error ? err.message : String(err);
+  return new ArchiveStorageError(
+    code,
+    `${operation} on ${target} failed (${status ?? "no status"} ${name}: ${message}). ${advice}`,
+    { status, key: where.key, workspace: where.workspace, window: where.window, cause: err },
+  );
+}

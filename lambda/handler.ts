@@ -1,0 +1,151 @@
+/**
+ * The Lambda shell: reads the bundled parameter file and the Atlas secret, runs the archive with a
+ * deadline before the invocation's timeout, logs the summary, emits metrics, and fails the
+ * invocation when any window failed.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { Context } from "aws-lambda";
+import type { Dispatcher } from "undici";
+import { type ArchiveRunRequest, archiveRun, type RunSummary } from "./archive/run";
+import { createAtlasClient } from "./atlas/client";
+import { createAtlasDispatcher } from "./atlas/dispatcher";
+import { type ArchiverConfig, parseConfig } from "./config";
+import { ArchiverError } from "./errors";
+import { runMetrics } from "./metrics";
+import { SecretCredentials } from "./secrets";
+
+/** The invocation ended with failed windows: the message says how many; `summary` has each one. */
+export class RunFailedError extends ArchiverError {
+  constructor(readonly summary: RunSummary) {
+    const failed = summary.workspaces.flatMap((w) =>
+      w.failed.map((f) => `${w.workspace} ${f.window}: ${f.code}`),
+    );
+    super(
+      "RUN_FAILED",
+      `${summary.totals.failed} window(s) failed in run ${summary.runId} (the next run retries them): ` +
+        `${failed.slice(0, 10).join("; ")}${failed.length > 10 ? `; and ${failed.length - 10} more` : ""}`,
+    );
+  }
+}
+
+/** Optional event fields for a manual backfill: `aws lambda invoke --payload '{"from":"…","to":"…"}'`. */
+interface ManualEvent {
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/** What is built once per container and reused by warm invocations. */
+interface State {
+  readonly config: ArchiverConfig;
+  readonly bucket: string;
+  readonly s3: S3Client;
+  readonly dispatcher: Dispatcher;
+  readonly credentials: SecretCredentials;
+  readonly namespace: string;
+}
+
+let state: State | undefined;
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    throw new ArchiverError(
+      "HANDLER_MISCONFIGURED",
+      `Environment variable ${name} is not set; the stack sets it, so redeploy with cdk deploy.`,
+    );
+  }
+  return value;
+}
+
+function init(): State {
+  const file =
+    process.env.ARCHIVER_CONFIG_FILE ??
+    join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), "archiver-config.json");
+  const config = parseConfig(readFileSync(file, "utf8"), file);
+  const bucket = process.env.ARCHIVE_BUCKET ?? config.archive.bucket;
+  if (!bucket) {
+    throw new ArchiverError(
+      "HANDLER_MISCONFIGURED",
+      "No bucket: set ARCHIVE_BUCKET or archive.bucket, and redeploy.",
+    );
+  }
+  return {
+    config,
+    bucket,
+    s3: new S3Client({}),
+    dispatcher: createAtlasDispatcher(),
+    credentials: new SecretCredentials(new SecretsManagerClient({}), required("ATLAS_SECRET_ARN")),
+    namespace: process.env.METRICS_NAMESPACE ?? "AtlasAuditArchiver",
+  };
+}
+
+/**
+ * Time kept free at the end of an invocation: no new window starts after `timeout − margin`, so
+ * the window in flight can finish and the summary and metrics are written. Two minutes, or a
+ * quarter of the time left when that is short.
+ */
+function deadlineMargin(remainingMs: number): number {
+  return Math.min(120_000, Math.floor(remainingMs / 4));
+}
+
+function parseInstant(value: string | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    throw new ArchiverError(
+      "HANDLER_BAD_EVENT",
+      `Event field "${field}" = ${JSON.stringify(value)} is not an ISO date.`,
+    );
+  }
+  return ms;
+}
+
+function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}): void {
+  console[level](JSON.stringify({ message, ...fields }));
+}
+
+/** The Lambda entry point, invoked by the EventBridge schedule (or by hand with `from`/`to`). */
+export async function handler(event: unknown, context: Context): Promise<RunSummary> {
+  state ??= init();
+  const { config, bucket, s3, dispatcher, credentials, namespace } = state;
+  const manual = (event && typeof event === "object" ? event : {}) as ManualEvent;
+  const fromMs = parseInstant(manual.from, "from");
+  const toMs = parseInstant(manual.to, "to");
+  const range =
+    fromMs !== undefined || toMs !== undefined
+      ? { fromMs: fromMs ?? 0, toMs: toMs ?? Date.now() }
+      : undefined;
+
+  const startedAt = Date.now();
+  const remaining = context.getRemainingTimeInMillis();
+  const atlas = createAtlasClient({
+    baseUrl: config.atlas.baseUrl,
+    apiVersion: config.atlas.apiVersion,
+    dispatcher,
+    credentials,
+    onRetry: (e) => log("warn", "retrying Atlas", { ...e }),
+  });
+  const request: ArchiveRunRequest = {
+    config,
+    bucket,
+    atlas,
+    s3,
+    nowMs: startedAt,
+    runId: context.awsRequestId,
+    ...(range ? { range } : {}),
+    deadlineMs: startedAt + remaining - deadlineMargin(remaining),
+    onEvent: (e) => log(e.type === "failed" ? "error" : "info", e.type, { ...e }),
+  };
+  const summary = await archiveRun(request);
+  log(summary.ok ? "info" : "error", "run summary", { summary });
+  // Straight to stdout: with Lambda's JSON log format, console output is wrapped in an envelope
+  // that CloudWatch would not recognise as EMF.
+  process.stdout.write(
+    `${JSON.stringify(runMetrics(summary, namespace, process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local", Date.now()))}\n`,
+  );
+  if (!summary.ok) throw new RunFailedError(summary);
+  return summary;
+}
