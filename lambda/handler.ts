@@ -114,10 +114,10 @@ export async function handler(event: unknown, context: Context): Promise<RunSumm
   const manual = (event && typeof event === "object" ? event : {}) as ManualEvent;
   const fromMs = parseInstant(manual.from, "from");
   const toMs = parseInstant(manual.to, "to");
-  const range =
-    fromMs !== undefined || toMs !== undefined
-      ? { fromMs: fromMs ?? 0, toMs: toMs ?? Date.now() }
-      : undefined;
+  if ((fromMs === undefined) !== (toMs === undefined)) {
+    throw new ArchiverError("HANDLER_BAD_EVENT", 'A backfill needs both "from" and "to" (ISO dates).');
+  }
+  const range = fromMs !== undefined && toMs !== undefined ? { fromMs, toMs } : undefined;
 
   const startedAt = Date.now();
   const remaining = context.getRemainingTimeInMillis();
