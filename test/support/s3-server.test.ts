@@ -1,0 +1,702 @@
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { afterEach, describe, expect, it } from "vitest";
+import { type S3ServerOptions, type S3TestServer, startS3Server } from "./s3-server";
+
+const MiB = 1024 * 1024;
+
+let server: S3TestServer | undefined;
+async function start(options?: S3ServerOptions): Promise<{ s3: S3TestServer; client: S3Client }> {
+  server = await startS3Server(options);
+  return { s3: server, client: server.client() };
+}
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+/** The error an SDK call rejects with (fails the test when it resolves). */
+async function failure(promise: Promise<unknown>): Promise<{ name: string; status?: number }> {
+  try {
+    await promise;
+  } catch (error) {
+    const e = error as { name: string; $metadata?: { httpStatusCode?: number } };
+    const status = e.$metadata?.httpStatusCode;
+    return status === undefined ? { name: e.name } : { name: e.name, status };
+  }
+  throw new Error("expected the S3 call to fail, but it succeeded");
+}
+
+async function readBody(client: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from((await got.Body?.transformToByteArray()) ?? []);
+}
+
+function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Creates a multipart upload with one 5 MiB part and returns what CompleteMultipartUpload needs. */
+async function stagedUpload(client: S3Client, bucket: string, key: string, part = randomBytes(5 * MiB)) {
+  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const { ETag } = await client.send(
+    new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: part }),
+  );
+  return { UploadId: UploadId ?? "", parts: [{ PartNumber: 1, ETag: ETag ?? "" }], part };
+}
+
+/** Total size of the files directly in `dir` (0 when it does not exist). */
+function bytesIn(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+}
+
+/** PUTs `body` in two halves, running `between` after the first; resolves with the status. */
+function sendInHalves(url: string, body: Buffer, between: () => Promise<void>): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const req = http.request(url, { method: "PUT", headers: { "content-length": body.length } });
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    const half = Math.floor(body.length / 2);
+    req.write(body.subarray(0, half));
+    between()
+      .then(() => req.end(body.subarray(half)))
+      .catch((error: unknown) => {
+        req.destroy();
+        reject(error);
+      });
+  });
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("startS3Server: objects through the SDK", () => {
+  it("round-trips a PutObject byte for byte with its metadata and content type", async () => {
+    const { s3, client } = await start();
+    const body = randomBytes(MiB + 17);
+    await client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "logs/2024/01/02/a b+c:d.gz",
+        Body: body,
+        ContentType: "application/gzip",
+        Metadata: { sha256: sha256(body), window: "2024-01-02T00:00:00Z" },
+      }),
+    );
+    const got = await client.send(
+      new GetObjectCommand({ Bucket: s3.bucket, Key: "logs/2024/01/02/a b+c:d.gz" }),
+    );
+    expect(Buffer.from((await got.Body?.transformToByteArray()) ?? []).equals(body)).toBe(true);
+    expect(got.Metadata).toEqual({ sha256: sha256(body), window: "2024-01-02T00:00:00Z" });
+    expect(got.ContentType).toBe("application/gzip");
+    const stored = await s3.getObject("logs/2024/01/02/a b+c:d.gz");
+    expect(stored.contentLength).toBe(body.length);
+    expect(stored.metadata.sha256).toBe(sha256(body));
+    expect(await s3.keys()).toEqual(["logs/2024/01/02/a b+c:d.gz"]);
+  });
+
+  it("accepts any SigV4 credentials, as the CLI's environment gives them", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ credentials: { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "anything" } });
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: "v" }));
+    expect((await readBody(client, s3.bucket, "k")).toString()).toBe("v");
+  });
+
+  it("stores a streamed PutObject's data, not its aws-chunked framing, with the SDK's default checksums", async () => {
+    const { s3, client } = await start();
+    const body = randomBytes(300_000);
+    await client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "streamed",
+        Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]),
+        ContentLength: body.length,
+      }),
+    );
+    const stored = await s3.getObject("streamed");
+    expect(stored.body.equals(body)).toBe(true);
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: s3.bucket, Key: "streamed", ChecksumMode: "ENABLED" }),
+    );
+    expect(head.ContentLength).toBe(body.length);
+    expect(head.ContentEncoding).toBeUndefined();
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE((await import("node:zlib")).crc32(body) >>> 0);
+    expect(head.ChecksumCRC32).toBe(crc.toString("base64"));
+    expect(head.ChecksumType).toBe("FULL_OBJECT");
+  });
+
+  it("decodes signed aws-chunked framing that arrives in odd pieces, and rejects a truncated one", async () => {
+    const { s3 } = await start();
+    const framed = (body: string) =>
+      `5;chunk-signature=0a1b\r\nhello\r\n6;chunk-signature=2c3d\r\n world\r\n${body}`;
+    const put = (key: string, payload: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(`${s3.endpoint}/${s3.bucket}/${key}`, {
+          method: "PUT",
+          headers: {
+            "content-encoding": "aws-chunked",
+            "x-amz-decoded-content-length": 11,
+            "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+            "content-length": Buffer.byteLength(payload),
+          },
+        });
+        req.on("response", (res) => {
+          let text = "";
+          res.on("data", (chunk) => {
+            text += chunk;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.on("error", reject);
+        for (let i = 0; i < payload.length; i += 3) req.write(payload.slice(i, i + 3));
+        req.end();
+      });
+    expect((await put("whole", framed("0;chunk-signature=4e5f\r\n\r\n"))).status).toBe(200);
+    expect((await s3.getObject("whole")).body.toString()).toBe("hello world");
+    const truncated = await put("cut", framed(""));
+    expect(truncated.status).toBe(400);
+    expect(truncated.body).toContain("<Code>IncompleteBody</Code>");
+    expect(await s3.keys()).toEqual(["whole"]);
+  });
+
+  it("rejects a body whose declared CRC32 does not match with BadDigest and stores nothing", async () => {
+    const { s3 } = await start();
+    const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(
+        `${s3.endpoint}/${s3.bucket}/corrupt`,
+        { method: "PUT", headers: { "x-amz-checksum-crc32": "AAAAAA==", "content-length": 5 } },
+        (res) => {
+          let text = "";
+          res.on("data", (chunk) => {
+            text += chunk;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on("error", reject);
+      req.end("hello");
+    });
+    expect(response.status).toBe(400);
+    expect(response.body).toContain("<Code>BadDigest</Code>");
+    expect(await s3.keys()).toEqual([]);
+  });
+
+  it("round-trips a 50 MB lib-storage multipart Upload, streaming it through the proxy", async () => {
+    const { s3, client } = await start();
+    const size = 50 * MiB;
+    const sent = createHash("sha256");
+    let produced = 0;
+    const source = new Readable({
+      read() {
+        if (produced >= size) return this.push(null);
+        const chunk = randomBytes(Math.min(MiB, size - produced));
+        produced += chunk.length;
+        sent.update(chunk);
+        this.push(chunk);
+      },
+    });
+    await new Upload({
+      client,
+      params: { Bucket: s3.bucket, Key: "big/log.gz", Body: source },
+      partSize: 5 * MiB,
+      queueSize: 2,
+    }).done();
+    const got = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: "big/log.gz" }));
+    const received = createHash("sha256");
+    let length = 0;
+    for await (const chunk of got.Body as AsyncIterable<Buffer>) {
+      received.update(chunk);
+      length += chunk.length;
+    }
+    expect(length).toBe(size);
+    expect(received.digest("hex")).toBe(sent.digest("hex"));
+    expect(s3.operationsOf("UploadPart").map((o) => o.status)).toEqual(Array(10).fill(200));
+    expect(s3.operationsOf("CompleteMultipartUpload").map((o) => o.status)).toEqual([200]);
+    expect(s3.openMultipartUploads()).toEqual([]);
+  });
+
+  it("keeps memory flat while a 100 MB PutObject streams through", async () => {
+    const { s3 } = await start();
+    const block = randomBytes(MiB);
+    const put = (key: string, blocks: number) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(`${s3.endpoint}/${s3.bucket}/${key}`, {
+          method: "PUT",
+          headers: { "content-length": blocks * MiB },
+        });
+        req.on("response", (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+        let written = 0;
+        const write = () => {
+          while (written < blocks) {
+            written += 1;
+            if (!req.write(block)) return void req.once("drain", write);
+          }
+          req.end();
+        };
+        write();
+      });
+    expect(await put("warm-up", 8)).toBe(200);
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
+    try {
+      expect(await put("large", 100)).toBe(200);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(peak - before).toBeLessThan(50 * MiB);
+    const md5 = createHash("md5");
+    for (let i = 0; i < 100; i++) md5.update(block);
+    const head = await s3.client().send(new HeadObjectCommand({ Bucket: s3.bucket, Key: "large" }));
+    expect(head.ContentLength).toBe(100 * MiB);
+    expect(head.ETag).toBe(`"${md5.digest("hex")}"`);
+  });
+
+  it("forwards a PutObject body to the store while it is still arriving, and shows the key only once complete", async () => {
+    const { s3 } = await start();
+    const body = randomBytes(16 * MiB);
+    const status = await sendInHalves(`${s3.endpoint}/${s3.bucket}/slow`, body, async () => {
+      await until(
+        () => bytesIn(join(s3.directory, s3.bucket, "._S3rver_inflight")) >= 4 * MiB,
+        "half the body on disk",
+      );
+      expect(await s3.keys()).toEqual([]);
+    });
+    expect(status).toBe(200);
+    expect((await s3.getObject("slow")).body.equals(body)).toBe(true);
+  });
+
+  it("forwards an UploadPart body to the store while it is still arriving", async () => {
+    const { s3, client } = await start();
+    const { UploadId } = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: "parted" }),
+    );
+    const body = randomBytes(16 * MiB);
+    const uploadDir = join(s3.directory, s3.bucket, "._S3rver_uploads", UploadId ?? "");
+    const url = `${s3.endpoint}/${s3.bucket}/parted?partNumber=1&uploadId=${UploadId}`;
+    const status = await sendInHalves(url, body, () =>
+      until(() => bytesIn(uploadDir) >= 4 * MiB, "half the part on disk"),
+    );
+    expect(status).toBe(200);
+    const { ETag } = { ETag: `"${createHash("md5").update(body).digest("hex")}"` };
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "parted",
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
+      }),
+    );
+    expect((await s3.getObject("parted")).body.equals(body)).toBe(true);
+  });
+});
+
+describe("startS3Server: conditional writes (If-None-Match: *)", () => {
+  it("answers 412 PreconditionFailed to a PutObject on an existing key and leaves the object alone", async () => {
+    const { s3, client } = await start();
+    const put = (body: string) =>
+      client.send(
+        new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: Buffer.from(body), IfNoneMatch: "*" }),
+      );
+    await put("first");
+    expect(await failure(put("second"))).toEqual({ name: "PreconditionFailed", status: 412 });
+    expect((await s3.getObject("k")).body.toString()).toBe("first");
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "unconditional", Body: "x" }));
+    expect(s3.operationsOf("PutObject").map((o) => [o.status, o.ifNoneMatch])).toEqual([
+      [200, "*"],
+      [412, "*"],
+      [200, undefined],
+    ]);
+  });
+
+  it("lets exactly one of two concurrent conditional PutObjects to one key win", async () => {
+    const { s3, client } = await start();
+    const put = (body: Buffer) =>
+      client
+        .send(new PutObjectCommand({ Bucket: s3.bucket, Key: "race", Body: body, IfNoneMatch: "*" }))
+        .then(() => "stored")
+        .catch((e: Error) => e.name);
+    const bodies = [randomBytes(3 * MiB), randomBytes(3 * MiB)];
+    const outcomes = await Promise.all(bodies.map(put));
+    expect([...outcomes].sort()).toEqual(["PreconditionFailed", "stored"]);
+    const winner = bodies[outcomes.indexOf("stored")] ?? Buffer.alloc(0);
+    expect((await s3.getObject("race")).body.equals(winner)).toBe(true);
+  });
+
+  it("answers 412 to a CompleteMultipartUpload on an existing key and keeps the upload open", async () => {
+    const { s3, client } = await start();
+    await s3.putObject("final", "already here");
+    const { UploadId, parts } = await stagedUpload(client, s3.bucket, "final");
+    const complete = client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "final",
+        UploadId,
+        MultipartUpload: { Parts: parts },
+        IfNoneMatch: "*",
+      }),
+    );
+    expect(await failure(complete)).toEqual({ name: "PreconditionFailed", status: 412 });
+    expect((await s3.getObject("final")).body.toString()).toBe("already here");
+    expect(s3.openMultipartUploads()).toEqual([{ bucket: s3.bucket, key: "final", uploadId: UploadId }]);
+  });
+
+  it("completes a conditional multipart upload when the key does not exist", async () => {
+    const { s3, client } = await start();
+    const { UploadId, parts, part } = await stagedUpload(client, s3.bucket, "fresh");
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "fresh",
+        UploadId,
+        MultipartUpload: { Parts: parts },
+        IfNoneMatch: "*",
+      }),
+    );
+    expect((await s3.getObject("fresh")).body.equals(part)).toBe(true);
+    expect(s3.openMultipartUploads()).toEqual([]);
+  });
+
+  it("answers 412 to a CopyObject onto an existing key, and copies when it does not exist", async () => {
+    const { s3, client } = await start();
+    await s3.putObject("staging/x", "staged");
+    await s3.putObject("taken", "old");
+    const copy = (key: string) =>
+      client.send(
+        new CopyObjectCommand({
+          Bucket: s3.bucket,
+          Key: key,
+          CopySource: `${s3.bucket}/staging/x`,
+          IfNoneMatch: "*",
+        }),
+      );
+    expect(await failure(copy("taken"))).toEqual({ name: "PreconditionFailed", status: 412 });
+    expect((await s3.getObject("taken")).body.toString()).toBe("old");
+    await copy("free");
+    expect((await s3.getObject("free")).body.toString()).toBe("staged");
+  });
+
+  it("overwrites with every write when conditional writes are off", async () => {
+    const { s3, client } = await start({ conditionalWrites: false });
+    await s3.putObject("src", "copied");
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: "one", IfNoneMatch: "*" }));
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: "two", IfNoneMatch: "*" }));
+    expect((await s3.getObject("k")).body.toString()).toBe("two");
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: s3.bucket,
+        Key: "k",
+        CopySource: `${s3.bucket}/src`,
+        IfNoneMatch: "*",
+      }),
+    );
+    expect((await s3.getObject("k")).body.toString()).toBe("copied");
+    const { UploadId, parts, part } = await stagedUpload(client, s3.bucket, "k");
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "k",
+        UploadId,
+        MultipartUpload: { Parts: parts },
+        IfNoneMatch: "*",
+      }),
+    );
+    expect((await s3.getObject("k")).body.equals(part)).toBe(true);
+  });
+});
+
+describe("startS3Server: copies, listings and multipart uploads", () => {
+  it("replaces metadata and content type with CopyObject MetadataDirective REPLACE, keeping the bytes", async () => {
+    const { s3, client } = await start();
+    await s3.putObject("staging/2024/part:1", "payload", { stage: "staging" });
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: s3.bucket,
+        Key: "final/2024/part:1",
+        CopySource: `${s3.bucket}/staging/2024/${encodeURIComponent("part:1")}`,
+        MetadataDirective: "REPLACE",
+        ContentType: "application/gzip",
+        Metadata: { sha256: "abc", bytes: "7" },
+      }),
+    );
+    const copied = await s3.getObject("final/2024/part:1");
+    expect(copied.body.toString()).toBe("payload");
+    expect(copied.metadata).toEqual({ sha256: "abc", bytes: "7" });
+    expect(copied.contentType).toBe("application/gzip");
+    expect((await s3.getObject("staging/2024/part:1")).metadata).toEqual({ stage: "staging" });
+  });
+
+  it("pages ListObjectsV2 through 2,500 keys in key order with continuation tokens", async () => {
+    const { s3, client } = await start();
+    const keys = Array.from({ length: 2500 }, (_, i) => `p/${String(i).padStart(4, "0")}.gz`);
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(keys.slice(i, i + 50).map((key) => s3.putObject(key, key)));
+    }
+    await s3.putObject("other/x", "not listed");
+    const pages: ListObjectsV2CommandOutput[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "p/", ContinuationToken: token }),
+      );
+      pages.push(page);
+      token = page.NextContinuationToken;
+    } while (token !== undefined);
+    expect(pages.map((p) => [p.KeyCount, p.IsTruncated])).toEqual([
+      [1000, true],
+      [1000, true],
+      [500, false],
+    ]);
+    expect(pages.flatMap((p) => p.Contents?.map((o) => o.Key) ?? [])).toEqual(keys);
+    expect(pages[0]?.Contents?.[0]?.Size).toBe(keys[0]?.length);
+  });
+
+  it("lists in S3's byte order with small pages and common prefixes, where s3rver's directory walk would not", async () => {
+    const { s3, client } = await start();
+    const keys = ["a/b", "a-c", "a/a/x", "a0", "a/c", "b"];
+    for (const key of keys) await s3.putObject(key, "x");
+    const listed: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: s3.bucket, MaxKeys: 2, ContinuationToken: token }),
+      );
+      listed.push(...(page.Contents ?? []).map((o) => o.Key ?? ""));
+      token = page.NextContinuationToken;
+    } while (token !== undefined);
+    expect(listed).toEqual([...keys].sort());
+    const first = await client.send(
+      new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: "a", Delimiter: "/", MaxKeys: 2 }),
+    );
+    expect(first.Contents?.map((o) => o.Key)).toEqual(["a-c"]);
+    expect(first.CommonPrefixes?.map((p) => p.Prefix)).toEqual(["a/"]);
+    const second = await client.send(
+      new ListObjectsV2Command({
+        Bucket: s3.bucket,
+        Prefix: "a",
+        Delimiter: "/",
+        MaxKeys: 2,
+        ContinuationToken: first.NextContinuationToken,
+      }),
+    );
+    expect(second.Contents?.map((o) => o.Key)).toEqual(["a0"]);
+    expect(second.IsTruncated).toBe(false);
+  });
+
+  it("answers NoSuchBucket for a listing of a missing bucket and lists a created one", async () => {
+    const { s3, client } = await start({ bucket: "first-bucket" });
+    expect(await failure(client.send(new ListObjectsV2Command({ Bucket: "missing-bucket" })))).toEqual({
+      name: "NoSuchBucket",
+      status: 404,
+    });
+    await s3.createBucket("second-bucket");
+    await client.send(new PutObjectCommand({ Bucket: "second-bucket", Key: "k", Body: "v" }));
+    expect(await s3.keys("", "second-bucket")).toEqual(["k"]);
+    expect(await s3.keys()).toEqual([]);
+  });
+
+  it("tracks open uploads, lists them with ListMultipartUploads, and closes them with AbortMultipartUpload", async () => {
+    const { s3, client } = await start();
+    const { UploadId } = await stagedUpload(client, s3.bucket, "staging/a");
+    const listed = await client.send(
+      new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: "staging/" }),
+    );
+    expect(listed.Uploads?.map((u) => [u.Key, u.UploadId])).toEqual([["staging/a", UploadId]]);
+    await client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: "staging/a", UploadId }));
+    expect(s3.openMultipartUploads()).toEqual([]);
+    expect((await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }))).Uploads ?? []).toEqual(
+      [],
+    );
+    expect(
+      await failure(
+        client.send(new AbortMultipartUploadCommand({ Bucket: s3.bucket, Key: "staging/a", UploadId })),
+      ),
+    ).toEqual({ name: "NoSuchUpload", status: 404 });
+    expect(s3.operationsOf("AbortMultipartUpload").map((o) => o.status)).toEqual([204, 404]);
+    expect(await s3.keys()).toEqual([]);
+  });
+
+  it("rejects a completion with a too-small middle part or a wrong ETag, as S3 does", async () => {
+    const { s3, client } = await start();
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: "m" }));
+    const part = async (n: number, body: Buffer) =>
+      (
+        await client.send(
+          new UploadPartCommand({ Bucket: s3.bucket, Key: "m", UploadId, PartNumber: n, Body: body }),
+        )
+      ).ETag ?? "";
+    const small = await part(1, Buffer.from("tiny"));
+    const last = await part(2, Buffer.from("last"));
+    const complete = (Parts: Array<{ PartNumber: number; ETag: string }>) =>
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: s3.bucket,
+          Key: "m",
+          UploadId,
+          MultipartUpload: { Parts },
+        }),
+      );
+    expect(
+      await failure(
+        complete([
+          { PartNumber: 1, ETag: small },
+          { PartNumber: 2, ETag: last },
+        ]),
+      ),
+    ).toEqual({ name: "EntityTooSmall", status: 400 });
+    expect(await failure(complete([{ PartNumber: 2, ETag: '"0123"' }]))).toEqual({
+      name: "InvalidPart",
+      status: 400,
+    });
+    await complete([{ PartNumber: 2, ETag: last }]);
+    expect((await s3.getObject("m")).body.toString()).toBe("last");
+  });
+});
+
+describe("startS3Server: injected faults", () => {
+  it("fails the next attempts with the injected status, then lets the SDK's retry through", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 3 });
+    s3.inject({ op: "PutObject", times: 2 });
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: "v" }));
+    expect(s3.operationsOf("PutObject").map((o) => [o.status, o.fault])).toEqual([
+      [500, "status"],
+      [500, "status"],
+      [200, undefined],
+    ]);
+    expect(s3.pendingFaults()).toEqual([]);
+    expect((await s3.getObject("k")).body.toString()).toBe("v");
+  });
+
+  it("fails an operation for good when every attempt is faulted, with the default InternalError", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 2 });
+    s3.inject({ op: "CopyObject", times: 2 });
+    await s3.putObject("src", "x");
+    expect(
+      await failure(
+        client.send(new CopyObjectCommand({ Bucket: s3.bucket, Key: "dst", CopySource: `${s3.bucket}/src` })),
+      ),
+    ).toEqual({ name: "InternalError", status: 500 });
+    expect(s3.operationsOf("CopyObject").map((o) => o.status)).toEqual([500, 500]);
+    expect(await s3.keys()).toEqual(["src"]);
+  });
+
+  it("answers with the injected S3 error code", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 1 });
+    s3.inject({ op: "ListObjectsV2", status: 503, code: "SlowDown" });
+    expect(await failure(client.send(new ListObjectsV2Command({ Bucket: s3.bucket })))).toEqual({
+      name: "SlowDown",
+      status: 503,
+    });
+  });
+
+  it("matches faults by key prefix and consumes them first in, first out", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 1 });
+    s3.inject({ op: "HeadObject", keyPrefix: "b/", status: 403 }, { op: "HeadObject", status: 404 });
+    await s3.putObject("a/1", "x");
+    await s3.putObject("b/1", "x");
+    expect(await failure(client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: "a/1" })))).toEqual({
+      name: "NotFound",
+      status: 404,
+    });
+    expect(s3.pendingFaults()).toEqual([{ op: "HeadObject", keyPrefix: "b/", status: 403, times: 1 }]);
+    expect(
+      (await failure(client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: "b/1" })))).status,
+    ).toBe(403);
+    await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: "b/1" }));
+  });
+
+  it("resets the connection for a reset fault, which the SDK retries", async () => {
+    const { s3, client } = await start();
+    s3.inject({ op: "UploadPart", kind: "reset" });
+    const { UploadId, parts, part } = await stagedUpload(client, s3.bucket, "k");
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "k",
+        UploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+    expect(s3.operationsOf("UploadPart").map((o) => [o.status, o.fault])).toEqual([
+      [0, "reset"],
+      [200, undefined],
+    ]);
+    expect((await s3.getObject("k")).body.equals(part)).toBe(true);
+  });
+
+  it("delays a stalled request, and drops it unhandled when the client gives up first", async () => {
+    const { s3, client } = await start();
+    s3.inject({ op: "GetObject", kind: "stall", ms: 300 });
+    await s3.putObject("k", "v");
+    expect((await readBody(client, s3.bucket, "k")).toString()).toBe("v");
+    expect(s3.operationsOf("GetObject")[0]?.durationMs).toBeGreaterThanOrEqual(290);
+
+    const impatient = s3.client({
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: 100, throwOnRequestTimeout: true },
+    });
+    s3.inject({ op: "PutObject", kind: "stall", ms: 1000 });
+    expect(
+      (await failure(impatient.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "late", Body: "v" }))))
+        .name,
+    ).toBe("TimeoutError");
+    await until(() => s3.operationsOf("PutObject").length === 1, "the stalled PutObject to be logged");
+    expect(s3.operationsOf("PutObject").map((o) => [o.status, o.fault])).toEqual([[0, "stall"]]);
+    expect(await s3.keys()).toEqual(["k"]);
+  });
+});
+
+describe("startS3Server: close", () => {
+  it("stops both servers and removes the storage directory", async () => {
+    const s3 = await startS3Server();
+    await s3.putObject("k", "v");
+    expect(existsSync(s3.directory)).toBe(true);
+    await s3.close();
+    expect(existsSync(s3.directory)).toBe(false);
+    const refused = await new Promise<string>((resolve) => {
+      http
+        .get(`${s3.endpoint}/`, () => resolve("answered"))
+        .on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? ""));
+    });
+    expect(refused).toBe("ECONNREFUSED");
+    await s3.close();
+  });
+});

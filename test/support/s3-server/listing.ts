@@ -1,0 +1,159 @@
+/**
+ * ListObjectsV2 and ListMultipartUploads, answered by the proxy from s3rver's store. s3rver's own
+ * ListObjectsV2 pages with a DES continuation token (which Node 17+ refuses without
+ * `--openssl-legacy-provider`) and walks directories in an order that is not S3's key order, so
+ * pagination can skip keys; ListMultipartUploads it does not implement at all.
+ */
+import { DUMMY_OWNER } from "./owner";
+import type { StoreLayout } from "./store";
+import { compareKeys } from "./store";
+import { element, S3_NAMESPACE } from "./xml";
+
+/** A listing request S3 would reject. */
+export class ListingError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Entry {
+  readonly value: string;
+  readonly isPrefix: boolean;
+}
+
+function encodeToken(entry: Entry): string {
+  return Buffer.from(JSON.stringify([entry.isPrefix ? 1 : 0, entry.value])).toString("base64url");
+}
+
+function decodeToken(token: string): Entry {
+  try {
+    const [isPrefix, value] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as [
+      number,
+      string,
+    ];
+    if (typeof value !== "string") throw new TypeError("value");
+    return { value, isPrefix: isPrefix === 1 };
+  } catch {
+    throw new ListingError("InvalidArgument", "The continuation token provided is incorrect");
+  }
+}
+
+function parseMax(text: string | null, name: string): number {
+  if (text === null) return 1000;
+  if (!/^\d+$/.test(text) || Number(text) > 2147483647) {
+    throw new ListingError("InvalidArgument", `Provided ${name} not an integer or within integer range`);
+  }
+  return Math.min(1000, Number(text));
+}
+
+/** The ListObjectsV2 response document for `query` (prefix, delimiter, max-keys, tokens). */
+export async function listObjectsV2(
+  layout: StoreLayout,
+  bucket: string,
+  query: URLSearchParams,
+): Promise<string> {
+  const prefix = query.get("prefix") ?? "";
+  const delimiter = query.get("delimiter") ?? "";
+  const maxKeys = parseMax(query.get("max-keys"), "max-keys");
+  const token = query.get("continuation-token");
+  const startAfter = query.get("start-after") ?? "";
+  const encode = query.get("encoding-type") === "url";
+  const after: Entry = token !== null ? decodeToken(token) : { value: startAfter, isPrefix: false };
+
+  const entries: Entry[] = [];
+  let truncated = false;
+  for (const key of layout.keys(bucket, prefix)) {
+    if (compareKeys(key, after.value) <= 0 || (after.isPrefix && key.startsWith(after.value))) continue;
+    let entry: Entry = { value: key, isPrefix: false };
+    if (delimiter !== "") {
+      const at = key.indexOf(delimiter, prefix.length);
+      if (at !== -1) entry = { value: key.slice(0, at + delimiter.length), isPrefix: true };
+    }
+    const last = entries[entries.length - 1];
+    if (last?.isPrefix && entry.isPrefix && last.value === entry.value) continue;
+    if (entries.length === maxKeys) {
+      truncated = true;
+      break;
+    }
+    entries.push(entry);
+  }
+
+  const text = (value: string) => (encode ? encodeKey(value) : value);
+  const objects = entries.filter((e) => !e.isPrefix);
+  const metas = await Promise.all(
+    objects.map((entry) =>
+      layout.metadata(bucket, entry.value).catch(() => undefined /* deleted meanwhile */),
+    ),
+  );
+  const owner = `<Owner>${element("ID", DUMMY_OWNER.id)}${element("DisplayName", DUMMY_OWNER.displayName)}</Owner>`;
+  const contents = objects.map((entry, i) => {
+    const meta = metas[i];
+    if (meta === undefined) return "";
+    return (
+      `<Contents>${element("Key", text(entry.value))}` +
+      `${element("LastModified", new Date(meta["last-modified"]).toISOString())}` +
+      `${element("ETag", meta.etag)}${element("Size", Number(meta["content-length"]))}` +
+      `${query.get("fetch-owner") === "true" ? owner : ""}${element("StorageClass", "STANDARD")}</Contents>`
+    );
+  });
+  const prefixes = entries
+    .filter((e) => e.isPrefix)
+    .map((e) => `<CommonPrefixes>${element("Prefix", text(e.value))}</CommonPrefixes>`);
+  const last = entries[entries.length - 1];
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="${S3_NAMESPACE}">` +
+    `${element("Name", bucket)}${element("Prefix", text(prefix))}` +
+    `${delimiter === "" ? "" : element("Delimiter", text(delimiter))}` +
+    `${element("MaxKeys", maxKeys)}${encode ? element("EncodingType", "url") : ""}` +
+    `${element("KeyCount", entries.length)}${element("IsTruncated", truncated)}` +
+    `${token === null ? "" : element("ContinuationToken", token)}` +
+    `${truncated && last !== undefined ? element("NextContinuationToken", encodeToken(last)) : ""}` +
+    `${token === null && startAfter !== "" ? element("StartAfter", text(startAfter)) : ""}` +
+    `${contents.join("")}${prefixes.join("")}</ListBucketResult>`
+  );
+}
+
+/** URL-encodes a key as S3 does for `encoding-type=url` (slashes kept). */
+function encodeKey(key: string): string {
+  return key
+    .split("/")
+    .map((part) => encodeURIComponent(part))
+    .join("/");
+}
+
+/** The ListMultipartUploads response document (prefix, key-marker, upload-id-marker, max-uploads). */
+export function listMultipartUploads(layout: StoreLayout, bucket: string, query: URLSearchParams): string {
+  const prefix = query.get("prefix") ?? "";
+  const keyMarker = query.get("key-marker") ?? "";
+  const uploadIdMarker = query.get("upload-id-marker") ?? "";
+  const maxUploads = parseMax(query.get("max-uploads"), "max-uploads");
+  const candidates = layout
+    .uploads(bucket)
+    .filter((u) => u.key.startsWith(prefix))
+    .filter((u) => {
+      const byKey = compareKeys(u.key, keyMarker);
+      return (
+        byKey > 0 || (byKey === 0 && uploadIdMarker !== "" && compareKeys(u.uploadId, uploadIdMarker) > 0)
+      );
+    });
+  const page = candidates.slice(0, maxUploads);
+  const truncated = candidates.length > page.length;
+  const last = page[page.length - 1];
+  const owner = `${element("ID", DUMMY_OWNER.id)}${element("DisplayName", DUMMY_OWNER.displayName)}`;
+  const uploads = page.map(
+    (u) =>
+      `<Upload>${element("Key", u.key)}${element("UploadId", u.uploadId)}<Initiator>${owner}</Initiator>` +
+      `<Owner>${owner}</Owner>${element("StorageClass", "STANDARD")}` +
+      `${element("Initiated", u.initiated.toISOString())}</Upload>`,
+  );
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="${S3_NAMESPACE}">` +
+    `${element("Bucket", bucket)}${element("KeyMarker", keyMarker)}${element("UploadIdMarker", uploadIdMarker)}` +
+    `${truncated && last ? `${element("NextKeyMarker", last.key)}${element("NextUploadIdMarker", last.uploadId)}` : ""}` +
+    `${element("Prefix", prefix)}${element("MaxUploads", maxUploads)}${element("IsTruncated", truncated)}` +
+    `${uploads.join("")}</ListMultipartUploadsResult>`
+  );
+}
