@@ -1,0 +1,105 @@
+/**
+ * A ready-to-run archive setup for tests: the Atlas simulator, a loopback S3 server, a client
+ * for each, and a configuration pointing at both.
+ */
+import { createGunzip } from "node:zlib";
+import { Agent } from "undici";
+import { type ArchiveRunRequest, archiveRun, type RunSummary } from "../../lambda/archive/run";
+import { type AtlasCredentials, createAtlasClient, TokenCache } from "../../lambda/atlas";
+import { type ArchiverConfig, parseConfig, type Workspace } from "../../lambda/config";
+import { type TimeWindow, toEpochSeconds } from "../../lambda/windows";
+import {
+  type AtlasSimulator,
+  DEFAULT_SERVICE_ACCOUNT,
+  expectedLines,
+  type SimulatorOptions,
+  startAtlasSimulator,
+} from "./atlas-simulator";
+import { type S3TestServer, startS3Server } from "./s3-server";
+
+export const GROUP = "32b6e34b3d91647abb20e7b8";
+export const OTHER_GROUP = "5f1e2d3c4b5a69788796a5b4";
+
+/** The configuration a test archives with (the simulator's URL filled in). */
+export function testConfig(baseUrl: string, overrides: Record<string, unknown> = {}): ArchiverConfig {
+  return parseConfig(
+    JSON.stringify({
+      atlas: { baseUrl },
+      archive: { prefix: "atlas/stream-audit/" },
+      window: { minutes: 60, lagMinutes: 15, lookbackHours: 6 },
+      schedule: "rate(1 hour)",
+      workspaces: [
+        { groupId: GROUP, tenantName: "prod-workspace" },
+        { groupId: GROUP, tenantName: "billing", spName: "payments" },
+      ],
+      ...overrides,
+    }),
+    "test config",
+  );
+}
+
+export interface ArchiveFixture {
+  readonly sim: AtlasSimulator;
+  readonly s3server: S3TestServer;
+  readonly dispatcher: Agent;
+  /** Runs the archive against both servers; `overrides` replace request fields. */
+  run(config: ArchiverConfig, nowMs: number, overrides?: Partial<ArchiveRunRequest>): Promise<RunSummary>;
+  close(): Promise<void>;
+}
+
+export async function startArchiveFixture(
+  options: { simulator?: SimulatorOptions; conditionalWrites?: boolean; credentials?: AtlasCredentials } = {},
+): Promise<ArchiveFixture> {
+  const sim = await startAtlasSimulator(options.simulator);
+  const s3server = await startS3Server({ conditionalWrites: options.conditionalWrites ?? true });
+  const dispatcher = new Agent({ connect: { timeout: 2_000 } });
+  const s3 = s3server.client();
+  const tokenCache = new TokenCache();
+  let runs = 0;
+  return {
+    sim,
+    s3server,
+    dispatcher,
+    run: (config, nowMs, overrides = {}) =>
+      archiveRun({
+        config,
+        bucket: s3server.bucket,
+        atlas: createAtlasClient({
+          baseUrl: sim.baseUrl,
+          apiVersion: config.atlas.apiVersion,
+          dispatcher,
+          credentials: options.credentials ?? { kind: "service-account", ...DEFAULT_SERVICE_ACCOUNT },
+          tokenCache,
+          retry: { baseDelayMs: 5, maxDelayMs: 20 },
+        }),
+        s3,
+        nowMs,
+        runId: `test-run-${++runs}`,
+        ...overrides,
+      }),
+    close: async () => {
+      s3.destroy();
+      await dispatcher.close();
+      await sim.close();
+      await s3server.close();
+    },
+  };
+}
+
+/** The text Atlas (the simulator) has for a window, as the decompressed object should read. */
+export function expectedText(workspace: Workspace, window: TimeWindow): string {
+  const lines = expectedLines({ ...workspace, ...toEpochSeconds(window) });
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+/** Decompresses a gzip buffer (every member). */
+export async function gunzip(data: Buffer): Promise<string> {
+  const gz = createGunzip();
+  const out: Buffer[] = [];
+  gz.on("data", (c: Buffer) => out.push(c));
+  await new Promise<void>((resolve, reject) => {
+    gz.on("end", resolve).on("error", reject);
+    gz.end(data);
+  });
+  return Buffer.concat(out).toString("utf8");
+}
