@@ -1,0 +1,197 @@
+/** The stack `bin/app.ts` deploys: one {@link AtlasAuditArchiver}, its optional VPC, and outputs. */
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as kms from "aws-cdk-lib/aws-kms";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import type { Construct } from "constructs";
+import type { ArchiverConfig } from "../lambda/config";
+import { AtlasAuditArchiver, type AtlasAuditArchiverProps } from "./atlas-audit-archiver";
+import { invalidProp } from "./errors";
+
+/** Props of {@link AtlasAuditArchiverStack}. */
+export interface AtlasAuditArchiverStackProps extends StackProps {
+  /** The validated parameter file. */
+  readonly config: ArchiverConfig;
+
+  /**
+   * Name of the existing Secrets Manager secret with the Atlas credentials.
+   *
+   * @default `secretArn` if given, otherwise the stack creates a secret with a placeholder value
+   */
+  readonly secretName?: string;
+
+  /**
+   * Complete ARN (ending in `-` and six random characters) of the existing Atlas credentials secret.
+   *
+   * @default `secretName` if given, otherwise the stack creates a secret with a placeholder value
+   */
+  readonly secretArn?: string;
+
+  /**
+   * ARN of the customer-managed KMS key that encrypts the existing secret.
+   *
+   * @default the secret uses the AWS-managed key `aws/secretsmanager`
+   */
+  readonly secretKmsKeyArn?: string;
+
+  /**
+   * ARN of a KMS key: the key a bucket named in `config.archive.bucket` is encrypted with, or the
+   * key the created bucket should use.
+   *
+   * @default a created bucket uses `archiver.encryption` (SSE-S3 unless "KMS")
+   */
+  readonly bucketKmsKeyArn?: string;
+
+  /**
+   * ID of an existing VPC to run the function in (its private subnets with egress). Looked up at
+   * synth time, so the stack needs an account and region and AWS credentials on the first synth
+   * (the result is cached in `cdk.context.json`).
+   *
+   * @default not in a VPC, unless `egressEipAllocationId` is given
+   */
+  readonly vpcId?: string;
+
+  /**
+   * Allocation ID (`eipalloc-...`) of an Elastic IP you allocated: the stack creates a VPC (two AZs,
+   * public and private subnets, one NAT gateway using that address, flow logs) and runs the
+   * function in its private subnets, so Atlas sees every request from that one IP. The address
+   * outlives the stack: add it to the Atlas API access list once.
+   *
+   * @default no VPC is created
+   */
+  readonly egressEipAllocationId?: string;
+
+  /** Every other construct setting (alarm email, bucket encryption, object lock, memory, ...). */
+  readonly archiver?: Omit<AtlasAuditArchiverProps, "config" | "secret" | "secretEncryptionKey" | "vpc">;
+}
+
+/**
+ * The deployable stack: the archiver, optionally in a VPC with a fixed egress IP, and outputs
+ * naming what a user needs after the deploy (bucket, function, secret, topic, queue, log group).
+ *
+ * @example
+ * ```ts
+ * new AtlasAuditArchiverStack(app, "AtlasAuditArchiver", { config, secretName: "atlas/audit-archiver" });
+ * ```
+ */
+export class AtlasAuditArchiverStack extends Stack {
+  /** The archiver construct. */
+  readonly archiver: AtlasAuditArchiver;
+  /** The VPC the stack created (with `egressEipAllocationId`) or looked up (with `vpcId`). */
+  readonly vpc?: ec2.IVpc;
+
+  constructor(scope: Construct, id: string, props: AtlasAuditArchiverStackProps) {
+    super(scope, id, {
+      description: "Archives MongoDB Atlas Stream Processing audit logs into S3 (atlas-audit-archiver)",
+      ...props,
+    });
+
+    if (props.secretName !== undefined && props.secretArn !== undefined) {
+      throw invalidProp(
+        "secretArn",
+        props.secretArn,
+        "conflicts with secretName: give the secret one way only",
+      );
+    }
+    if (props.vpcId !== undefined && props.egressEipAllocationId !== undefined) {
+      throw invalidProp(
+        "egressEipAllocationId",
+        props.egressEipAllocationId,
+        "conflicts with vpcId: either run in your VPC or let the stack create one, not both",
+      );
+    }
+
+    let secret: secretsmanager.ISecret | undefined;
+    if (props.secretName !== undefined) {
+      secret = secretsmanager.Secret.fromSecretNameV2(this, "AtlasSecret", props.secretName);
+    } else if (props.secretArn !== undefined) {
+      if (!/^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(props.secretArn)) {
+        throw invalidProp(
+          "secretArn",
+          props.secretArn,
+          "must be the complete secret ARN, ending in - and six characters (aws secretsmanager describe-secret " +
+            "--secret-id NAME --query ARN), or give secretName instead",
+        );
+      }
+      secret = secretsmanager.Secret.fromSecretCompleteArn(this, "AtlasSecret", props.secretArn);
+    }
+    const secretKey =
+      props.secretKmsKeyArn !== undefined
+        ? kms.Key.fromKeyArn(this, "AtlasSecretKey", props.secretKmsKeyArn)
+        : undefined;
+    const bucketKey =
+      props.bucketKmsKeyArn !== undefined
+        ? kms.Key.fromKeyArn(this, "ArchiveBucketKey", props.bucketKmsKeyArn)
+        : undefined;
+
+    if (props.egressEipAllocationId !== undefined) {
+      this.vpc = this.createVpc(props.egressEipAllocationId);
+    } else if (props.vpcId !== undefined) {
+      this.vpc = ec2.Vpc.fromLookup(this, "Vpc", { vpcId: props.vpcId });
+    }
+
+    this.archiver = new AtlasAuditArchiver(this, "Archiver", {
+      ...props.archiver,
+      config: props.config,
+      ...(secret ? { secret } : {}),
+      ...(secretKey ? { secretEncryptionKey: secretKey } : {}),
+      ...(bucketKey ? { encryptionKey: bucketKey } : {}),
+      ...(this.vpc ? { vpc: this.vpc } : {}),
+    });
+
+    const a = this.archiver;
+    new CfnOutput(this, "BucketName", { value: a.bucket.bucketName, description: "Archive bucket" });
+    new CfnOutput(this, "ArchivePrefix", {
+      value: props.config.archive.prefix || "(bucket root)",
+      description: "Key prefix of the archive",
+    });
+    new CfnOutput(this, "FunctionName", { value: a.function.functionName, description: "Archiver function" });
+    new CfnOutput(this, "LogGroupName", {
+      value: a.logGroup.logGroupName,
+      description: "Function logs (JSON)",
+    });
+    new CfnOutput(this, "SecretArn", {
+      value: a.secret.secretArn,
+      description: "Atlas credentials secret (put your credentials here)",
+    });
+    new CfnOutput(this, "AlarmTopicArn", {
+      value: a.alarmTopic.topicArn,
+      description: "Alarm notifications",
+    });
+    new CfnOutput(this, "FailedRunsQueueUrl", {
+      value: a.failedRunsQueue.queueUrl,
+      description: "Records of failed runs",
+    });
+  }
+
+  private createVpc(eipAllocationId: string): ec2.Vpc {
+    if (!/^eipalloc-[0-9a-f]{8,17}$/.test(eipAllocationId)) {
+      throw invalidProp(
+        "egressEipAllocationId",
+        eipAllocationId,
+        "must be an Elastic IP allocation ID such as eipalloc-0123456789abcdef0 (aws ec2 allocate-address)",
+      );
+    }
+    const flowLogs = new logs.LogGroup(this, "VpcFlowLogs", {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    return new ec2.Vpc(this, "Vpc", {
+      maxAzs: 2,
+      natGateways: 1,
+      natGatewayProvider: ec2.NatProvider.gateway({ eipAllocationIds: [eipAllocationId] }),
+      subnetConfiguration: [
+        { name: "public", subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: "private", subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 24 },
+      ],
+      restrictDefaultSecurityGroup: true,
+      flowLogs: {
+        all: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs),
+          trafficType: ec2.FlowLogTrafficType.ALL,
+        },
+      },
+    });
+  }
+}

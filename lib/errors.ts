@@ -1,0 +1,56 @@
+/**
+ * Errors of the deployment side (construct props, CDK context values). Shaped like the runtime's
+ * `ArchiverError` (stable `code`, a message that names the value and says what to do), which
+ * `lib/` cannot import: the only runtime module it may use is `lambda/config`.
+ */
+
+/** `DEPLOY_PROPS_INVALID`: a construct or stack prop; `DEPLOY_CONTEXT_INVALID`: a `-c key=value` of the CDK app. */
+export type DeploymentErrorCode = "DEPLOY_PROPS_INVALID" | "DEPLOY_CONTEXT_INVALID";
+
+/**
+ * The deployment cannot be synthesized as asked; the message names the setting and what is allowed.
+ *
+ * @example
+ * ```ts
+ * try { new AtlasAuditArchiver(stack, "Archiver", props); } catch (e) {
+ *   if (e instanceof DeploymentError) console.error(`${e.code}: ${e.message}`);
+ * }
+ * ```
+ */
+export class DeploymentError extends Error {
+  readonly code: DeploymentErrorCode;
+  /** The prop or context key at fault, e.g. `objectLock.retentionDays`. */
+  readonly setting: string;
+
+  constructor(code: DeploymentErrorCode, setting: string, message: string) {
+    super(message);
+    this.name = "DeploymentError";
+    this.code = code;
+    this.setting = setting;
+  }
+}
+
+/** A construct prop is invalid. */
+export function invalidProp(setting: string, value: unknown, rule: string): DeploymentError {
+  return new DeploymentError("DEPLOY_PROPS_INVALID", setting, `${setting} = ${show(value)}: ${rule}`);
+}
+
+/** How a value appears in messages: JSON, shortened; a construct by its path. */
+export function show(value: unknown): string {
+  let text: string;
+  if (value === undefined) text = "undefined";
+  else if (isConstruct(value)) text = `<${value.node.path}>`;
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function isConstruct(value: unknown): value is { readonly node: { readonly path: string } } {
+  const node = (value as { node?: { path?: unknown } } | null)?.node;
+  return typeof value === "object" && value !== null && typeof node?.path === "string";
+}

@@ -1,0 +1,32 @@
+/** The infrastructure of atlas-audit-archiver: the reusable construct, its defaults, and the stack. */
+
+export {
+  BUNDLED_CONFIG_FILE,
+  HANDLER_ENVIRONMENT,
+  RUN_METRICS,
+  SECRET_PLACEHOLDER,
+} from "../lambda/config";
+export {
+  type ArchiveEncryption,
+  type ArchiveObjectLock,
+  type ArchiveTransition,
+  AtlasAuditArchiver,
+  type AtlasAuditArchiverProps,
+  copyCommand,
+} from "./atlas-audit-archiver";
+export { AtlasAuditArchiverStack, type AtlasAuditArchiverStackProps } from "./atlas-audit-archiver-stack";
+export {
+  ARCHIVER_DEFAULTS,
+  type BucketSource,
+  type ResolvedArchiverSettings,
+  type RunIntervalSource,
+  resolveArchiverSettings,
+} from "./defaults";
+export { DeploymentError, type DeploymentErrorCode } from "./errors";
+export {
+  backlogWindowMinutes,
+  failureWindowMinutes,
+  MAX_ALARM_WINDOW_MINUTES,
+  maxMinutesBetweenRuns,
+  notRunningWindowMinutes,
+} from "./schedule";

@@ -1,0 +1,129 @@
+import { Token } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import type * as s3 from "aws-cdk-lib/aws-s3";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  AtlasAuditArchiverStack,
+  type AtlasAuditArchiverStackProps,
+} from "../../lib/atlas-audit-archiver-stack";
+import { DeploymentError } from "../../lib/errors";
+import { NO_BUNDLING, onlyResource, policyStatements, TestApps, testConfig } from "./support";
+
+const apps = new TestApps();
+afterAll(() => apps.cleanup());
+
+function stackWith(props: Partial<AtlasAuditArchiverStackProps> = {}) {
+  const stack = new AtlasAuditArchiverStack(apps.app(NO_BUNDLING), "AtlasAuditArchiver", {
+    config: testConfig(),
+    ...props,
+  });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+function refusal(props: Partial<AtlasAuditArchiverStackProps>): DeploymentError {
+  try {
+    stackWith(props);
+  } catch (error) {
+    expect(error).toBeInstanceOf(DeploymentError);
+    return error as DeploymentError;
+  }
+  throw new Error("expected the stack to be refused");
+}
+
+const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:atlas/audit-archiver-AbC123";
+
+describe("AtlasAuditArchiverStack", () => {
+  it("is environment-agnostic unless told otherwise, and names what a user needs in its outputs", () => {
+    const { stack, template } = stackWith();
+    expect(Token.isUnresolved(stack.account)).toBe(true);
+    expect(Token.isUnresolved(stack.region)).toBe(true);
+    const outputs = template.findOutputs("*");
+    expect(Object.keys(outputs).sort()).toEqual(
+      [
+        "AlarmTopicArn",
+        "ArchivePrefix",
+        "BucketName",
+        "FailedRunsQueueUrl",
+        "FunctionName",
+        "LogGroupName",
+        "SecretArn",
+      ].sort(),
+    );
+    expect(outputs.ArchivePrefix?.Value).toBe("atlas/stream-audit/");
+    expect(outputs.BucketName?.Value).toEqual({
+      Ref: stack.getLogicalId(stack.archiver.bucket.node.defaultChild as s3.CfnBucket),
+    });
+  });
+
+  it("imports the Atlas secret by name", () => {
+    const { template } = stackWith({ secretName: "atlas/audit-archiver" });
+    template.resourceCountIs("AWS::SecretsManager::Secret", 0);
+    const read = policyStatements(template).find((s) => s.Sid === "ReadAtlasSecret");
+    expect(JSON.stringify(read?.Resource)).toContain(":secret:atlas/audit-archiver-??????");
+  });
+
+  it("imports the Atlas secret by its complete ARN, with the key that encrypts it", () => {
+    const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/secret-key";
+    const { template } = stackWith({ secretArn: SECRET_ARN, secretKmsKeyArn: keyArn });
+    template.resourceCountIs("AWS::SecretsManager::Secret", 0);
+    const statements = policyStatements(template);
+    expect(statements.find((s) => s.Sid === "ReadAtlasSecret")?.Resource).toBe(SECRET_ARN);
+    expect(statements.find((s) => s.Sid === "DecryptAtlasSecret")?.Resource).toBe(keyArn);
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ ATLAS_SECRET_ARN: SECRET_ARN }) },
+    });
+  });
+
+  it("refuses a partial secret ARN and a secret given twice", () => {
+    const partial = refusal({
+      secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:atlas/audit",
+    });
+    expect(partial.message).toMatch(/^secretArn = .*must be the complete secret ARN/);
+    const twice = refusal({ secretArn: SECRET_ARN, secretName: "atlas/audit-archiver" });
+    expect(twice.message).toMatch(/conflicts with secretName/);
+  });
+
+  it("uses the given KMS key for a bucket named in the parameter file", () => {
+    const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/bucket-key";
+    const { template } = stackWith({
+      config: testConfig({ archive: { bucket: "central-audit-archive" } }),
+      bucketKmsKeyArn: keyArn,
+    });
+    template.resourceCountIs("AWS::S3::Bucket", 0);
+    expect(policyStatements(template).find((s) => s.Sid === "UseArchiveKey")?.Resource).toBe(keyArn);
+  });
+
+  it("creates a VPC whose single NAT gateway uses the given Elastic IP, with flow logs, and runs the function in it", () => {
+    const { template, stack } = stackWith({ egressEipAllocationId: "eipalloc-0123456789abcdef0" });
+    template.resourceCountIs("AWS::EC2::NatGateway", 1);
+    template.hasResourceProperties("AWS::EC2::NatGateway", { AllocationId: "eipalloc-0123456789abcdef0" });
+    template.resourceCountIs("AWS::EC2::EIP", 0);
+    template.hasResourceProperties("AWS::EC2::FlowLog", {
+      TrafficType: "ALL",
+      LogDestinationType: "cloud-watch-logs",
+    });
+    const privateSubnets = Object.keys(
+      template.findResources("AWS::EC2::Subnet", {
+        Properties: { Tags: Match.arrayWith([{ Key: "aws-cdk:subnet-type", Value: "Private" }]) },
+      }),
+    ).map((id) => ({ Ref: id }));
+    expect(privateSubnets).toHaveLength(2);
+    const fn = onlyResource(template, "AWS::Lambda::Function", { Properties: { Handler: "index.handler" } });
+    expect(fn.resource.Properties.VpcConfig.SubnetIds).toEqual(expect.arrayContaining(privateSubnets));
+    expect(stack.vpc).toBeDefined();
+  });
+
+  it("refuses a malformed allocation ID, and a VPC given two ways", () => {
+    expect(refusal({ egressEipAllocationId: "203.0.113.7" }).message).toMatch(
+      /must be an Elastic IP allocation ID/,
+    );
+    expect(refusal({ egressEipAllocationId: "eipalloc-0123456789abcdef0", vpcId: "vpc-1" }).message).toMatch(
+      /conflicts with vpcId/,
+    );
+  });
+
+  it("passes the other settings to the construct", () => {
+    const { stack } = stackWith({ archiver: { memorySize: 2048, alarmEmail: "ops@example.com" } });
+    expect(stack.archiver.settings).toMatchObject({ memorySize: 2048, alarmEmail: "ops@example.com" });
+  });
+});
