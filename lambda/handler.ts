@@ -12,7 +12,13 @@ import type { Dispatcher } from "undici";
 import { type ArchiveRunRequest, archiveRun, type RunSummary } from "./archive/run";
 import { createAtlasClient } from "./atlas/client";
 import { createAtlasDispatcher } from "./atlas/dispatcher";
-import { type ArchiverConfig, parseConfig } from "./config";
+import {
+  type ArchiverConfig,
+  BUNDLED_CONFIG_FILE,
+  DEFAULT_METRICS_NAMESPACE,
+  HANDLER_ENVIRONMENT,
+  parseConfig,
+} from "./config";
 import { ArchiverError } from "./errors";
 import { runMetrics } from "./metrics";
 import { SecretCredentials } from "./secrets";
@@ -62,10 +68,10 @@ function required(name: string): string {
 
 function init(): State {
   const file =
-    process.env.ARCHIVER_CONFIG_FILE ??
-    join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), "archiver-config.json");
+    process.env[HANDLER_ENVIRONMENT.configFile] ??
+    join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), BUNDLED_CONFIG_FILE);
   const config = parseConfig(readFileSync(file, "utf8"), file);
-  const bucket = process.env.ARCHIVE_BUCKET ?? config.archive.bucket;
+  const bucket = process.env[HANDLER_ENVIRONMENT.bucket] ?? config.archive.bucket;
   if (!bucket) {
     throw new ArchiverError(
       "HANDLER_MISCONFIGURED",
@@ -77,8 +83,8 @@ function init(): State {
     bucket,
     s3: new S3Client({}),
     dispatcher: createAtlasDispatcher(),
-    credentials: new SecretCredentials(new SecretsManagerClient({}), required("ATLAS_SECRET_ARN")),
-    namespace: process.env.METRICS_NAMESPACE ?? "AtlasAuditArchiver",
+    credentials: new SecretCredentials(new SecretsManagerClient({}), required(HANDLER_ENVIRONMENT.secretArn)),
+    namespace: process.env[HANDLER_ENVIRONMENT.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
   };
 }
 

@@ -3,16 +3,10 @@
  * Logs turns into metrics, with no API call and no extra permission.
  */
 import type { RunSummary } from "./archive/run";
+import { METRIC_DIMENSION, RUN_METRICS } from "./config";
 
-/** The metric names the stack's alarms use: a contract with `lib/`. */
-export const METRIC_NAMES = [
-  "WindowsArchived",
-  "WindowsFailed",
-  "WindowsAlreadyPresent",
-  "WindowsDeferred",
-  "BytesArchived",
-  "BacklogWindows",
-] as const;
+/** Every metric of a run, by the name the stack's alarms use. */
+export const METRIC_NAMES = Object.values(RUN_METRICS);
 
 /**
  * The EMF document for a run, with the single dimension `FunctionName`.
@@ -29,13 +23,13 @@ export function runMetrics(
   timestampMs: number,
 ): Record<string, unknown> {
   const { totals } = summary;
-  const values: Record<(typeof METRIC_NAMES)[number], number> = {
-    WindowsArchived: totals.archived,
-    WindowsFailed: totals.failed,
-    WindowsAlreadyPresent: totals.alreadyPresent,
-    WindowsDeferred: totals.deferred,
-    BytesArchived: totals.bytes,
-    BacklogWindows: summary.backlog,
+  const values: Record<string, number> = {
+    [RUN_METRICS.windowsArchived]: totals.archived,
+    [RUN_METRICS.windowsFailed]: totals.failed,
+    [RUN_METRICS.windowsAlreadyPresent]: totals.alreadyPresent,
+    [RUN_METRICS.windowsDeferred]: totals.deferred,
+    [RUN_METRICS.bytesArchived]: totals.bytes,
+    [RUN_METRICS.backlogWindows]: summary.backlog,
   };
   return {
     _aws: {
@@ -43,12 +37,15 @@ export function runMetrics(
       CloudWatchMetrics: [
         {
           Namespace: namespace,
-          Dimensions: [["FunctionName"]],
-          Metrics: METRIC_NAMES.map((Name) => ({ Name, Unit: Name === "BytesArchived" ? "Bytes" : "Count" })),
+          Dimensions: [[METRIC_DIMENSION]],
+          Metrics: METRIC_NAMES.map((Name) => ({
+            Name,
+            Unit: Name === RUN_METRICS.bytesArchived ? "Bytes" : "Count",
+          })),
         },
       ],
     },
-    FunctionName: functionName,
+    [METRIC_DIMENSION]: functionName,
     RunId: summary.runId,
     ...values,
   };

@@ -3,8 +3,9 @@
  * account (OAuth bearer token) or a legacy API key (HTTP Digest).
  */
 
+import { SECRET_PLACEHOLDER } from "../config";
 import { DigestSession, parseDigestChallenge } from "./digest";
-import { AtlasCredentialsError } from "./errors";
+import { AtlasCredentialsError, AtlasUnauthorizedError } from "./errors";
 import { OAuthTokenSource, type OAuthTokenSourceOptions } from "./oauth";
 
 /** Atlas credentials, as stored in the secret (JSON) or given through the environment. */
@@ -32,6 +33,12 @@ export function parseAtlasCredentials(secret: unknown, source: string): AtlasCre
     }
   }
   const o = (value && typeof value === "object" ? value : {}) as Record<string, unknown>;
+  if (Object.values(o).includes(SECRET_PLACEHOLDER)) {
+    throw new AtlasCredentialsError(
+      `${source} still holds the placeholder "${SECRET_PLACEHOLDER}" that the stack created it with. Store the ` +
+        `real credentials: {"clientId", "clientSecret"} of a service account, or {"publicKey", "privateKey"} of an API key.`,
+    );
+  }
   const has = (k: string) => typeof o[k] === "string" && (o[k] as string).length > 0;
   if (has("clientId") && has("clientSecret")) {
     return {
@@ -169,16 +176,33 @@ export class RotatingAuthenticator implements AtlasAuthenticator {
     pathAndQuery: string,
     signal?: AbortSignal,
   ): Promise<string | undefined> {
-    return (await this.current()).authenticator.authorization(method, pathAndQuery, signal);
+    const { authenticator } = await this.current();
+    try {
+      return await authenticator.authorization(method, pathAndQuery, signal);
+    } catch (err) {
+      // The token endpoint refused a service account: the secret may have been rotated.
+      if (!(err instanceof AtlasUnauthorizedError) || !(await this.reload(authenticator))) throw err;
+      return (await this.current()).authenticator.authorization(method, pathAndQuery, signal);
+    }
   }
 
   async onUnauthorized(info: UnauthorizedInfo): Promise<boolean> {
-    const { authenticator, credentials } = await this.current();
-    if (await authenticator.onUnauthorized(info)) return true;
+    const { authenticator } = await this.current();
+    return (await authenticator.onUnauthorized(info)) || this.reload(authenticator);
+  }
+
+  /**
+   * Reads the source again after `refused` was refused; true when the credentials in use are
+   * now different (another request may have switched them already).
+   */
+  private async reload(refused: AtlasAuthenticator): Promise<boolean> {
+    if (this.inner?.authenticator !== refused) return true;
     const fresh = await this.source.refresh();
-    if (sameCredentials(fresh, credentials)) return false;
-    await authenticator.close();
+    const inner = this.inner;
+    if (inner.authenticator !== refused) return true;
+    if (sameCredentials(fresh, inner.credentials)) return false;
     this.inner = { credentials: fresh, authenticator: this.build(fresh) };
+    await refused.close();
     return true;
   }
 

@@ -2,6 +2,15 @@
  * The parameter file: schema, defaults, validation and loading. Shared by the CDK app (a bad file
  * fails `cdk synth`) and the Lambda runtime; never imports aws-cdk-lib.
  */
+
+export {
+  BUNDLED_CONFIG_FILE,
+  DEFAULT_METRICS_NAMESPACE,
+  HANDLER_ENVIRONMENT,
+  METRIC_DIMENSION,
+  RUN_METRICS,
+  SECRET_PLACEHOLDER,
+} from "./contract";
 export { ConfigError, type ConfigErrorCode, type ConfigProblem } from "./error";
 export {
   archiveKey,

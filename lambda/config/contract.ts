@@ -1,0 +1,39 @@
+/**
+ * The contract between the stack (`lib/`) and the Lambda handler (`lambda/`): file and variable
+ * names, metric names, and the secret placeholder. Both sides import it from here, so they cannot
+ * drift apart.
+ */
+
+/** The parameter file's name at the root of the function's bundle. */
+export const BUNDLED_CONFIG_FILE = "archiver-config.json";
+
+/** The environment variables the construct sets for the handler. */
+export const HANDLER_ENVIRONMENT = {
+  /** ARN of the Atlas credentials secret (never its value). */
+  secretArn: "ATLAS_SECRET_ARN",
+  /** Name of the archive bucket. */
+  bucket: "ARCHIVE_BUCKET",
+  /** CloudWatch namespace of the run metrics. */
+  metricsNamespace: "METRICS_NAMESPACE",
+  /** Path of the parameter file, when it is not {@link BUNDLED_CONFIG_FILE} at the bundle root. */
+  configFile: "ARCHIVER_CONFIG_FILE",
+} as const;
+
+/** The CloudWatch namespace of the run metrics unless the stack says otherwise. */
+export const DEFAULT_METRICS_NAMESPACE = "AtlasAuditArchiver";
+
+/** The run metrics the handler emits (embedded metric format, dimension `FunctionName`). */
+export const RUN_METRICS = {
+  windowsArchived: "WindowsArchived",
+  windowsFailed: "WindowsFailed",
+  windowsAlreadyPresent: "WindowsAlreadyPresent",
+  windowsDeferred: "WindowsDeferred",
+  bytesArchived: "BytesArchived",
+  backlogWindows: "BacklogWindows",
+} as const;
+
+/** The dimension every run metric carries. */
+export const METRIC_DIMENSION = "FunctionName";
+
+/** The value a created secret holds until the user stores real credentials. */
+export const SECRET_PLACEHOLDER = "REPLACE_ME";

@@ -1,0 +1,157 @@
+import { type ChildProcess, fork } from "node:child_process";
+import { join } from "node:path";
+import { Stack } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunSummary } from "../../lambda/archive/run";
+import { type ArchiverConfig, HANDLER_ENVIRONMENT, RUN_METRICS } from "../../lambda/config";
+import { dueWindows } from "../../lambda/windows";
+import { AtlasAuditArchiver } from "../../lib";
+import { functionAssetHash, TestApps } from "../lib/support";
+import { GROUP, testConfig } from "../support/archive-fixture";
+import {
+  type AtlasSimulator,
+  DEFAULT_SERVICE_ACCOUNT,
+  startAtlasSimulator,
+} from "../support/atlas-simulator";
+import { type S3TestServer, startS3Server } from "../support/s3-server";
+import { type SecretsManagerFake, startSecretsManager } from "../support/secrets-manager";
+
+// The deployed artifact, run as Lambda would run it: the esbuild bundle that `cdk synth` stages
+// (minified, with the parameter file inside), loaded in a fresh Node process, against loopback
+// stand-ins for Atlas, S3 and Secrets Manager.
+
+interface Reply {
+  readonly ok: boolean;
+  readonly result?: RunSummary;
+  readonly error?: { name: string; code: string; message: string };
+}
+
+describe("the bundled Lambda handler", () => {
+  const apps = new TestApps();
+  let sim: AtlasSimulator;
+  let s3: S3TestServer;
+  let secrets: SecretsManagerFake;
+  let secretArn: string;
+  let bundleDir: string;
+  let lambda: ChildProcess;
+  let stdout = "";
+  let config: ArchiverConfig;
+  /** The handler runs on the real clock: how many windows are due now. */
+  const dueNow = () => dueWindows(Date.now(), config.window).length;
+
+  beforeAll(async () => {
+    sim = await startAtlasSimulator({ workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }] });
+    s3 = await startS3Server();
+    secrets = await startSecretsManager();
+    secretArn = secrets.setSecret(
+      "atlas/archiver",
+      JSON.stringify({ clientId: "mdb_sa_id_old", clientSecret: "nope" }),
+    ).arn;
+
+    config = testConfig(sim.baseUrl, {
+      window: { minutes: 60, lagMinutes: 0, lookbackHours: 3 },
+      workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }],
+    });
+    const app = apps.app();
+    const stack = new Stack(app, "HandlerE2E");
+    new AtlasAuditArchiver(stack, "Archiver", { config });
+    const template = Template.fromStack(stack);
+    bundleDir = join(app.outdir, `asset.${functionAssetHash(template)}`);
+
+    lambda = fork(join(import.meta.dirname, "../support/lambda-driver.cjs"), {
+      env: {
+        PATH: process.env.PATH,
+        DRIVER_BUNDLE: join(bundleDir, "index.js"),
+        LAMBDA_TASK_ROOT: bundleDir,
+        AWS_LAMBDA_FUNCTION_NAME: "archiver-e2e",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+        AWS_ENDPOINT_URL_S3: s3.endpoint,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+        [HANDLER_ENVIRONMENT.secretArn]: secretArn,
+        [HANDLER_ENVIRONMENT.bucket]: s3.bucket,
+        [HANDLER_ENVIRONMENT.metricsNamespace]: "ArchiverE2E",
+      },
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+    lambda.stdout?.on("data", (d) => (stdout += d));
+    lambda.stderr?.on("data", (d) => (stdout += d));
+    await new Promise((resolve) => lambda.once("message", resolve));
+  }, 120_000);
+
+  afterAll(async () => {
+    lambda?.kill();
+    await sim?.close();
+    await s3?.close();
+    await secrets?.close();
+    apps.cleanup();
+  });
+
+  let due = 0;
+
+  function invoke(event: unknown = {}): Promise<Reply> {
+    return new Promise((resolve) => {
+      lambda.once("message", (reply) => resolve(reply as Reply));
+      lambda.send({ event });
+    });
+  }
+
+  it("fails the invocation, naming the windows, when Atlas refuses the secret's credentials", async () => {
+    const reply = await invoke();
+    expect(reply.ok).toBe(false);
+    expect(reply.error?.code).toBe("RUN_FAILED");
+    expect(reply.error?.message).toMatch(/window\(s\) failed/);
+    expect(reply.error?.message).toContain("ATLAS_UNAUTHORIZED");
+    expect(stdout).not.toContain('"nope"');
+  });
+
+  it("picks up a rotated secret on the next warm invocation, and archives every due window", async () => {
+    secrets.setSecret("atlas/archiver", JSON.stringify(DEFAULT_SERVICE_ACCOUNT));
+    const reads = secrets.calls.length;
+    stdout = "";
+    due = dueNow();
+    const reply = await invoke();
+    expect(reply.error).toBeUndefined();
+    expect(reply.ok).toBe(true);
+    expect(secrets.calls.length).toBe(reads + 1); // the cached wrong secret was read again once, after the 401
+    const summary = reply.result as RunSummary;
+    expect(summary.totals.archived).toBe(due);
+    expect(summary.runId).toBe("request-2");
+    const keys = await s3.keys();
+    expect(keys).toHaveLength(due);
+    expect(
+      keys.every((k) =>
+        k.startsWith("atlas/stream-audit/group=32b6e34b3d91647abb20e7b8/tenant=prod-workspace/"),
+      ),
+    ).toBe(true);
+    expect(Object.values(await s3.getObject(keys[0] as string).then((o) => o.metadata))).toContain(
+      "request-2",
+    );
+  });
+
+  it("writes its metrics as one embedded-metric-format line on stdout", () => {
+    const emf = stdout
+      .split("\n")
+      .filter((line) => line.startsWith('{"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({
+      FunctionName: "archiver-e2e",
+      [RUN_METRICS.windowsArchived]: due,
+      [RUN_METRICS.windowsFailed]: 0,
+      [RUN_METRICS.backlogWindows]: 0,
+      _aws: { CloudWatchMetrics: [{ Namespace: "ArchiverE2E", Dimensions: [["FunctionName"]] }] },
+    });
+  });
+
+  it("archives nothing new when invoked again, and backfills a range on request", async () => {
+    const again = await invoke();
+    expect(again.result?.totals).toMatchObject({ archived: 0, alreadyPresent: due });
+    const backfill = await invoke({ from: "2026-11-01T00:00:00Z", to: "2026-11-01T03:00:00Z" });
+    expect(backfill.result?.totals.archived).toBe(3);
+    const bad = await invoke({ from: "2026-11-01T00:00:00Z" });
+    expect(bad.error?.code).toBe("HANDLER_BAD_EVENT");
+  });
+});

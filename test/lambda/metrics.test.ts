@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import type { RunSummary } from "../../lambda/archive/run";
+import { RUN_METRICS } from "../../lambda/config";
+import { runMetrics } from "../../lambda/metrics";
+
+const summary = {
+  runId: "r-1",
+  backlog: 4,
+  totals: { due: 20, archived: 12, alreadyPresent: 4, failed: 1, deferred: 3, bytes: 123_456 },
+} as RunSummary;
+
+describe("runMetrics", () => {
+  it("is an embedded-metric-format document with every run metric and the FunctionName dimension", () => {
+    const doc = runMetrics(summary, "AtlasAuditArchiver", "archiver-fn", 1_795_000_000_000);
+    expect(doc).toEqual({
+      _aws: {
+        Timestamp: 1_795_000_000_000,
+        CloudWatchMetrics: [
+          {
+            Namespace: "AtlasAuditArchiver",
+            Dimensions: [["FunctionName"]],
+            Metrics: [
+              { Name: "WindowsArchived", Unit: "Count" },
+              { Name: "WindowsFailed", Unit: "Count" },
+              { Name: "WindowsAlreadyPresent", Unit: "Count" },
+              { Name: "WindowsDeferred", Unit: "Count" },
+              { Name: "BytesArchived", Unit: "Bytes" },
+              { Name: "BacklogWindows", Unit: "Count" },
+            ],
+          },
+        ],
+      },
+      FunctionName: "archiver-fn",
+      RunId: "r-1",
+      WindowsArchived: 12,
+      WindowsFailed: 1,
+      WindowsAlreadyPresent: 4,
+      WindowsDeferred: 3,
+      BytesArchived: 123_456,
+      BacklogWindows: 4,
+    });
+  });
+
+  it("emits every metric the stack's alarms watch", () => {
+    const doc = runMetrics(summary, "ns", "fn", 0);
+    for (const name of Object.values(RUN_METRICS)) expect(doc[name]).toEqual(expect.any(Number));
+  });
+});
