@@ -17,11 +17,11 @@ import type { TokenCache } from "./oauth";
 import {
   type CallContext,
   discard,
-  errorForStatus,
   isNetworkError,
-  isRetryableStatus,
   networkError,
   readErrorBody,
+  statusFailure,
+  transportFailure,
 } from "./responses";
 import {
   type AttemptOutcome,
@@ -272,13 +272,7 @@ export class AtlasClient {
           signal,
         });
       } catch (err) {
-        if (!isNetworkError(err)) throw err;
-        return {
-          ok: false,
-          retryable: true,
-          reason: "network error",
-          error: (n) => networkError(err, context, n),
-        };
+        return transportFailure(err, context);
       }
       const { statusCode: status, headers } = response;
       if (status === 401 && requests <= 4) {
@@ -290,13 +284,13 @@ export class AtlasClient {
           refusals,
         });
         if (again) continue;
-        return failure(status, {}, context);
+        return statusFailure(status, {}, context);
       }
       if (status !== 200) {
         const body = await readErrorBody(response.body);
         const retryAfterMs = parseRetryAfter(headers["retry-after"], this.clock.now());
         if (retryAfterMs !== undefined) this.pauseScope(scope, retryAfterMs);
-        return { ...failure(status, body, context), retryAfterMs };
+        return statusFailure(status, body, context, retryAfterMs);
       }
       return this.accept(response, context);
     }
@@ -351,13 +345,7 @@ export class AtlasClient {
     try {
       head = await peek(body, 2);
     } catch (err) {
-      if (!isNetworkError(err)) throw err;
-      return {
-        ok: false,
-        retryable: true,
-        reason: "network error",
-        error: (n) => networkError(err, context, n),
-      };
+      return transportFailure(err, context);
     }
     if (head[0] !== 0x1f || head[1] !== 0x8b) {
       const seen =
@@ -378,19 +366,6 @@ export class AtlasClient {
       },
     };
   }
-}
-
-function failure(
-  status: number,
-  body: Awaited<ReturnType<typeof readErrorBody>>,
-  context: CallContext,
-): Extract<AttemptOutcome<never>, { ok: false }> {
-  return {
-    ok: false,
-    retryable: isRetryableStatus(status),
-    reason: `${status}${body.errorCode ? ` ${body.errorCode}` : ""}`,
-    error: (attempts) => errorForStatus(status, body, context, attempts),
-  };
 }
 
 /** Options of {@link createAtlasClient}: the client's, with credentials instead of an authenticator. */

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { Dispatcher } from "undici";
 import { AtlasUnexpectedResponseError } from "./errors";
-import { errorForStatus, isNetworkError, isRetryableStatus, networkError, readErrorBody } from "./responses";
+import { readErrorBody, statusFailure, transportFailure } from "./responses";
 import { parseRetryAfter, type RetryContext, retrying } from "./retry";
 
 /** A service account's credentials, exactly as Atlas shows them. */
@@ -147,23 +147,12 @@ export class OAuthTokenSource {
             signal,
           });
         } catch (err) {
-          if (!isNetworkError(err)) throw err;
-          return {
-            ok: false,
-            retryable: true,
-            reason: "network error",
-            error: (attempts) => networkError(err, context, attempts),
-          };
+          return transportFailure(err, context);
         }
         if (response.statusCode !== 200) {
           const body = await readErrorBody(response.body);
-          return {
-            ok: false,
-            retryable: isRetryableStatus(response.statusCode),
-            retryAfterMs: parseRetryAfter(response.headers["retry-after"], clock.now()),
-            reason: `${response.statusCode} ${body.errorCode ?? ""}`.trim(),
-            error: (attempts) => errorForStatus(response.statusCode, body, context, attempts),
-          };
+          const retryAfterMs = parseRetryAfter(response.headers["retry-after"], clock.now());
+          return statusFailure(response.statusCode, body, context, retryAfterMs);
         }
         const reply = (await response.body.json().catch(() => undefined)) as
           | { access_token?: unknown; expires_in?: unknown }

@@ -13,6 +13,7 @@ import {
   AtlasUnauthorizedError,
   REQUIRED_ROLES,
 } from "./errors";
+import type { AttemptOutcome } from "./retry";
 
 /** The fields of Atlas's `ApiError` body the archiver uses. */
 export interface ApiErrorBody {
@@ -220,4 +221,29 @@ export function networkError(err: unknown, context: CallContext, attempts: numbe
       `the window; if it persists, check the network path to Atlas (VPC, NAT, proxy).`,
     { workspace: context.workspace, window: context.window, attempts, cause: err },
   );
+}
+
+/** A failed attempt, as {@link AttemptOutcome} describes it. */
+export type FailedAttempt = Extract<AttemptOutcome<never>, { ok: false }>;
+
+/** The outcome of an attempt that Atlas answered with an error status. */
+export function statusFailure(
+  status: number,
+  body: ApiErrorBody,
+  context: CallContext,
+  retryAfterMs?: number,
+): FailedAttempt {
+  return {
+    ok: false,
+    retryable: isRetryableStatus(status),
+    retryAfterMs,
+    reason: `${status}${body.errorCode ? ` ${body.errorCode}` : ""}`,
+    error: (attempts) => errorForStatus(status, body, context, attempts),
+  };
+}
+
+/** The outcome of an attempt whose connection failed; rethrows anything that is not a transport error. */
+export function transportFailure(err: unknown, context: CallContext): FailedAttempt {
+  if (!isNetworkError(err)) throw err;
+  return { ok: false, retryable: true, reason: "network error", error: (n) => networkError(err, context, n) };
 }
