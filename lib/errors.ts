@@ -1,8 +1,8 @@
 /**
- * Errors of the deployment side (construct props, CDK context values). Shaped like the runtime's
- * `ArchiverError` (stable `code`, a message that names the value and says what to do), which
- * `lib/` cannot import: the only runtime module it may use is `lambda/config`.
+ * Errors of the deployment side (construct props, CDK context values): `ArchiverError`s like the
+ * runtime's, with a stable `code` and a message that names the value and says what to do.
  */
+import { ArchiverError } from "../lambda/config";
 
 /** `DEPLOY_PROPS_INVALID`: a construct or stack prop; `DEPLOY_CONTEXT_INVALID`: a `-c key=value` of the CDK app. */
 export type DeploymentErrorCode = "DEPLOY_PROPS_INVALID" | "DEPLOY_CONTEXT_INVALID";
@@ -17,15 +17,13 @@ export type DeploymentErrorCode = "DEPLOY_PROPS_INVALID" | "DEPLOY_CONTEXT_INVAL
  * }
  * ```
  */
-export class DeploymentError extends Error {
-  readonly code: DeploymentErrorCode;
+export class DeploymentError extends ArchiverError {
+  declare readonly code: DeploymentErrorCode;
   /** The prop or context key at fault, e.g. `objectLock.retentionDays`. */
   readonly setting: string;
 
   constructor(code: DeploymentErrorCode, setting: string, message: string) {
-    super(message);
-    this.name = "DeploymentError";
-    this.code = code;
+    super(code, message);
     this.setting = setting;
   }
 }

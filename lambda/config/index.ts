@@ -3,6 +3,8 @@
  * fails `cdk synth`) and the Lambda runtime; never imports aws-cdk-lib.
  */
 
+// The error base class, for lib/ (which may import only this module from the runtime tree).
+export { ArchiverError } from "../errors";
 export {
   BUNDLED_CONFIG_FILE,
   DEFAULT_METRICS_NAMESPACE,
