@@ -152,7 +152,9 @@ function sameCredentials(a: AtlasCredentials, b: AtlasCredentials): boolean {
  * again and, if the secret changed, carries on with the new credentials.
  */
 export class RotatingAuthenticator implements AtlasAuthenticator {
-  private inner: { credentials: AtlasCredentials; authenticator: AtlasAuthenticator } | undefined;
+  private inner:
+    | { credentials: AtlasCredentials; authenticator: AtlasAuthenticator; refusalsBefore: number }
+    | undefined;
 
   constructor(
     private readonly source: CredentialsSource,
@@ -166,7 +168,7 @@ export class RotatingAuthenticator implements AtlasAuthenticator {
   private async current() {
     if (!this.inner) {
       const credentials = await this.source.current();
-      this.inner ??= { credentials, authenticator: this.build(credentials) };
+      this.inner ??= { credentials, authenticator: this.build(credentials), refusalsBefore: 0 };
     }
     return this.inner;
   }
@@ -187,21 +189,23 @@ export class RotatingAuthenticator implements AtlasAuthenticator {
   }
 
   async onUnauthorized(info: UnauthorizedInfo): Promise<boolean> {
-    const { authenticator } = await this.current();
-    return (await authenticator.onUnauthorized(info)) || this.reload(authenticator);
+    const { authenticator, refusalsBefore } = await this.current();
+    // The new credentials' own refusals count from zero: the old ones' do not weigh on them.
+    const own = { ...info, refusals: Math.max(0, info.refusals - refusalsBefore) };
+    return (await authenticator.onUnauthorized(own)) || this.reload(authenticator, info.refusals);
   }
 
   /**
    * Reads the source again after `refused` was refused; true when the credentials in use are
    * now different (another request may have switched them already).
    */
-  private async reload(refused: AtlasAuthenticator): Promise<boolean> {
+  private async reload(refused: AtlasAuthenticator, refusals = 0): Promise<boolean> {
     if (this.inner?.authenticator !== refused) return true;
     const fresh = await this.source.refresh();
     const inner = this.inner;
     if (inner.authenticator !== refused) return true;
     if (sameCredentials(fresh, inner.credentials)) return false;
-    this.inner = { credentials: fresh, authenticator: this.build(fresh) };
+    this.inner = { credentials: fresh, authenticator: this.build(fresh), refusalsBefore: refusals };
     await refused.close();
     return true;
   }

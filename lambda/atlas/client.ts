@@ -198,13 +198,17 @@ export class AtlasClient {
   private context(workspace: Workspace, window: TimeWindow): CallContext {
     const ws = workspaceLabel(workspace);
     const win = formatWindow(window);
+    const { authenticator } = this.options;
     return {
       what: `audit-log download of ${ws} for ${win}`,
       workspace: ws,
       window: win,
       groupId: workspace.groupId,
       tenantName: workspace.tenantName,
-      credentialKind: this.options.authenticator.kind,
+      // Read when a message is written: a rotating authenticator knows its kind only once it has loaded credentials.
+      get credentialKind() {
+        return authenticator.kind;
+      },
     };
   }
 
@@ -275,7 +279,8 @@ export class AtlasClient {
         return transportFailure(err, context);
       }
       const { statusCode: status, headers } = response;
-      if (status === 401 && requests <= 4) {
+      // Bounded: a Digest challenge, a retried nonce and a rotated secret's own challenge fit in six.
+      if (status === 401 && requests <= 6) {
         await response.body.dump();
         if (authorization) refusals++;
         const again = await authenticator.onUnauthorized({

@@ -253,6 +253,53 @@ describe("AtlasClient against the simulator", () => {
     });
   });
 
+  describe("with a credentials source that can rotate", () => {
+    /** A source whose cache holds `stale` until refresh() reads `fresh`. */
+    function rotating(stale: AtlasCredentials, fresh: AtlasCredentials) {
+      let current = stale;
+      let refreshes = 0;
+      return {
+        source: {
+          current: async () => current,
+          refresh: async () => {
+            refreshes++;
+            current = fresh;
+            return current;
+          },
+        },
+        refreshes: () => refreshes,
+      };
+    }
+
+    it("re-reads an API key refused by Digest and carries on with the new one", async () => {
+      sim = await startAtlasSimulator();
+      const { source, refreshes } = rotating({ ...apiKey, privateKey: "OLD-KEY" }, apiKey);
+      const log = await client({ credentials: source }).download(workspace, hour(1));
+      await drain(log);
+      expect(refreshes()).toBe(1);
+      expect(downloads().at(-1)?.status).toBe(200);
+    });
+
+    it("re-reads a service account whose token request was refused", async () => {
+      sim = await startAtlasSimulator();
+      const { source, refreshes } = rotating({ ...serviceAccount, clientSecret: "OLD" }, serviceAccount);
+      await drain(await client({ credentials: source }).download(workspace, hour(1)));
+      expect(refreshes()).toBe(1);
+      expect(sim.tokensIssued()).toBe(1);
+    });
+
+    it("gives up when the source still holds the refused credentials", async () => {
+      sim = await startAtlasSimulator();
+      const wrong = { ...serviceAccount, clientSecret: "WRONG" };
+      const { source, refreshes } = rotating(wrong, wrong);
+      const err = await client({ credentials: source })
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      expect(err).toBeInstanceOf(AtlasUnauthorizedError);
+      expect(refreshes()).toBe(1);
+    });
+  });
+
   describe("retries", () => {
     it("waits out a real Retry-After before trying again (no request while it is pending)", async () => {
       sim = await startAtlasSimulator();
