@@ -14,6 +14,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { type ArchiverConfig, ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../lambda/config";
+import type { ArchiveAthenaOptions } from "../lib/archive-athena-table";
 import type { ArchiveTransition, AtlasAuditArchiverProps } from "../lib/atlas-audit-archiver";
 import {
   AtlasAuditArchiverStack,
@@ -71,6 +72,9 @@ export interface DeployContext {
  * | `memorySize`, `timeoutMinutes`, `logRetentionDays` | function settings |
  * | `runIntervalMinutes` | longest gap between runs, for a cron schedule the app cannot work out |
  * | `vpcId` / `egressEipAllocationId` | run in an existing VPC / in a new VPC whose NAT uses that Elastic IP |
+ * | `athena` | `true` (default) or `false`: the Glue database and table for Athena |
+ * | `athenaDatabaseName`, `athenaTableName`, `athenaDateRangeStart` | the table's names and first day |
+ * | `athenaWorkGroup` | `true` (default) or `false`: the Athena workgroup and its results bucket |
  *
  * @throws {DeploymentError} `DEPLOY_CONTEXT_INVALID`, naming the key, its value and what is allowed
  */
@@ -122,6 +126,21 @@ export function readDeployContext(app: App): DeployContext {
   const serverAccessLogs = ctx.boolean("serverAccessLogs");
   const encryption = ctx.oneOf("bucketEncryption", ["S3_MANAGED", "KMS"] as const);
 
+  const athenaOn = ctx.boolean("athena");
+  const athenaOptions = {
+    ...optional("databaseName", ctx.string("athenaDatabaseName")),
+    ...optional("tableName", ctx.string("athenaTableName")),
+    ...optional("dateRangeStart", ctx.string("athenaDateRangeStart")),
+    ...optional("workGroup", ctx.boolean("athenaWorkGroup")),
+  } satisfies ArchiveAthenaOptions;
+  const athenaKey = Object.keys(athenaOptions)[0];
+  if (athenaOn === false && athenaKey !== undefined) {
+    const key = `athena${athenaKey.charAt(0).toUpperCase()}${athenaKey.slice(1)}`;
+    throw ctx.error(key, ctx.raw(key), "contradicts athena=false; remove one");
+  }
+  const athena: AtlasAuditArchiverProps["athena"] =
+    athenaOn === false ? false : athenaKey !== undefined ? athenaOptions : undefined;
+
   const archiver: NonNullable<AtlasAuditArchiverStackProps["archiver"]> = {
     ...optional("alarmEmail", ctx.string("alarmEmail")),
     ...optional("encryption", encryption),
@@ -133,6 +152,7 @@ export function readDeployContext(app: App): DeployContext {
     ...(timeoutMinutes !== undefined ? { timeout: Duration.minutes(timeoutMinutes) } : {}),
     ...(retention !== undefined ? { logRetention: retention as logs.RetentionDays } : {}),
     ...optional("runIntervalMinutes", ctx.integer("runIntervalMinutes", 1, 43_200)),
+    ...optional("athena", athena),
   } satisfies Partial<AtlasAuditArchiverProps>;
 
   return {

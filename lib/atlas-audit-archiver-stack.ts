@@ -68,7 +68,8 @@ export interface AtlasAuditArchiverStackProps extends StackProps {
 
 /**
  * The deployable stack: the archiver, optionally in a VPC with a fixed egress IP, and outputs
- * naming what a user needs after the deploy (bucket, function, secret, topic, queue, log group).
+ * naming what a user needs after the deploy (bucket, function, secret, topic, queue, log group,
+ * Athena database, table and workgroup).
  *
  * @example
  * ```ts
@@ -163,6 +164,22 @@ export class AtlasAuditArchiverStack extends Stack {
       value: a.failedRunsQueue.queueUrl,
       description: "Records of failed runs",
     });
+    if (a.athenaTable) {
+      new CfnOutput(this, "AthenaDatabaseName", {
+        value: a.athenaTable.databaseName,
+        description: "Glue database of the Athena table over the archive",
+      });
+      new CfnOutput(this, "AthenaTableName", {
+        value: a.athenaTable.tableName,
+        description: 'Athena table over the archive (filter on "group", tenant and "date")',
+      });
+      if (a.athenaTable.workGroupName !== undefined) {
+        new CfnOutput(this, "AthenaWorkGroupName", {
+          value: a.athenaTable.workGroupName,
+          description: "Athena workgroup for the archive (encrypted query results)",
+        });
+      }
+    }
   }
 
   private createVpc(eipAllocationId: string): ec2.Vpc {

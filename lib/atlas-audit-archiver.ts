@@ -34,6 +34,7 @@ import {
   SECRET_PLACEHOLDER,
   stagingPrefix,
 } from "../lambda/config";
+import { type ArchiveAthenaOptions, ArchiveAthenaTable } from "./archive-athena-table";
 import { ARCHIVER_DEFAULTS, type ResolvedArchiverSettings, resolveArchiverSettings } from "./defaults";
 import { backlogWindowMinutes, failureWindowMinutes, notRunningWindowMinutes } from "./schedule";
 
@@ -246,6 +247,17 @@ export interface AtlasAuditArchiverProps {
    * @default 3
    */
   readonly backlogAlarmRuns?: number;
+
+  /**
+   * A Glue database and table over the archive for Athena queries (partition projection on
+   * `group`, `tenant` and `date`, one `line` column), and an Athena workgroup with an encrypted
+   * results bucket; `false` creates none of them. Options name the database and table, the first
+   * day the table covers, and turn the workgroup off.
+   *
+   * @default true: `<stack name in snake case>.audit_logs`, dates from 2024-01-01 to now, and a
+   * workgroup named like the database
+   */
+  readonly athena?: boolean | ArchiveAthenaOptions;
 }
 
 /**
@@ -302,6 +314,8 @@ export class AtlasAuditArchiver extends Construct {
   readonly failedRunsAlarm: cloudwatch.Alarm;
   /** Every alarm above. */
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** The Glue database and table over the archive, unless `athena` is `false`. */
+  readonly athenaTable?: ArchiveAthenaTable;
 
   constructor(scope: Construct, id: string, props: AtlasAuditArchiverProps) {
     super(scope, id);
@@ -425,6 +439,17 @@ export class AtlasAuditArchiver extends Construct {
         }),
       ],
     });
+
+    // --- Athena -------------------------------------------------------------------------------
+    if (settings.athena) {
+      this.athenaTable = new ArchiveAthenaTable(this, "Athena", {
+        ...settings.athena,
+        bucket: this.bucket,
+        prefix,
+        ...(this.encryptionKey ? { encryptionKey: this.encryptionKey } : {}),
+        ...(this.accessLogsBucket ? { accessLogsBucket: this.accessLogsBucket } : {}),
+      });
+    }
 
     // --- Alarms -------------------------------------------------------------------------------
     this.alarmTopic = settings.alarmTopic ?? this.createTopic();

@@ -7,6 +7,14 @@ export {
   SECRET_PLACEHOLDER,
 } from "../lambda/config";
 export {
+  type ArchiveAthenaOptions,
+  ArchiveAthenaTable,
+  type ArchiveAthenaTableProps,
+  ATHENA_FIELD_DELIMITER,
+  ATHENA_LINE_COLUMN,
+  ATHENA_PARTITION_KEYS,
+} from "./archive-athena-table";
+export {
   type ArchiveEncryption,
   type ArchiveObjectLock,
   type ArchiveTransition,
@@ -17,10 +25,14 @@ export {
 export { AtlasAuditArchiverStack, type AtlasAuditArchiverStackProps } from "./atlas-audit-archiver-stack";
 export {
   ARCHIVER_DEFAULTS,
+  ATHENA_DEFAULTS,
   type BucketSource,
+  defaultAthenaDatabaseName,
   type ResolvedArchiverSettings,
+  type ResolvedAthenaTableSettings,
   type RunIntervalSource,
   resolveArchiverSettings,
+  resolveAthenaTableSettings,
 } from "./defaults";
 export { DeploymentError, type DeploymentErrorCode } from "./errors";
 export {

@@ -42,6 +42,9 @@ describe("AtlasAuditArchiverStack", () => {
       [
         "AlarmTopicArn",
         "ArchivePrefix",
+        "AthenaDatabaseName",
+        "AthenaTableName",
+        "AthenaWorkGroupName",
         "BucketName",
         "FailedRunsQueueUrl",
         "FunctionName",
@@ -89,7 +92,10 @@ describe("AtlasAuditArchiverStack", () => {
       config: testConfig({ archive: { bucket: "central-audit-archive" } }),
       bucketKmsKeyArn: keyArn,
     });
-    template.resourceCountIs("AWS::S3::Bucket", 0);
+    // The only bucket created is the Athena workgroup's query results bucket.
+    expect(Object.keys(template.findResources("AWS::S3::Bucket"))).toEqual([
+      expect.stringMatching(/^ArchiverAthenaQueryResults/),
+    ]);
     expect(policyStatements(template).find((s) => s.Sid === "UseArchiveKey")?.Resource).toBe(keyArn);
   });
 

@@ -44,6 +44,7 @@ describe("resolveArchiverSettings", () => {
       runIntervalMinutes: 60,
       runIntervalSource: "rate",
       backlogAlarmRuns: 3,
+      athena: { tableName: "audit_logs", dateRangeStart: "2024-01-01", workGroup: true },
     });
     expect(ARCHIVER_DEFAULTS.timeout.toMinutes()).toBe(15);
   });
