@@ -14,12 +14,24 @@ import { AtlasCredentialsError } from "../lambda/atlas/errors";
 import { DEFAULT_CONFIG_PATH, loadConfig } from "../lambda/config";
 import { compactUtc } from "../lambda/config/layout";
 import { ArchiverError } from "../lambda/errors";
+import { catLogs } from "../lambda/reader/cat";
+import { isReaderSetupProblem } from "../lambda/reader/errors";
+import { formatProgress, getObjects } from "../lambda/reader/get";
+import { listArchive } from "../lambda/reader/listing";
+import { formatBytes, formatListReport, listWindows } from "../lambda/reader/ls";
+import { parseRange, type TimeRange } from "../lambda/reader/range";
+import { checkSelection, type ReaderTarget, resolveTarget } from "../lambda/reader/target";
+import { formatVerifyReport, verifyArchive } from "../lambda/reader/verify";
 import { SecretCredentials } from "../lambda/secrets";
 
 const USAGE = `Usage: atlas-audit-archiver <command> [options]
 
 Commands:
   run     Archive every due window that is missing from S3 (or a historical range).
+  ls      List the archived windows of a group (or tenant) with their size, and the gaps.
+  cat     Print the decompressed log lines of one workspace over a range, in time order.
+  get     Download archived objects to a directory (resumable), keeping the key layout.
+  verify  Re-read archived objects and check their gzip integrity and checksum metadata.
 
 Options of run:
   --config FILE      Parameter file (default ${DEFAULT_CONFIG_PATH})
@@ -30,6 +42,21 @@ Options of run:
   --json             Print the run summary as one JSON object on stdout
   -h, --help         Show this help
 
+Options of ls, cat, get and verify:
+  ls     --group G [--tenant T] [--from DATE] [--to DATE] [--now ISO] [--json]
+  cat    --group G --tenant T [--sp NAME] --from DATE --to DATE
+  get    --group G [--tenant T] --from DATE --to DATE --out DIR [--json]
+  verify [--group G] [--from DATE --to DATE] [--json]
+  --config FILE      Parameter file: bucket, prefix, window settings, workspaces
+                     (default ${DEFAULT_CONFIG_PATH} when it exists)
+  --bucket NAME      The archive bucket (wins over ARCHIVE_BUCKET and archive.bucket)
+  --prefix PREFIX    The archive prefix (wins over archive.prefix)
+  --from, --to       YYYY-MM-DD (whole UTC days, --to included) or ISO 8601 instants with a zone
+                     (--to excluded); every window overlapping the range is read. ls defaults to
+                     the lookback; ls exits 1 when a due window in the range has no object.
+  --sp NAME          cat: this stream processor's log (default: the whole workspace's log)
+  --out DIR          get: where to write (DIR/group=.../tenant=.../date=.../file)
+
 Environment:
   ATLAS_CLIENT_ID + ATLAS_CLIENT_SECRET   service account credentials (recommended), or
   ATLAS_PUBLIC_KEY + ATLAS_PRIVATE_KEY    API key credentials (HTTP Digest)
@@ -38,7 +65,9 @@ Environment:
   AWS_REGION, AWS_PROFILE, ...            the AWS SDK's usual configuration
   AWS_ENDPOINT_URL_S3                     an S3-compatible endpoint (path-style addressing)
 
-Exit status: 0 when nothing failed, 1 when a window failed, 2 on a usage or configuration error.`;
+Exit status: 0 when nothing failed, 1 when a window failed (run), a gap was found (ls), an object
+was bad (verify) or could not be fetched (get), 2 on a usage or configuration error, a missing
+bucket or denied access.`;
 
 /** A problem with how the command was called: printed with the usage hint, exit status 2. */
 class UsageError extends ArchiverError {
@@ -87,18 +116,6 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv): AtlasCredentials | u
 /** An S3 client from the SDK's standard environment; path-style for S3-compatible endpoints. */
 function s3FromEnv(env: NodeJS.ProcessEnv): S3Client {
   return new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL) });
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
 /** One human-readable progress line per event. */
@@ -208,6 +225,177 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
 }
 
+/** The options each reader command accepts, besides the common ones. */
+const READER_COMMANDS = {
+  ls: ["group", "tenant", "from", "to", "now", "json"],
+  cat: ["group", "tenant", "sp", "from", "to"],
+  get: ["group", "tenant", "from", "to", "out", "json"],
+  verify: ["group", "from", "to", "json"],
+} as const;
+type ReaderCommand = keyof typeof READER_COMMANDS;
+
+interface ReaderValues {
+  config?: string;
+  bucket?: string;
+  prefix?: string;
+  group?: string;
+  tenant?: string;
+  sp?: string;
+  from?: string;
+  to?: string;
+  now?: string;
+  out?: string;
+  json?: boolean;
+  help?: boolean;
+}
+
+function parseReaderArgs(command: ReaderCommand, args: string[]): ReaderValues {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    config: { type: "string" },
+    bucket: { type: "string" },
+    prefix: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  };
+  for (const name of READER_COMMANDS[command])
+    options[name] = { type: name === "json" ? "boolean" : "string" };
+  const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
+  return values as ReaderValues;
+}
+
+function required<T>(value: T | undefined, flag: string, command: string): T {
+  if (value === undefined) throw new UsageError(`${command} needs ${flag}.`);
+  return value;
+}
+
+/** ls, cat, get, verify: read the archive. */
+async function read(command: ReaderCommand, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const values = parseReaderArgs(command, args);
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  checkSelection(values);
+  const nowMs = parseInstant(values.now, "--now") ?? Date.now();
+  const target = await resolveTarget({
+    config: values.config,
+    bucket: values.bucket,
+    prefix: values.prefix,
+    envBucket: env.ARCHIVE_BUCKET,
+  });
+  const s3 = s3FromEnv(env);
+  try {
+    switch (command) {
+      case "ls":
+        return await ls(s3, target, values, nowMs);
+      case "cat":
+        return await cat(s3, target, values, nowMs);
+      case "get":
+        return await get(s3, target, values, nowMs);
+      case "verify":
+        return await verify(s3, target, values, nowMs);
+    }
+  } finally {
+    s3.destroy();
+  }
+}
+
+function rangeOf(values: ReaderValues, nowMs: number, target: ReaderTarget, isRequired: boolean): TimeRange {
+  return parseRange(values, {
+    nowMs,
+    fallbackSpanMs: target.window.lookbackHours * 3_600_000,
+    required: isRequired,
+  });
+}
+
+async function ls(s3: S3Client, target: ReaderTarget, values: ReaderValues, nowMs: number): Promise<number> {
+  const groupId = required(values.group, "--group G", "ls");
+  const explicit = values.from !== undefined || values.to !== undefined;
+  const report = await listWindows({
+    s3,
+    location: target,
+    groupId,
+    ...(values.tenant === undefined ? {} : { tenantName: values.tenant }),
+    ...(explicit ? { range: rangeOf(values, nowMs, target, false) } : {}),
+    nowMs,
+    window: target.window,
+    expected: target.workspaces,
+  });
+  process.stdout.write(`${values.json ? JSON.stringify(report) : formatListReport(report)}\n`);
+  return report.ok ? 0 : 1;
+}
+
+async function cat(s3: S3Client, target: ReaderTarget, values: ReaderValues, nowMs: number): Promise<number> {
+  const groupId = required(values.group, "--group G", "cat");
+  const tenantName = required(values.tenant, "--tenant T", "cat");
+  const range = rangeOf(values, nowMs, target, true);
+  // A reader that goes away (\`| head\`) makes stdout fail with EPIPE; that ends the output quietly.
+  process.stdout.on("error", () => {});
+  const result = await catLogs({
+    s3,
+    location: target,
+    groupId,
+    tenantName,
+    ...(values.sp === undefined ? {} : { spName: values.sp }),
+    range,
+    out: process.stdout,
+  });
+  if (result.objects === 0 && !result.closed) {
+    process.stderr.write(`No archived window of ${groupId}/${tenantName} in this range.\n`);
+  }
+  return 0;
+}
+
+async function get(s3: S3Client, target: ReaderTarget, values: ReaderValues, nowMs: number): Promise<number> {
+  const groupId = required(values.group, "--group G", "get");
+  const outDir = required(values.out, "--out DIR", "get");
+  const range = rangeOf(values, nowMs, target, true);
+  const { objects } = await listArchive(s3, target, {
+    groupId,
+    ...(values.tenant === undefined ? {} : { tenantName: values.tenant }),
+    range,
+  });
+  // One updating line on a terminal, redrawn at most every 100 ms; nothing when stderr is a file or pipe.
+  const tty = process.stderr.isTTY === true;
+  let drawnAt = 0;
+  const report = await getObjects({
+    s3,
+    location: target,
+    objects,
+    outDir,
+    onProgress: (p) => {
+      const now = Date.now();
+      if (!tty || (now - drawnAt < 100 && p.files < p.totalFiles)) return;
+      drawnAt = now;
+      process.stderr.write(`\r${formatProgress(p)}\x1b[K`);
+    },
+  });
+  if (tty) process.stderr.write("\n");
+  for (const f of report.failed) process.stderr.write(`FAILED ${f.key}: ${f.reason}\n`);
+  process.stderr.write(
+    `${report.downloaded.length} downloaded (${formatBytes(report.bytes)}), ${report.skipped.length} already present, ` +
+      `${report.failed.length} failed, into ${outDir}\n`,
+  );
+  if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  return report.ok ? 0 : 1;
+}
+
+async function verify(
+  s3: S3Client,
+  target: ReaderTarget,
+  values: ReaderValues,
+  nowMs: number,
+): Promise<number> {
+  const explicit = values.from !== undefined || values.to !== undefined;
+  const report = await verifyArchive({
+    s3,
+    location: target,
+    ...(values.group === undefined ? {} : { groupId: values.group }),
+    ...(explicit ? { range: rangeOf(values, nowMs, target, true) } : {}),
+  });
+  process.stdout.write(`${values.json ? JSON.stringify(report) : formatVerifyReport(report)}\n`);
+  return report.ok ? 0 : 1;
+}
+
 /** Runs the command line with `argv` (without node and script) and returns the exit status. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [command, ...rest] = argv;
@@ -215,6 +403,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     switch (command) {
       case "run":
         return await run(rest, env);
+      case "ls":
+      case "cat":
+      case "get":
+      case "verify":
+        return await read(command, rest, env);
       case undefined:
       case "-h":
       case "--help":
@@ -227,9 +420,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   } catch (err) {
     if (err instanceof ArchiverError) {
       process.stderr.write(`atlas-audit-archiver: ${err.message}\n`);
-      if (err instanceof UsageError) process.stderr.write("Run atlas-audit-archiver --help for usage.\n");
+      if (err instanceof UsageError || err.code === "READER_USAGE")
+        process.stderr.write("Run atlas-audit-archiver --help for usage.\n");
       return err.code.startsWith("CONFIG_") ||
         err instanceof UsageError ||
+        isReaderSetupProblem(err) ||
         err.code.startsWith("ATLAS_CREDENTIALS")
         ? 2
         : 1;

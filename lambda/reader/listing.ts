@@ -1,0 +1,166 @@
+/**
+ * Listing the archive: the archived objects of a group (and tenant) whose window overlaps a range,
+ * read from S3 listings and the key layout alone.
+ */
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
+import { utcDate, type Workspace, workspaceLabel } from "../config";
+import type { TimeWindow } from "../windows";
+import { readError } from "./errors";
+import { isStagingKey, parseArchiveKey } from "./keys";
+import { overlaps, type TimeRange } from "./range";
+
+/** Where the archive is: a bucket and the key prefix (empty or ending with `/`). */
+export interface ArchiveLocation {
+  readonly bucket: string;
+  readonly prefix: string;
+}
+
+/** One archived window, as listed. */
+export interface ArchivedObject {
+  readonly key: string;
+  /** Size in bytes, from the listing. */
+  readonly size: number;
+  readonly workspace: Workspace;
+  readonly window: TimeWindow;
+}
+
+/** A key under the archive prefix that is not an archived window (and not staging). */
+export interface UnparsedKey {
+  readonly key: string;
+  readonly size: number;
+  readonly reason: string;
+}
+
+/** Which part of the archive to list. */
+export interface ArchiveSelection {
+  /** Only this group; absent = the whole archive. */
+  readonly groupId?: string;
+  /** Only this tenant (requires `groupId`). */
+  readonly tenantName?: string;
+  /** Only windows overlapping this range. */
+  readonly range?: TimeRange;
+}
+
+/** The result of {@link listArchive}. */
+export interface ArchiveListing {
+  /** Sorted by workspace, then window start. */
+  readonly objects: ArchivedObject[];
+  readonly unparsed: UnparsedKey[];
+}
+
+interface ListPage {
+  readonly contents: Array<{ key: string; size: number }>;
+  readonly prefixes: string[];
+}
+
+/** Pages of one ListObjectsV2 listing, one request at a time (so a consumer can stop early). */
+async function* listPages(
+  s3: S3Client,
+  bucket: string,
+  request: { prefix: string; delimiter?: string; startAfter?: string },
+  signal?: AbortSignal,
+): AsyncGenerator<ListPage> {
+  let token: string | undefined;
+  do {
+    let page: ListObjectsV2CommandOutput;
+    try {
+      page = await s3.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: request.prefix,
+          Delimiter: request.delimiter,
+          ContinuationToken: token,
+          StartAfter: token === undefined ? request.startAfter : undefined,
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      throw readError(err, "ListObjectsV2", bucket);
+    }
+    yield {
+      contents: (page.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0 }] : [])),
+      prefixes: (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix] : [])),
+    };
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+/**
+ * Lists the archived windows of `selection`. Staging leftovers under `{prefix}.incoming/` are never
+ * listed; other keys that do not parse are returned in `unparsed`. With a range, each tenant's
+ * listing starts at the range's first date partition and stops after its last one, so reading
+ * one day of a years-old archive costs a listing of that day only.
+ *
+ * @example
+ * ```ts
+ * const { objects } = await listArchive(s3, { bucket, prefix }, { groupId, tenantName: "billing", range });
+ * ```
+ */
+export async function listArchive(
+  s3: S3Client,
+  location: ArchiveLocation,
+  selection: ArchiveSelection,
+  signal?: AbortSignal,
+): Promise<ArchiveListing> {
+  const { bucket, prefix } = location;
+  const { groupId, tenantName, range } = selection;
+  const objects: ArchivedObject[] = [];
+  const unparsed: UnparsedKey[] = [];
+  const firstDate = range && utcDate(range.fromMs);
+  const lastDate = range && utcDate(range.toMs - 1);
+
+  const take = (key: string, size: number): void => {
+    if (isStagingKey(prefix, key)) return;
+    const parsed = parseArchiveKey(prefix, key);
+    if (!parsed.ok) {
+      unparsed.push({ key, size, reason: parsed.reason });
+      return;
+    }
+    if (range && !overlaps(parsed.window, range)) return;
+    objects.push({ key, size, workspace: parsed.workspace, window: parsed.window });
+  };
+
+  // One tenant's objects, from the range's first date partition to its last.
+  const listTenant = async (tenantPrefix: string): Promise<void> => {
+    const startAfter = firstDate === undefined ? undefined : `${tenantPrefix}date=${firstDate}`;
+    const stopAfter = lastDate === undefined ? undefined : `${tenantPrefix}date=${lastDate}/\uffff`;
+    for await (const page of listPages(s3, bucket, { prefix: tenantPrefix, startAfter }, signal)) {
+      for (const { key, size } of page.contents) {
+        if (stopAfter !== undefined && key > stopAfter) return;
+        take(key, size);
+      }
+    }
+  };
+
+  if (groupId === undefined) {
+    for await (const page of listPages(s3, bucket, { prefix }, signal)) {
+      for (const { key, size } of page.contents) take(key, size);
+    }
+  } else {
+    const groupPrefix = `${prefix}group=${groupId}/`;
+    if (tenantName !== undefined) {
+      await listTenant(`${groupPrefix}tenant=${tenantName}/`);
+    } else {
+      // The group's tenants first (one delimited listing), then each tenant's date range.
+      const tenants: string[] = [];
+      for await (const page of listPages(s3, bucket, { prefix: groupPrefix, delimiter: "/" }, signal)) {
+        for (const { key, size } of page.contents) take(key, size);
+        for (const p of page.prefixes) {
+          if (p.startsWith(`${groupPrefix}tenant=`)) tenants.push(p);
+          else unparsed.push({ key: p, size: 0, reason: "is not a tenant=<tenantName>/ partition" });
+        }
+      }
+      for (const tenantPrefix of tenants) await listTenant(tenantPrefix);
+    }
+  }
+  objects.sort(
+    (a, b) =>
+      compare(workspaceLabel(a.workspace), workspaceLabel(b.workspace)) ||
+      a.window.startMs - b.window.startMs,
+  );
+  return { objects, unparsed };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

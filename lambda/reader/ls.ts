@@ -1,0 +1,211 @@
+/**
+ * `ls`: the archived windows of each workspace in a range, with their size, and the gaps (due
+ * windows that have no object), so the archive's completeness can be checked.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { type Workspace, workspaceLabel } from "../config";
+import {
+  dueWindows,
+  formatWindow,
+  isDue,
+  type TimeWindow,
+  type WindowSettings,
+  windowsInRange,
+} from "../windows";
+import { type ArchiveLocation, listArchive, type UnparsedKey } from "./listing";
+import type { TimeRange } from "./range";
+
+/** A run of consecutive missing windows. */
+export interface Gap {
+  /** Start of the first missing window, ISO 8601. */
+  readonly from: string;
+  /** End of the last missing window, ISO 8601. */
+  readonly to: string;
+  readonly windows: number;
+}
+
+/** One workspace's archived windows and gaps. */
+export interface WorkspaceListing {
+  readonly workspace: string;
+  readonly groupId: string;
+  readonly tenantName: string;
+  readonly spName?: string;
+  readonly windows: Array<{ readonly window: string; readonly key: string; readonly bytes: number }>;
+  readonly bytes: number;
+  readonly gaps: Gap[];
+  /** Missing windows, the sum of `gaps[].windows`. */
+  readonly missing: number;
+}
+
+/** The result of {@link listWindows}. */
+export interface ListReport {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly range: { readonly from: string; readonly to: string };
+  /** The instant due-ness was judged at. */
+  readonly now: string;
+  readonly windowMinutes: number;
+  readonly workspaces: WorkspaceListing[];
+  /** Keys in the listed area that are not archive keys. */
+  readonly unparsed: UnparsedKey[];
+  readonly totals: { readonly objects: number; readonly bytes: number; readonly missing: number };
+  /**
+   * True when no due window is missing. False too when no workspace is known at all (none configured
+   * for the group, none found in the range): an empty answer is no proof of completeness.
+   */
+  readonly ok: boolean;
+}
+
+/** What {@link listWindows} lists. */
+export interface ListRequest {
+  readonly s3: S3Client;
+  readonly location: ArchiveLocation;
+  readonly groupId: string;
+  readonly tenantName?: string;
+  /** The range; absent = the lookback at `nowMs` (exactly the windows a run would fetch). */
+  readonly range?: TimeRange;
+  readonly nowMs: number;
+  readonly window: WindowSettings;
+  /**
+   * Workspaces that should have windows (the configured ones); they are reported even when they have
+   * no object at all. Workspaces found in the archive are always reported.
+   */
+  readonly expected?: readonly Workspace[];
+  readonly signal?: AbortSignal;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.000Z$/, "Z");
+}
+
+/**
+ * Lists the archived windows and the gaps of a group (or one tenant) in a range. A window is a gap
+ * when it is due at `nowMs` (its end plus the lag has passed), lies in the range, and has no object
+ * at the key the archiver would write.
+ *
+ * @example
+ * ```ts
+ * const report = await listWindows({ s3, location, groupId, nowMs: Date.now(), window: config.window });
+ * if (!report.ok) process.exitCode = 1;
+ * ```
+ */
+export async function listWindows(request: ListRequest): Promise<ListReport> {
+  const { s3, location, groupId, tenantName, nowMs, window } = request;
+  const due = request.range
+    ? windowsInRange(request.range.fromMs, request.range.toMs, window.minutes).filter((w) =>
+        isDue(w, nowMs, window.lagMinutes),
+      )
+    : dueWindows(nowMs, window);
+  const range = request.range ?? { fromMs: nowMs - window.lookbackHours * 3_600_000, toMs: nowMs };
+  const listing = await listArchive(s3, location, { groupId, tenantName, range }, request.signal);
+
+  const byLabel = new Map<string, { workspace: Workspace; objects: typeof listing.objects }>();
+  for (const w of request.expected ?? []) {
+    if (w.groupId === groupId && (tenantName === undefined || w.tenantName === tenantName)) {
+      byLabel.set(workspaceLabel(w), { workspace: w, objects: [] });
+    }
+  }
+  for (const o of listing.objects) {
+    const label = workspaceLabel(o.workspace);
+    const entry = byLabel.get(label) ?? { workspace: o.workspace, objects: [] };
+    entry.objects.push(o);
+    byLabel.set(label, entry);
+  }
+
+  const workspaces = [...byLabel.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([label, { workspace, objects }]): WorkspaceListing => {
+      const present = new Set(objects.map((o) => `${o.window.startMs}/${o.window.endMs}`));
+      const gaps = mergeGaps(due.filter((w) => !present.has(`${w.startMs}/${w.endMs}`)));
+      return {
+        workspace: label,
+        groupId: workspace.groupId,
+        tenantName: workspace.tenantName,
+        ...(workspace.spName === undefined ? {} : { spName: workspace.spName }),
+        windows: objects.map((o) => ({ window: formatWindow(o.window), key: o.key, bytes: o.size })),
+        bytes: objects.reduce((n, o) => n + o.size, 0),
+        gaps,
+        missing: gaps.reduce((n, g) => n + g.windows, 0),
+      };
+    });
+  const totals = {
+    objects: workspaces.reduce((n, w) => n + w.windows.length, 0),
+    bytes: workspaces.reduce((n, w) => n + w.bytes, 0),
+    missing: workspaces.reduce((n, w) => n + w.missing, 0),
+  };
+  return {
+    bucket: location.bucket,
+    prefix: location.prefix,
+    range: { from: iso(range.fromMs), to: iso(range.toMs) },
+    now: iso(nowMs),
+    windowMinutes: window.minutes,
+    workspaces,
+    unparsed: listing.unparsed,
+    totals,
+    ok: totals.missing === 0 && workspaces.length > 0,
+  };
+}
+
+/** Consecutive missing windows as one gap each. */
+function mergeGaps(missing: readonly TimeWindow[]): Gap[] {
+  const runs: Array<{ startMs: number; endMs: number; windows: number }> = [];
+  for (const w of missing) {
+    const last = runs[runs.length - 1];
+    if (last && last.endMs === w.startMs) {
+      last.endMs = w.endMs;
+      last.windows++;
+    } else runs.push({ startMs: w.startMs, endMs: w.endMs, windows: 1 });
+  }
+  return runs.map((r) => ({ from: iso(r.startMs), to: iso(r.endMs), windows: r.windows }));
+}
+
+/**
+ * Formats a byte count for people: `512 B`, `1.5 KiB`, `12 MiB`.
+ */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** The report as a table for people: one line per window, then the gaps. */
+export function formatListReport(report: ListReport): string {
+  const lines = [
+    `s3://${report.bucket}/${report.prefix}  ${report.range.from} to ${report.range.to}  ` +
+      `(${report.windowMinutes}-minute windows, due as of ${report.now})`,
+  ];
+  if (report.workspaces.length === 0) {
+    lines.push(
+      "No workspace of this group has objects in this range, and none is configured for it: check --group, " +
+        "--tenant and --config.",
+    );
+  }
+  for (const w of report.workspaces) {
+    lines.push(
+      "",
+      `${w.workspace}: ${w.windows.length} window(s), ${formatBytes(w.bytes)}, ${w.missing} missing`,
+    );
+    // Windows and gaps in time order (ISO instants of one format sort as strings).
+    const rows = [
+      ...w.windows.map((o) => [o.window, `  ${o.window}  ${formatBytes(o.bytes).padStart(10)}`] as const),
+      ...w.gaps.map((g) => [g.from, `  GAP ${g.from}/${g.to}  (${g.windows} window(s) missing)`] as const),
+    ].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [, row] of rows) lines.push(row);
+  }
+  for (const u of report.unparsed) lines.push(`  ? ${u.key}: ${u.reason}`);
+  lines.push(
+    "",
+    report.ok
+      ? `OK: ${report.totals.objects} window(s), ${formatBytes(report.totals.bytes)}, no gap.`
+      : report.workspaces.length === 0
+        ? "NOTHING FOUND."
+        : `GAPS: ${report.totals.missing} due window(s) missing; \`atlas-audit-archiver run --from … --to …\` archives them.`,
+  );
+  return lines.join("\n");
+}
