@@ -1,0 +1,126 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { BenchResult } from "../../bench/report";
+
+// Runs the harness exactly as CI would (`tsx bench/run.ts --quick --json`) so that it cannot rot.
+// It checks the result's shape and sanity, never absolute speeds: this machine is shared.
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+function runQuickBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "bench", "run.ts"), "--quick", "--json"],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d));
+  child.stderr.on("data", (d: Buffer) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("npm run bench -- --quick --json", () => {
+  let result: BenchResult;
+  let stdout: string;
+
+  beforeAll(async () => {
+    const run = await runQuickBench();
+    expect(run.code, run.stderr).toBe(0);
+    stdout = run.stdout;
+    result = JSON.parse(stdout) as BenchResult;
+  }, 90_000);
+
+  it("prints exactly one JSON object on stdout, describing the machine", () => {
+    expect(stdout.trim().split("\n")).toHaveLength(1);
+    expect(result.mode).toBe("quick");
+    expect(result.machine.cpus).toBeGreaterThan(0);
+    expect(result.machine.node).toBe(process.versions.node);
+    expect(result.durationSeconds).toBeGreaterThan(0);
+  });
+
+  it("measures one large log in both settings against both baselines, with consistent ratios", () => {
+    expect(result.largeLog.map((s) => s.setting.name)).toEqual(["unthrottled", "WAN 25 MB/s"]);
+    for (const { setting, sizes } of result.largeLog) {
+      expect(sizes.map((s) => s.sizeMB)).toEqual([10, 20]);
+      for (const s of sizes) {
+        for (const speed of [s.downloadMBps, s.uploadMBps, s.downloadThenUploadMBps, s.pipelineMBps]) {
+          expect(speed).toBeGreaterThan(0);
+          expect(Number.isFinite(speed)).toBe(true);
+        }
+        expect(s.ceilingMBps).toBe(Math.min(s.downloadMBps, s.uploadMBps));
+        expect(s.slowerLeg).toBe(s.downloadMBps < s.uploadMBps ? "download" : "upload");
+        expect(s.pipelineOverCeiling).toBeCloseTo(s.pipelineMBps / s.ceilingMBps, 1);
+        expect(s.pipelineOverDownloadThenUpload).toBeCloseTo(s.pipelineMBps / s.downloadThenUploadMBps, 1);
+        // Sequential download-then-upload can never beat its own upload leg.
+        expect(s.downloadThenUploadMBps).toBeLessThan(s.uploadMBps * 1.05);
+        expect(s.pipelineLegs.streamed).toBeGreaterThan(0);
+        expect(s.pipelineCpuSecondsPerGB).toBeGreaterThan(0);
+        expect(s.machineBusy.pipeline).toBeGreaterThan(0);
+        expect(s.machineBusy.pipeline).toBeLessThanOrEqual(1);
+        // The throttle holds: no leg through the simulator is faster than it allows (with slack).
+        if (setting.bytesPerSecond !== undefined) {
+          expect(s.downloadMBps).toBeLessThan((setting.bytesPerSecond / 1e6) * 1.1);
+          expect(s.slowerLeg).toBe("download");
+        }
+      }
+    }
+  });
+
+  it("reports a peak RSS per size above the idle process's and far below the log's size", () => {
+    const { memory } = result;
+    expect(memory.idlePeakRssMiB).toBeGreaterThan(20);
+    expect(memory.sizes.map((s) => s.sizeMB)).toEqual([10, 20]);
+    for (const s of memory.sizes) {
+      expect(s.pipelinePeakRssMiB).toBeGreaterThan(memory.idlePeakRssMiB * 0.9);
+      expect(s.pipelinePeakRssMiB).toBeLessThan(memory.idlePeakRssMiB + 400);
+    }
+    expect(memory.largestOverSmallest).toBeCloseTo(
+      (memory.sizes[1]?.pipelinePeakRssMiB ?? 0) / (memory.sizes[0]?.pipelinePeakRssMiB ?? 1),
+      1,
+    );
+  });
+
+  it("archives every window of many workspaces at each concurrency without ignoring a Retry-After", () => {
+    const { plan, runs } = result.fanIn;
+    expect(runs.map((r) => r.concurrency)).toEqual([1, 4, 16]);
+    for (const run of runs) {
+      expect(run.failures).toEqual([]);
+      expect(run.archived).toBe(run.workspaces * plan.windowsPerWorkspace);
+      expect(run.windows).toBe(run.archived);
+      expect(run.windowsPerSecond).toBeGreaterThan(0);
+    }
+    // With 50 ms of latency per download, parallel workspaces must be faster than one at a time.
+    expect(result.fanIn.speedup).toBeGreaterThan(1.5);
+  });
+
+  it("measures the bundled handler against an empty one", () => {
+    const cold = result.coldStart;
+    expect(cold.bundleBytes).toBeGreaterThan(10_000);
+    expect(cold.emptyProcessMs).toBeGreaterThan(0);
+    expect(cold.handlerProcessMs).toBeGreaterThan(cold.emptyProcessMs);
+    expect(cold.handlerRequireMs).toBeGreaterThan(cold.emptyRequireMs);
+  });
+
+  it("checks every target of the issue", () => {
+    expect(result.targets.map((t) => t.name)).toEqual([
+      "pipeline / ceiling (unthrottled)",
+      "pipeline / ceiling (WAN 25 MB/s)",
+      "pipeline / download-then-upload (WAN 25 MB/s)",
+      "peak RSS, largest / smallest size",
+      "peak RSS at 20 MB",
+      "windows/s, concurrency 16 / concurrency 1",
+      "requests while a Retry-After was pending",
+      "bundled handler size",
+      "cold load / empty handler (fresh process)",
+    ]);
+    for (const t of result.targets) expect(typeof t.met).toBe("boolean");
+  });
+});
