@@ -22,8 +22,13 @@ import { maxMinutesBetweenRuns } from "./schedule";
 
 /** The defaults of every optional prop of `AtlasAuditArchiver` (and a few fixed settings). */
 export const ARCHIVER_DEFAULTS = {
-  /** MiB. Issue 6 tunes it from measurements; 512 MiB gives ~1/3 vCPU, ample for streaming gzip. */
-  memorySize: 512,
+  /**
+   * MiB. Chosen from `npm run bench` (README, "Performance"): memory peaks at 200-230 MiB whatever the
+   * log size, but the pipeline needs 9-15 CPU-seconds per GB and Lambda allots CPU by memory. 512 MiB
+   * (0.29 vCPU) would be CPU-bound at about a WAN link's 25 MB/s; 1,024 MiB gives twice that, and room for
+   * four large logs in flight at once.
+   */
+  memorySize: 1024,
   /** Lambda's maximum: a run stops starting new windows two minutes before it. */
   timeout: Duration.minutes(15),
   logRetention: logs.RetentionDays.ONE_YEAR,
@@ -138,7 +143,7 @@ const IA_CLASSES: readonly s3.StorageClass[] = [
  * @example
  * ```ts
  * const settings = resolveArchiverSettings({ config });
- * settings.memorySize; // 512
+ * settings.memorySize; // 1024
  * ```
  */
 export function resolveArchiverSettings(props: AtlasAuditArchiverProps): ResolvedArchiverSettings {

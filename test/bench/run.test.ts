@@ -96,6 +96,7 @@ describe("npm run bench -- --quick --json", () => {
       expect(run.archived).toBe(run.workspaces * plan.windowsPerWorkspace);
       expect(run.windows).toBe(run.archived);
       expect(run.windowsPerSecond).toBeGreaterThan(0);
+      expect(run.retryAfterViolations).toBe(0);
     }
     // With 50 ms of latency per download, parallel workspaces must be faster than one at a time.
     expect(result.fanIn.speedup).toBeGreaterThan(1.5);

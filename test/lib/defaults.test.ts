@@ -37,7 +37,7 @@ describe("resolveArchiverSettings", () => {
       serverAccessLogs: true,
       accessLogsPrefix: "atlas-audit-archive/",
       accessLogsRetentionDays: 365,
-      memorySize: 512,
+      memorySize: 1024,
       timeout: ARCHIVER_DEFAULTS.timeout,
       logRetention: logs.RetentionDays.ONE_YEAR,
       metricsNamespace: "AtlasAuditArchiver",

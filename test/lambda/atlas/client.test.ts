@@ -323,6 +323,18 @@ describe("AtlasClient against the simulator", () => {
       expect(sim.rateLimitViolations()).toBe(0);
     });
 
+    it("holds every request to a project while its Retry-After runs, with 50 ms of latency on each answer", async () => {
+      sim = await startAtlasSimulator({
+        latencyMs: 50,
+        rateLimit: { capacity: 3, refillPerSecond: 3, retryAfterSeconds: 1 },
+      });
+      const c = client({ clock: undefined, retry: { baseDelayMs: 20 } });
+      const logs = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((h) => c.download(workspace, hour(h))));
+      await Promise.all(logs.map(drain));
+      expect(downloads().filter((r) => r.status === 429).length).toBeGreaterThan(0);
+      expect(sim.rateLimitViolations()).toBe(0);
+    });
+
     it("backs off exponentially when a 429 carries no Retry-After", async () => {
       sim = await startAtlasSimulator();
       sim.inject({

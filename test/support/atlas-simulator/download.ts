@@ -215,7 +215,7 @@ export async function handleDownload(
       if (fault.retryAfter !== undefined) {
         headers["retry-after"] = String(fault.retryAfter);
         const ms = retryAfterMs(fault.retryAfter);
-        if (ms !== undefined) deps.ledger.promise(path.groupId, ms);
+        if (ms !== undefined) deps.ledger.promise(path.groupId, ms, options.latencyMs ?? 0);
       }
       const { status } = fault;
       const detail = fault.detail ?? `Injected ${status} from the Atlas simulator.`;
@@ -245,7 +245,7 @@ export async function handleDownload(
     const headers: Record<string, string> = { ...rateHeaders };
     if (retryAfter !== null) {
       headers["retry-after"] = String(retryAfter);
-      deps.ledger.promise(path.groupId, retryAfter * 1000);
+      deps.ledger.promise(path.groupId, retryAfter * 1000, options.latencyMs ?? 0);
     }
     return respond(
       apiError(

@@ -67,8 +67,9 @@ const IN_FLIGHT_MS = 25;
 export class RetryAfterLedger {
   private readonly pending = new Map<string, Array<{ issuedAt: number; until: number }>>();
 
-  promise(groupId: string, ms: number): void {
-    const now = performance.now();
+  /** Records a `Retry-After` of `ms` that leaves with a response sent `sentAfterMs` from now (the simulated latency). */
+  promise(groupId: string, ms: number, sentAfterMs = 0): void {
+    const now = performance.now() + sentAfterMs;
     const live = (this.pending.get(groupId) ?? []).filter((p) => p.until > now);
     live.push({ issuedAt: now, until: now + ms });
     this.pending.set(groupId, live);
