@@ -22,7 +22,7 @@ export class ArchiveVerificationError extends ArchiverError {
 }
 
 /** An S3 error's name and HTTP status, as the AWS SDK reports them. */
-function s3Fault(err: unknown): { name: string; status: number | undefined } {
+export function s3Fault(err: unknown): { name: string; status: number | undefined } {
   const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   return { name: e?.Code ?? e?.name ?? "Error", status: e?.$metadata?.httpStatusCode };
 }

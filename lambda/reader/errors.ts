@@ -2,6 +2,7 @@
  * Errors of the archive reader (`ls`, `cat`, `get`, `verify`): a bad selection or date range, and
  * S3 refusing or failing a read, each with a stable code and a message that says what to do.
  */
+import { s3Fault } from "../archive/errors";
 import { ArchiverError, type ArchiverErrorOptions } from "../errors";
 
 /** Stable codes of {@link ReaderError}. */
@@ -43,9 +44,7 @@ export function isReaderSetupProblem(err: unknown): boolean {
  */
 export function readError(err: unknown, operation: string, bucket: string, key?: string): ReaderError {
   if (err instanceof ReaderError) return err;
-  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-  const name = e?.Code ?? e?.name ?? "Error";
-  const status = e?.$metadata?.httpStatusCode;
+  const { name, status } = s3Fault(err);
   const target = key === undefined ? `bucket ${bucket}` : `s3://${bucket}/${key}`;
   const detail = `${operation} on ${target} failed (${status ?? "no status"} ${name}: ${
     err instanceof Error ? err.message : String(err)
