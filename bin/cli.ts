@@ -11,7 +11,7 @@ import { type AtlasCredentials, parseAtlasCredentials } from "../lambda/atlas/au
 import { createAtlasClient } from "../lambda/atlas/client";
 import { createAtlasDispatcher } from "../lambda/atlas/dispatcher";
 import { AtlasCredentialsError } from "../lambda/atlas/errors";
-import { DEFAULT_CONFIG_PATH, loadConfig } from "../lambda/config";
+import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig } from "../lambda/config";
 import { compactUtc } from "../lambda/config/layout";
 import { ArchiverError } from "../lambda/errors";
 import { catLogs } from "../lambda/reader/cat";
@@ -176,7 +176,14 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if ((fromMs === undefined) !== (toMs === undefined))
     throw new UsageError("--from and --to go together: give both.");
 
-  const config = await loadConfig(values.config ?? DEFAULT_CONFIG_PATH);
+  const loaded = await loadConfig(values.config ?? DEFAULT_CONFIG_PATH);
+  // The override goes through the same validation as the file (https, or http to loopback only).
+  const config = env.ATLAS_BASE_URL
+    ? parseConfig(
+        JSON.stringify({ ...loaded, atlas: { ...loaded.atlas, baseUrl: env.ATLAS_BASE_URL } }),
+        "ATLAS_BASE_URL",
+      )
+    : loaded;
   const bucket = env.ARCHIVE_BUCKET || config.archive.bucket;
   if (!bucket) {
     throw new UsageError(
@@ -193,10 +200,9 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
         "ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY (API key), or pass --secret-id.",
     );
   }
-  const baseUrl = (env.ATLAS_BASE_URL || config.atlas.baseUrl).replace(/\/+$/, "");
   const dispatcher = createAtlasDispatcher();
   const atlas = createAtlasClient({
-    baseUrl,
+    baseUrl: config.atlas.baseUrl,
     apiVersion: config.atlas.apiVersion,
     dispatcher,
     credentials,
@@ -206,7 +212,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const s3 = s3FromEnv(env);
   try {
     const summary = await archiveRun({
-      config: { ...config, atlas: { ...config.atlas, baseUrl } },
+      config,
       bucket,
       atlas,
       s3,

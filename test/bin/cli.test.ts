@@ -154,6 +154,20 @@ describe("atlas-audit-archiver run", () => {
     expect(result.stderr).toContain("ATLAS_CLIENT_ID and ATLAS_CLIENT_SECRET");
   });
 
+  it("holds ATLAS_BASE_URL to the parameter file's rule: https, or http only to loopback", async () => {
+    const file = join(dir, "ok.json");
+    await writeFile(file, JSON.stringify({ workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }] }));
+    const result = await cli(["run", "--config", file], {
+      ATLAS_BASE_URL: "http://atlas.example.com",
+      ARCHIVE_BUCKET: "b",
+      ATLAS_CLIENT_ID: "id",
+      ATLAS_CLIENT_SECRET: "secret",
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("ATLAS_BASE_URL");
+    expect(result.stderr).toContain("$.atlas.baseUrl");
+  });
+
   it("exits 2 and lists every problem of a bad parameter file", async () => {
     const bad = join(dir, "bad.json");
     await writeFile(
