@@ -19,6 +19,9 @@ import { type S3TestServer, startS3Server } from "./s3-server";
 
 export const GROUP = "32b6e34b3d91647abb20e7b8";
 export const OTHER_GROUP = "5f1e2d3c4b5a69788796a5b4";
+/** The two workspaces of {@link testConfig}: a whole workspace, and one stream processor of another. */
+export const PROD: Workspace = { groupId: GROUP, tenantName: "prod-workspace" };
+export const BILLING: Workspace = { groupId: GROUP, tenantName: "billing", spName: "payments" };
 
 /** The configuration a test archives with (the simulator's URL filled in). */
 export function testConfig(baseUrl: string, overrides: Record<string, unknown> = {}): ArchiverConfig {

@@ -5,18 +5,18 @@ import { type ArchiverConfig, archiveKey, type Workspace } from "../../../lambda
 import { dueWindows, type TimeWindow } from "../../../lambda/windows";
 import {
   type ArchiveFixture,
+  BILLING,
   expectedText,
   GROUP,
   gunzip,
   OTHER_GROUP,
+  PROD,
   startArchiveFixture,
   testConfig,
 } from "../../support/archive-fixture";
 import { DEFAULT_API_KEY, DEFAULT_SERVICE_ACCOUNT } from "../../support/atlas-simulator";
 
 const NOW = Date.parse("2026-11-28T15:20:00Z");
-const PROD: Workspace = { groupId: GROUP, tenantName: "prod-workspace" };
-const BILLING: Workspace = { groupId: GROUP, tenantName: "billing", spName: "payments" };
 
 let fixture: ArchiveFixture;
 afterEach(async () => {

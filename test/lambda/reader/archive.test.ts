@@ -14,8 +14,10 @@ import { verifyArchive } from "../../../lambda/reader/verify";
 import { dueWindows, type TimeWindow, windowsInRange } from "../../../lambda/windows";
 import {
   type ArchiveFixture,
+  BILLING,
   expectedText,
   GROUP,
+  PROD,
   startArchiveFixture,
   testConfig,
 } from "../../support/archive-fixture";
@@ -23,8 +25,6 @@ import { EMPTY_GZIP } from "../../support/atlas-simulator";
 
 /** 02:20 UTC: the 6-hour lookback holds 5 due hourly windows, 21:00 on the 28th to 02:00 on the 29th. */
 const NOW = Date.parse("2026-11-29T02:20:00Z");
-const PROD: Workspace = { groupId: GROUP, tenantName: "prod-workspace" };
-const BILLING: Workspace = { groupId: GROUP, tenantName: "billing", spName: "payments" };
 const RANGE = { fromMs: Date.parse("2026-11-28T21:00:00Z"), toMs: Date.parse("2026-11-29T02:00:00Z") };
 
 let fixture: ArchiveFixture;

@@ -1,6 +1,5 @@
 import { request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
-import { type AtlasSimulator, type SimulatorOptions, startAtlasSimulator } from "./index";
+import { describe, expect, it } from "vitest";
 import {
   ACCEPT,
   auditPath,
@@ -8,17 +7,10 @@ import {
   digestAuthorization,
   findWindow,
   parseChallenge,
+  simulatorPerTest,
 } from "./test-client";
 
-let sim: AtlasSimulator | undefined;
-async function start(options?: SimulatorOptions): Promise<AtlasSimulator> {
-  sim = await startAtlasSimulator(options);
-  return sim;
-}
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
+const start = simulatorPerTest();
 
 const path = auditPath(findWindow(false));
 

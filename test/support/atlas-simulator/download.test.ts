@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { request } from "undici";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AtlasSimulator,
   type AuditLogRequest,
@@ -10,7 +10,16 @@ import {
   type SimulatorOptions,
   startAtlasSimulator,
 } from "./index";
-import { ACCEPT, auditPath, fetchToken, findWindow, GROUP_ID, getWithToken, TENANT } from "./test-client";
+import {
+  ACCEPT,
+  auditPath,
+  fetchToken,
+  findWindow,
+  GROUP_ID,
+  getWithToken,
+  simulatorPerTest,
+  TENANT,
+} from "./test-client";
 
 const nonEmpty = findWindow(false);
 const empty = findWindow(true);
@@ -222,15 +231,11 @@ describe("download endpoint", () => {
 });
 
 describe("download options", () => {
-  let sim: AtlasSimulator | undefined;
+  const startSimulator = simulatorPerTest();
   async function start(options: SimulatorOptions): Promise<{ sim: AtlasSimulator; token: string }> {
-    sim = await startAtlasSimulator(options);
+    const sim = await startSimulator(options);
     return { sim, token: await fetchToken(sim.baseUrl) };
   }
-  afterEach(async () => {
-    await sim?.close();
-    sim = undefined;
-  });
 
   it("sends application/gzip with legacyContentType", async () => {
     const { sim, token } = await start({ legacyContentType: true });

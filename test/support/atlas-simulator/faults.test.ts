@@ -1,13 +1,7 @@
 import { constants, gunzipSync } from "node:zlib";
 import { type Dispatcher, request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  type AtlasSimulator,
-  EMPTY_GZIP,
-  expectedLines,
-  type SimulatorOptions,
-  startAtlasSimulator,
-} from "./index";
+import { describe, expect, it } from "vitest";
+import { type AtlasSimulator, EMPTY_GZIP, expectedLines, type SimulatorOptions } from "./index";
 import {
   ACCEPT,
   auditPath,
@@ -18,21 +12,17 @@ import {
   getWithToken,
   parseChallenge,
   postToken,
+  simulatorPerTest,
 } from "./test-client";
 
-let sim: AtlasSimulator | undefined;
+const startSimulator = simulatorPerTest();
 async function start(
   options?: SimulatorOptions,
 ): Promise<{ sim: AtlasSimulator; token: string; get: () => Promise<Dispatcher.ResponseData> }> {
-  const s = await startAtlasSimulator(options);
-  sim = s;
-  const token = await fetchToken(s.baseUrl);
-  return { sim: s, token, get: () => getWithToken(s.baseUrl, path, token) };
+  const sim = await startSimulator(options);
+  const token = await fetchToken(sim.baseUrl);
+  return { sim, token, get: () => getWithToken(sim.baseUrl, path, token) };
 }
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
 
 const window = findWindow(false);
 const path = auditPath(window);

@@ -1,11 +1,6 @@
 import { request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  type AtlasSimulator,
-  DEFAULT_SERVICE_ACCOUNT,
-  type SimulatorOptions,
-  startAtlasSimulator,
-} from "./index";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_SERVICE_ACCOUNT } from "./index";
 import {
   auditPath,
   basic,
@@ -14,17 +9,10 @@ import {
   getWithToken,
   parseChallenge,
   postToken,
+  simulatorPerTest,
 } from "./test-client";
 
-let sim: AtlasSimulator | undefined;
-async function start(options?: SimulatorOptions): Promise<AtlasSimulator> {
-  sim = await startAtlasSimulator(options);
-  return sim;
-}
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
+const start = simulatorPerTest();
 
 const path = auditPath(findWindow(false));
 

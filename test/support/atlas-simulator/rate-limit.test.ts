@@ -1,19 +1,14 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { type AtlasSimulator, type SimulatorOptions, startAtlasSimulator } from "./index";
-import { auditPath, fetchToken, findWindow, GROUP_ID, getWithToken } from "./test-client";
+import { describe, expect, it } from "vitest";
+import type { SimulatorOptions } from "./index";
+import { auditPath, fetchToken, findWindow, GROUP_ID, getWithToken, simulatorPerTest } from "./test-client";
 
-let sim: AtlasSimulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
+const startSimulator = simulatorPerTest();
 
 const window = findWindow(true);
 const OTHER_GROUP = "ffffffffffffffffffffffff";
 
 async function start(options: SimulatorOptions) {
-  const s = await startAtlasSimulator(options);
-  sim = s;
+  const s = await startSimulator(options);
   const token = await fetchToken(s.baseUrl);
   const get = async (groupId = GROUP_ID) => {
     const res = await getWithToken(s.baseUrl, auditPath({ ...window, groupId }), token);

@@ -4,8 +4,25 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { type Dispatcher, request } from "undici";
-import type { ApiKey, AuditLogRequest, ServiceAccount } from "./index";
-import { DEFAULT_API_KEY, DEFAULT_SERVICE_ACCOUNT, expectedLines } from "./index";
+import { afterEach } from "vitest";
+import type { ApiKey, AtlasSimulator, AuditLogRequest, ServiceAccount, SimulatorOptions } from "./index";
+import { DEFAULT_API_KEY, DEFAULT_SERVICE_ACCOUNT, expectedLines, startAtlasSimulator } from "./index";
+
+/**
+ * A starter for simulators that are closed after each test. Call it once at the top of a test
+ * file (or describe block), then `await start(options)` inside tests.
+ */
+export function simulatorPerTest(): (options?: SimulatorOptions) => Promise<AtlasSimulator> {
+  const running: AtlasSimulator[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((sim) => sim.close()));
+  });
+  return async (options) => {
+    const sim = await startAtlasSimulator(options);
+    running.push(sim);
+    return sim;
+  };
+}
 
 export const GROUP_ID = "0123456789abcdef01234567";
 export const TENANT = "demo-workspace";
