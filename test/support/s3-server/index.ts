@@ -10,6 +10,14 @@
  *   PutObject's checksum reported back on GET/HEAD with `ChecksumMode: "ENABLED"`;
  * - ListObjectsV2 in S3 key order with working continuation tokens, AbortMultipartUpload,
  *   ListMultipartUploads, and S3's CompleteMultipartUpload part checks (InvalidPart, EntityTooSmall);
+ * - multipart checksums: CreateMultipartUpload's `x-amz-checksum-algorithm`/`-type` checked as S3
+ *   does (400 for FULL_OBJECT with SHA1/SHA256; 501 for FULL_OBJECT with CRC32C/CRC64NVME, which
+ *   this server does not compute), recorded and echoed. For a FULL_OBJECT CRC32 upload every part
+ *   must carry its CRC32 (400 InvalidRequest), CompleteMultipartUpload checks the parts'
+ *   `<ChecksumCRC32>` (InvalidPart) and combines their CRCs and sizes into the object's CRC32 as S3
+ *   does, without re-reading the data; a differing `x-amz-checksum-crc32` answers 400 BadDigest and
+ *   leaves the upload open; the object then reports its CRC32 as FULL_OBJECT on GET/HEAD and in the
+ *   Complete response. Uploads without a checksum type, or COMPOSITE ones, get no checksum;
  * - an operation log and per-attempt fault injection.
  *
  * @example

@@ -1,7 +1,8 @@
 /**
  * The proxy in front of s3rver: classifies and logs each request, applies injected faults, and
  * supplies what s3rver lacks (conditional writes, atomic writes, checksums, aws-chunked bodies,
- * ListObjectsV2 pagination, AbortMultipartUpload, ListMultipartUploads, multipart part checks).
+ * ListObjectsV2 pagination, AbortMultipartUpload, ListMultipartUploads, multipart part checks,
+ * FULL_OBJECT CRC32 checksums of multipart uploads).
  * Request and response bodies stream through; only small XML bodies are ever held.
  */
 import http, {
@@ -11,13 +12,24 @@ import http, {
   type ServerResponse,
 } from "node:http";
 import type { Readable } from "node:stream";
-import { AwsChunkedDecoder, BodyMeter, type BodyVerdict } from "./body";
+import { AwsChunkedDecoder, BodyMeter, type BodyVerdict, type StoredChecksum } from "./body";
 import { type ClassifiedRequest, classify, type S3OperationName } from "./classify";
 import type { FaultQueue, S3FaultKind } from "./faults";
 import { ListingError, listMultipartUploads, listObjectsV2 } from "./listing";
 import type { KeyLocks } from "./locks";
+import {
+  checksumSettingsProblem,
+  checksumTypeMismatch,
+  declaresCrc32,
+  fullObjectCrc32,
+  isFullObjectCrc32,
+  PART_CRC32_MISSING,
+  requestedChecksum,
+  type S3Problem,
+  withFullObjectChecksum,
+} from "./multipart-checksum";
 import { S3RVER_CREDENTIALS } from "./owner";
-import type { StoreLayout } from "./store";
+import type { StoredPart, StoreLayout } from "./store";
 import { defaultErrorCode, requestId, sendError, sendXml, unescapeXml } from "./xml";
 
 /** One request the proxy received, recorded when its response ended (or its connection closed). */
@@ -156,6 +168,8 @@ async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerRespon
       return putObject(ctx, c, req, res);
     case "CopyObject":
       return copyObject(ctx, c, req, res);
+    case "CreateMultipartUpload":
+      return createMultipartUpload(ctx, c, req, res);
     case "CompleteMultipartUpload":
       return completeMultipartUpload(ctx, c, req, res);
     case "UploadPart":
@@ -296,10 +310,27 @@ async function uploadPart(
       },
     );
   }
+  const fullObjectCrc32 = isFullObjectCrc32(await ctx.layout.uploadChecksum(c.bucket, uploadId));
+  if (fullObjectCrc32) {
+    if (!declaresCrc32(req.headers)) {
+      await drain(req);
+      return sendProblem(res, PART_CRC32_MISSING);
+    }
+    // A replaced part must not keep its predecessor's CRC while its new data is being written.
+    await ctx.layout.setPartCrc32(c.bucket, uploadId, partNumber, undefined);
+  }
   const { response, verdict } = await streamBody(ctx, req, res, req.url ?? "/");
   if (isOk(response.status) && !verdict.ok) {
     await ctx.layout.dropPart(c.bucket, uploadId, partNumber);
     return sendError(res, verdict.status, verdict.code, verdict.message);
+  }
+  if (isOk(response.status) && verdict.ok && fullObjectCrc32) {
+    // Declared in x-amz-trailer but the trailer never came: the part has no CRC-32.
+    if (verdict.checksum?.algorithm !== "crc32") {
+      await ctx.layout.dropPart(c.bucket, uploadId, partNumber);
+      return sendProblem(res, PART_CRC32_MISSING);
+    }
+    await ctx.layout.setPartCrc32(c.bucket, uploadId, partNumber, verdict.checksum.value);
   }
   relay(
     res,
@@ -389,8 +420,18 @@ async function completeMultipartUpload(
       "The XML you provided was not well-formed or did not validate against our published schema.",
     );
   }
-  const problem = await checkParts(ctx, c.bucket, uploadId, parts);
-  if (problem !== undefined) return sendError(res, 400, problem.code, problem.message);
+  const stored = await checkParts(ctx, c.bucket, uploadId, parts);
+  if (!Array.isArray(stored)) return sendProblem(res, stored);
+  const settings = await ctx.layout.uploadChecksum(c.bucket, uploadId);
+  const typeProblem = checksumTypeMismatch(settings, req.headers);
+  if (typeProblem !== undefined) return sendProblem(res, typeProblem);
+  let checksum: StoredChecksum | undefined;
+  if (isFullObjectCrc32(settings)) {
+    // Checked before the key's lock and If-None-Match: a bad digest commits nothing and leaves the upload open.
+    const whole = fullObjectCrc32(parts, stored, req.headers);
+    if ("code" in whole) return sendProblem(res, whole);
+    checksum = whole;
+  }
 
   await ctx.locks.run(lockId(c), async () => {
     if (c.ifNoneMatchStar && ctx.conditionalWrites && (await ctx.layout.objectExists(c.bucket, c.key))) {
@@ -413,9 +454,46 @@ async function completeMultipartUpload(
       await ctx.layout.discard(c.bucket, staging);
       return relay(res, response);
     }
-    await ctx.layout.commit(c.bucket, staging, c.key);
+    await ctx.layout.commit(c.bucket, staging, c.key, checksum);
     ctx.layout.completed(uploadId);
-    relay(res, response);
+    if (checksum === undefined) return relay(res, response);
+    relay(res, {
+      ...response,
+      body: Buffer.from(withFullObjectChecksum(response.body.toString("utf8"), checksum)),
+    });
+  });
+}
+
+/**
+ * CreateMultipartUpload: without checksum headers passed to s3rver as is; with them checked as S3
+ * does, recorded in the upload's directory, and echoed in the response.
+ */
+async function createMultipartUpload(
+  ctx: ProxyContext,
+  c: ClassifiedRequest,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const settings = requestedChecksum(req.headers);
+  if (settings === undefined) return ctx.layout.exclusive(() => passthrough(ctx, req, res));
+  const body = await readSmall(req, res);
+  if (!ctx.layout.bucketExists(c.bucket)) return noSuchBucket(res, c.bucket);
+  const problem = checksumSettingsProblem(settings);
+  if (problem !== undefined) return sendProblem(res, problem);
+  await ctx.layout.exclusive(async () => {
+    const headers = forwardHeaders(req.headers);
+    headers["content-length"] = body.length;
+    const response = await exchange(ctx, res, { method: "POST", path: req.url ?? "/", headers, body });
+    if (!isOk(response.status)) return relay(res, response);
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(response.body.toString("utf8"))?.[1];
+    if (uploadId === undefined) {
+      throw new Error(`s3rver created an upload without an UploadId: ${response.body.toString("utf8")}`);
+    }
+    await ctx.layout.setUploadChecksum(c.bucket, uploadId, settings);
+    relay(res, response, {
+      ...(settings.algorithm === undefined ? {} : { "x-amz-checksum-algorithm": settings.algorithm }),
+      ...(settings.type === undefined ? {} : { "x-amz-checksum-type": settings.type }),
+    });
   });
 }
 
@@ -438,6 +516,8 @@ async function abortMultipartUpload(
 interface CompletePart {
   readonly partNumber: number;
   readonly etag: string;
+  /** The part's `<ChecksumCRC32>`, if given. */
+  readonly crc32?: string;
 }
 
 function parseCompleteParts(xml: string): CompletePart[] | undefined {
@@ -448,21 +528,29 @@ function parseCompleteParts(xml: string): CompletePart[] | undefined {
     const number = /<PartNumber>\s*(\d+)\s*<\/PartNumber>/.exec(inner)?.[1];
     const etag = /<ETag>([\s\S]*?)<\/ETag>/.exec(inner)?.[1];
     if (number === undefined || etag === undefined) return undefined;
-    parts.push({ partNumber: Number(number), etag: unescapeXml(etag).replace(/"/g, "").trim() });
+    const crc32 = /<ChecksumCRC32>([\s\S]*?)<\/ChecksumCRC32>/.exec(inner)?.[1];
+    parts.push({
+      partNumber: Number(number),
+      etag: unescapeXml(etag).replace(/"/g, "").trim(),
+      ...(crc32 === undefined ? {} : { crc32: unescapeXml(crc32).trim() }),
+    });
   }
   return parts.length > 0 ? parts : undefined;
 }
 
+/** The listed parts as stored, or the first problem S3 would report with them. */
 async function checkParts(
   ctx: ProxyContext,
   bucket: string,
   uploadId: string,
   parts: readonly CompletePart[],
-): Promise<{ code: string; message: string } | undefined> {
+): Promise<StoredPart[] | S3Problem> {
+  const found: StoredPart[] = [];
   let previous = 0;
   for (const [index, part] of parts.entries()) {
     if (part.partNumber <= previous) {
       return {
+        status: 400,
         code: "InvalidPartOrder",
         message: "The list of parts was not in ascending order. Parts must be ordered by part number.",
       };
@@ -471,18 +559,25 @@ async function checkParts(
     const stored = await ctx.layout.part(bucket, uploadId, part.partNumber);
     if (stored === undefined || stored.md5 !== part.etag) {
       return {
+        status: 400,
         code: "InvalidPart",
         message: `One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part ${part.partNumber})`,
       };
     }
     if (index < parts.length - 1 && stored.size < MIN_PART_BYTES) {
       return {
+        status: 400,
         code: "EntityTooSmall",
         message: `Your proposed upload is smaller than the minimum allowed object size. (part ${part.partNumber} is ${stored.size} bytes)`,
       };
     }
+    found.push(stored);
   }
-  return undefined;
+  return found;
+}
+
+function sendProblem(res: ServerResponse, problem: S3Problem): void {
+  sendError(res, problem.status, problem.code, problem.message);
 }
 
 function parseCopySource(header: string): { bucket: string; key: string } | undefined {

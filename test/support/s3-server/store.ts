@@ -1,7 +1,7 @@
 /**
  * The proxy's view of s3rver's on-disk store (`<root>/<bucket>/<dirs>/<name>._S3rver_<resource>`):
  * key listings in S3 order, multipart upload directories, the staging area that makes writes atomic,
- * and the checksum sidecar the proxy keeps next to each object.
+ * and the checksum sidecars the proxy keeps next to each object, upload and part.
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -20,6 +20,26 @@ const INTERNAL_PREFIX = "._S3rver_";
 const STAGING_DIR = "._S3rver_inflight";
 /** Sidecar files of an object, besides the object itself, that a write replaces. */
 const SIDECARS = ["object.md5", "metadata.json", "tagging.xml", "checksum.json"] as const;
+
+/** Where an upload's directory keeps its checksum settings (s3rver's own files are `key`, `metadata`, parts). */
+const UPLOAD_CHECKSUM_FILE = "checksum.json";
+
+/** A multipart upload's checksum settings, as CreateMultipartUpload's headers gave them (upper-case). */
+export interface UploadChecksum {
+  /** `x-amz-checksum-algorithm`: `CRC32`, `CRC32C`, `CRC64NVME`, `SHA1` or `SHA256`. */
+  readonly algorithm?: string;
+  /** `x-amz-checksum-type`: `FULL_OBJECT` or `COMPOSITE`. */
+  readonly type?: string;
+}
+
+/** An uploaded part as s3rver stored it, with the CRC-32 the proxy verified for it, if any. */
+export interface StoredPart {
+  readonly size: number;
+  /** Hex, as in the part's ETag. */
+  readonly md5: string;
+  /** Base64, as in `x-amz-checksum-crc32`; kept for parts of FULL_OBJECT CRC32 uploads. */
+  readonly crc32?: string;
+}
 
 /** An open multipart upload as s3rver stores it. */
 export interface StoredUpload {
@@ -172,24 +192,55 @@ export class StoreLayout {
     }
   }
 
-  /** Size and MD5 (hex) of an uploaded part, or undefined. */
-  async part(
-    bucket: string,
-    uploadId: string,
-    partNumber: number,
-  ): Promise<{ size: number; md5: string } | undefined> {
-    const file = join(this.uploadDir(bucket, uploadId), String(partNumber));
+  /** Records an upload's checksum settings (CreateMultipartUpload). */
+  async setUploadChecksum(bucket: string, uploadId: string, checksum: UploadChecksum): Promise<void> {
+    await writeFile(join(this.uploadDir(bucket, uploadId), UPLOAD_CHECKSUM_FILE), JSON.stringify(checksum));
+  }
+
+  /** An upload's checksum settings; undefined when it was created without any. */
+  async uploadChecksum(bucket: string, uploadId: string): Promise<UploadChecksum | undefined> {
     try {
-      const [info, md5] = await Promise.all([stat(file), readFile(`${file}.md5`, "utf8")]);
-      return { size: info.size, md5 };
+      const text = await readFile(join(this.uploadDir(bucket, uploadId), UPLOAD_CHECKSUM_FILE), "utf8");
+      return JSON.parse(text) as UploadChecksum;
     } catch {
       return undefined;
     }
   }
 
+  /** An uploaded part, or undefined. */
+  async part(bucket: string, uploadId: string, partNumber: number): Promise<StoredPart | undefined> {
+    const file = join(this.uploadDir(bucket, uploadId), String(partNumber));
+    try {
+      const [info, md5, crc32] = await Promise.all([
+        stat(file),
+        readFile(`${file}.md5`, "utf8"),
+        readFile(`${file}.crc32`, "utf8").catch(() => undefined),
+      ]);
+      return crc32 === undefined ? { size: info.size, md5 } : { size: info.size, md5, crc32 };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Records the verified CRC-32 (base64) of a part, next to s3rver's `.md5`; undefined removes it. */
+  async setPartCrc32(
+    bucket: string,
+    uploadId: string,
+    partNumber: number,
+    crc32: string | undefined,
+  ): Promise<void> {
+    const file = `${join(this.uploadDir(bucket, uploadId), String(partNumber))}.crc32`;
+    if (crc32 === undefined) await rm(file, { force: true });
+    else await writeFile(file, crc32);
+  }
+
   async dropPart(bucket: string, uploadId: string, partNumber: number): Promise<void> {
     const file = join(this.uploadDir(bucket, uploadId), String(partNumber));
-    await Promise.all([rm(file, { force: true }), rm(`${file}.md5`, { force: true })]);
+    await Promise.all([
+      rm(file, { force: true }),
+      rm(`${file}.md5`, { force: true }),
+      rm(`${file}.crc32`, { force: true }),
+    ]);
   }
 
   async abortUpload(bucket: string, uploadId: string): Promise<void> {
