@@ -211,9 +211,7 @@ async function runTask(task: Task): Promise<Omit<TaskResult, "peakRssBytes" | "c
           // CompleteMultipartUpload alone (the store assembles the parts).
           complete: timings.sums.CompleteMultipartUploadCommand ?? 0,
           list: timings.sums.ListObjectsV2Command ?? 0,
-          copy: timings.sums.CopyObjectCommand ?? 0,
           verify: timings.sums.HeadObjectCommand ?? 0,
-          deleteStaging: timings.sums.DeleteObjectCommand ?? 0,
         },
       };
     }

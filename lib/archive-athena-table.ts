@@ -97,9 +97,9 @@ export interface ArchiveAthenaTableProps extends ArchiveAthenaOptions {
  * and `date` (`yyyy-MM-dd`, from `dateRangeStart` to `NOW`). Its `storage.location.template` is
  * built from the archive's own layout function, so it is exactly where the archiver writes.
  *
- * Only the templated `…/group=…/tenant=…/date=…/` folders are ever read: the staging prefix
- * `{prefix}.incoming/` (large logs before their copy to the final key) lies outside every one of
- * them, so a query never sees a half-written or duplicate log.
+ * Only the templated `…/group=…/tenant=…/date=…/` folders are ever read, and an object appears
+ * there only once complete (a multipart upload is invisible until it is completed), so a query
+ * never sees a half-written log.
  *
  * With `workGroup` (the default) it also creates an Athena workgroup that writes encrypted results
  * to a bucket of its own. The construct grants nothing by itself; {@link ArchiveAthenaTable.grantQuery}

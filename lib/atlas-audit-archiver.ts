@@ -32,7 +32,6 @@ import {
   HANDLER_ENVIRONMENT,
   RUN_METRICS,
   SECRET_PLACEHOLDER,
-  stagingPrefix,
 } from "../lambda/config";
 import { type ArchiveAthenaOptions, ArchiveAthenaTable } from "./archive-athena-table";
 import { ARCHIVER_DEFAULTS, type ResolvedArchiverSettings, resolveArchiverSettings } from "./defaults";
@@ -130,8 +129,7 @@ export interface AtlasAuditArchiverProps {
 
   /**
    * S3 Object Lock (WORM) with a default retention for every new object version. Once on, S3 never
-   * lets it be turned off again. Large logs pass through the staging prefix, and their staging
-   * copies are retained as long.
+   * lets it be turned off again.
    *
    * @default no Object Lock
    */
@@ -510,12 +508,6 @@ export class AtlasAuditArchiver extends Construct {
         abortIncompleteMultipartUploadAfter: Duration.days(ARCHIVER_DEFAULTS.abortIncompleteUploadsAfterDays),
         expiredObjectDeleteMarker: true,
       },
-      {
-        id: "expire-staging",
-        prefix: stagingPrefix(prefix),
-        expiration: Duration.days(ARCHIVER_DEFAULTS.stagingExpirationDays),
-        noncurrentVersionExpiration: Duration.days(ARCHIVER_DEFAULTS.stagingExpirationDays),
-      },
     ];
     if (settings.transition || settings.expireAfterDays !== undefined) {
       lifecycleRules.push({
@@ -665,13 +657,6 @@ export class AtlasAuditArchiver extends Construct {
     );
     this.role.addToPolicy(
       new iam.PolicyStatement({
-        sid: "CleanUpStaging",
-        actions: ["s3:DeleteObject"],
-        resources: [bucket.arnForObjects(`${stagingPrefix(prefix)}*`)],
-      }),
-    );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
         sid: "ReadAtlasSecret",
         actions: ["secretsmanager:GetSecretValue"],
         resources: [secretArnForPolicies(this.secret)],
@@ -704,12 +689,6 @@ export class AtlasAuditArchiver extends Construct {
         reason:
           "Objects are written under the archive prefix only; the wildcard covers the object keys below it (one " +
           "per workspace and window), which cannot be listed in advance.",
-      });
-      Validations.of(policy).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${nagResource(this, bucket.arnForObjects(`${stagingPrefix(prefix)}*`))}]`,
-        reason:
-          "DeleteObject is limited to the staging prefix, where large logs wait for their copy to the final key; " +
-          "the wildcard covers the staging objects, whose keys are not known in advance.",
       });
     }
   }

@@ -47,8 +47,6 @@ export const ARCHIVER_DEFAULTS = {
   fallbackRunIntervalMinutes: 1440,
   /** Fixed: incomplete multipart uploads (a run killed by its timeout) are aborted after this. */
   abortIncompleteUploadsAfterDays: 3,
-  /** Fixed: leftovers under the staging prefix `{prefix}.incoming/` are expired after this. */
-  stagingExpirationDays: 1,
   /** Fixed: an expired archive object's noncurrent version is kept this long (to undo a mistake). */
   noncurrentExpirationDays: 30,
   /** Fixed: a scheduled event that waited this long for the (single) concurrency slot is dropped to the failed-runs queue. */

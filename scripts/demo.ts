@@ -3,7 +3,9 @@
  * Starts the Atlas simulator and a local S3-compatible server, runs one archive cycle with the
  * real command line over a few workspaces, then lists what landed in the bucket.
  */
+
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,7 +62,8 @@ try {
   console.log(`\nObjects in s3://${s3.bucket}/ (${keys.length}):`);
   for (const key of keys) {
     const object = await s3.getObject(key);
-    console.log(`  ${key}  ${object.contentLength} B  sha256 ${object.metadata.sha256?.slice(0, 12)}…`);
+    const sha256 = createHash("sha256").update(object.body).digest("hex");
+    console.log(`  ${key}  ${object.contentLength} B  sha256 ${sha256.slice(0, 12)}…`);
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,6 @@ import {
   type ArchiverConfig,
   archiveKey,
   partitionPrefix,
-  stagingPrefix,
   utcDate,
   type Workspace,
   workspaceLabel,
@@ -88,6 +87,8 @@ export interface ArchivedWindow {
   readonly key: string;
   readonly bytes: number;
   readonly lines: number;
+  /** Hex SHA-256 of the stored object, measured in flight: a record kept apart from the bucket. */
+  readonly sha256: string;
 }
 
 /** What a run did for one workspace. */
@@ -324,7 +325,6 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
             s3,
             bucket,
             key,
-            stagingKey: `${stagingPrefix(prefix)}${runId}/${key.slice(prefix.length)}`,
             body: log.body,
             metadata: objectMetadata(config, workspace, window, runId, log.fileName),
             upload: settings.upload,
@@ -342,6 +342,7 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
               key,
               bytes: outcome.digest.bytes,
               lines: outcome.digest.lines,
+              sha256: outcome.digest.sha256,
             };
             summary.archived.push(archived);
             emit({ type: "archived", workspace: label, ...archived });
@@ -382,7 +383,7 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
   };
 }
 
-/** The user metadata of an archived object (the store adds `bytes` and `sha256`). */
+/** The user metadata of an archived object: what is known before its download. */
 function objectMetadata(
   config: ArchiverConfig,
   workspace: Workspace,

@@ -2,18 +2,21 @@
  * Writes one downloaded log to its S3 key: streamed, checked on the fly, conditional, and
  * verified afterwards. Nothing partial ever appears at the final key.
  */
-import { pipeline, Readable } from "node:stream";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream";
 import {
-  CopyObjectCommand,
-  DeleteObjectCommand,
+  AbortMultipartUploadCommand,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { ArchiveStorageError, ArchiveVerificationError, isPreconditionFailed, storageError } from "./errors";
-import { GzipInspector, type LogDigest } from "./inspect";
+import { crc32Base64, GzipInspector, type LogDigest } from "./inspect";
 
 /** How large logs are uploaded. */
 export interface UploadSettings {
@@ -28,12 +31,12 @@ export interface UploadSettings {
 
 /**
  * Upload defaults, resolved here only: 8 MiB parts, 4 in flight. Most hourly audit logs are far
- * below 8 MiB and go in one request; a large one holds at most ~40 MiB in memory at any time.
+ * below 8 MiB and go in one request; a large one holds at most 40 MiB of part buffers at any time.
  */
 export const DEFAULT_UPLOAD_SETTINGS: UploadSettings = { partSizeBytes: 8 * 1024 * 1024, queueSize: 4 };
 
-/** CopyObject's limit: a log above it cannot be moved from staging in one request. */
-const MAX_COPY_BYTES = 5 * 1024 ** 3;
+/** S3's limit on the parts of one multipart upload. */
+const MAX_PARTS = 10_000;
 
 /** One object to store. */
 export interface StoreRequest {
@@ -41,11 +44,9 @@ export interface StoreRequest {
   readonly bucket: string;
   /** The final key. */
   readonly key: string;
-  /** Where a large log is uploaded before being copied to `key` with its checksum metadata. */
-  readonly stagingKey: string;
   /** The raw gzip bytes, as downloaded. */
   readonly body: Readable;
-  /** User metadata besides `bytes` and `sha256`, which are added here once known. */
+  /** User metadata of the object (everything known before the download). */
   readonly metadata: Readonly<Record<string, string>>;
   readonly upload: UploadSettings;
   /** For error messages. */
@@ -58,74 +59,69 @@ export type StoreOutcome =
   | { readonly status: "stored"; readonly digest: LogDigest; readonly multipart: boolean }
   | { readonly status: "already-present"; readonly digest: LogDigest };
 
+/** Where a write goes, for requests and error messages. */
+interface Target {
+  readonly bucket: string;
+  readonly key: string;
+  readonly workspace?: string;
+  readonly window?: string;
+}
+
 const CONTENT_TYPE = "application/gzip";
 
-/** The start of a stream: all of it, or the first part and a stream of everything. */
+/** The start of a stream: all of it, or the chunks read so far and the rest. */
 type Head =
   | { readonly ended: true; readonly body: Buffer }
-  | { readonly ended: false; readonly whole: Readable };
+  | { readonly ended: false; readonly chunks: Buffer[]; readonly rest: AsyncIterator<Buffer> };
 
-/**
- * Reads from `stream` until more than `limit` bytes arrived or it ended. A small log comes back
- * whole in memory; for a large one, a stream that replays what was read and then continues.
- */
+/** Reads from `stream` until more than `limit` bytes arrived or it ended. */
 async function readHead(stream: Readable, limit: number): Promise<Head> {
   const chunks: Buffer[] = [];
   let size = 0;
-  const iterator = stream[Symbol.asyncIterator]();
+  const rest = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   while (size <= limit) {
-    const next = await iterator.next();
+    const next = await rest.next();
     if (next.done) return { ended: true, body: Buffer.concat(chunks, size) };
-    chunks.push(next.value as Buffer);
-    size += (next.value as Buffer).length;
+    chunks.push(next.value);
+    size += next.value.length;
   }
-  // `yield*` hands a consumer's early exit (destroy) on to the source iterator, so an aborted
-  // upload also stops the download.
-  const remainder = { [Symbol.asyncIterator]: () => iterator };
-  const whole = Readable.from(
-    (async function* () {
-      yield* chunks.splice(0);
-      yield* remainder;
-    })(),
-  );
-  return { ended: false, whole };
+  return { ended: false, chunks, rest };
 }
 
 /**
  * Streams `body` into `s3://bucket/key`, verifying gzip integrity on the way.
  *
- * - A log up to `partSizeBytes` is read into memory and stored with one `PutObject` carrying
- *   every metadata field.
- * - A larger one is streamed as a multipart upload to `stagingKey` (bounded memory; aborted on
- *   any failure, so no parts are left behind), then copied to `key` with its final metadata, and
- *   the staging object is deleted. S3 cannot add metadata to a finished multipart upload, and the
- *   SHA-256 is only known at the end, hence the copy.
+ * - A log up to `partSizeBytes` is read into memory and stored with one `PutObject`.
+ * - A larger one is streamed as a multipart upload straight to `key` (bounded memory; aborted on
+ *   any failure, so no parts are left behind and nothing appears at `key`).
+ * - Either way the object carries S3's full-object CRC32 checksum, computed here from the bytes
+ *   as received and checked by S3 against what it stored before the object appears.
  * - Writes to `key` are conditional (`If-None-Match: *`): when another run stored the window
  *   first, the outcome is `already-present` and nothing is overwritten.
- * - Afterwards the object's length, SHA-256 metadata and (where S3 reports a full-object CRC32)
- *   checksum are compared with what was received.
+ * - Afterwards the object's length and (where S3 reports it) full-object CRC32 are compared with
+ *   what was received.
  */
 export async function storeLog(request: StoreRequest): Promise<StoreOutcome> {
-  const { s3, bucket, key, stagingKey, upload } = request;
-  const where = { bucket, key, workspace: request.workspace, window: request.window };
+  const { s3, bucket, key, upload } = request;
+  const where: Target = { bucket, key, workspace: request.workspace, window: request.window };
   const inspector = new GzipInspector();
   // Either side's failure destroys both: a download error fails whoever reads the inspector, and
   // invalid gzip stops the download. The error itself surfaces through the reads below.
   pipeline(request.body, inspector, () => {});
 
-  const first = await readHead(inspector, upload.partSizeBytes);
-  if (first.ended) {
+  const head = await readHead(inspector, upload.partSizeBytes);
+  if (head.ended) {
     const digest = inspector.digest();
-    const body = first.body;
     try {
       await s3.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: key,
-          Body: body,
-          ContentLength: body.length,
+          Body: head.body,
+          ContentLength: head.body.length,
           ContentType: CONTENT_TYPE,
-          Metadata: withDigest(request.metadata, digest),
+          Metadata: { ...request.metadata },
+          ChecksumCRC32: crc32Base64(digest.crc32),
           IfNoneMatch: "*",
         }),
       );
@@ -137,83 +133,169 @@ export async function storeLog(request: StoreRequest): Promise<StoreOutcome> {
     return { status: "stored", digest, multipart: false };
   }
 
-  const staged = new Upload({
-    client: s3,
-    params: {
-      Bucket: bucket,
-      Key: stagingKey,
-      Body: first.whole,
-      ContentType: CONTENT_TYPE,
-      Metadata: { ...request.metadata },
-    },
-    partSize: upload.partSizeBytes,
-    queueSize: upload.queueSize,
-    leavePartsOnError: false,
-  });
-  let stagedOk = false;
+  let status: "stored" | "already-present";
   try {
+    status = await uploadMultipart(s3, where, request.metadata, upload, head, () => inspector.digest());
+  } catch (err) {
+    inspector.destroy();
+    throw err;
+  }
+  const digest = inspector.digest();
+  if (status === "already-present") return { status, digest };
+  await verify(s3, where, digest);
+  return { status, digest, multipart: true };
+}
+
+/**
+ * The multipart path of {@link storeLog}: parts of exactly `partSizeBytes` (the last one
+ * shorter), `queueSize` of them uploading while the next one fills, and a conditional
+ * CompleteMultipartUpload carrying the whole object's CRC32 from `digest()`, which is only
+ * called once the stream has ended. Aborts the upload on any failure.
+ *
+ * Written here rather than with lib-storage's `Upload`: that cannot send a full-object checksum
+ * known only after the last byte, and it allocates a new buffer for every part. Here the
+ * `queueSize + 1` part buffers are reused, so a 1 GB log allocates 40 MiB of them, not 1 GB.
+ */
+async function uploadMultipart(
+  s3: S3Client,
+  where: Target,
+  metadata: Readonly<Record<string, string>>,
+  settings: UploadSettings,
+  head: { readonly chunks: Buffer[]; readonly rest: AsyncIterator<Buffer> },
+  digest: () => LogDigest,
+): Promise<"stored" | "already-present"> {
+  let uploadId: string | undefined;
+  try {
+    const created = await s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: where.bucket,
+        Key: where.key,
+        ContentType: CONTENT_TYPE,
+        Metadata: { ...metadata },
+        ChecksumAlgorithm: "CRC32",
+        ChecksumType: "FULL_OBJECT",
+      }),
+    );
+    uploadId = created.UploadId;
+  } catch (err) {
+    throw storageError(err, "CreateMultipartUpload", where);
+  }
+  if (!uploadId) {
+    throw new ArchiveStorageError(
+      "S3_REQUEST_FAILED",
+      `CreateMultipartUpload on s3://${where.bucket}/${where.key} returned no UploadId; check the S3 endpoint.`,
+      where,
+    );
+  }
+
+  const parts: CompletedPart[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const spare: Buffer[] = [];
+  let failure: unknown;
+  let partNumber = 0;
+
+  const send = async (buffer: Buffer, size: number, number: number) => {
     try {
-      await staged.done();
-      stagedOk = true;
+      const result = await s3.send(
+        new UploadPartCommand({
+          Bucket: where.bucket,
+          Key: where.key,
+          UploadId: uploadId,
+          PartNumber: number,
+          Body: buffer.subarray(0, size),
+          ContentLength: size,
+          ChecksumAlgorithm: "CRC32",
+        }),
+      );
+      parts.push({ PartNumber: number, ETag: result.ETag, ChecksumCRC32: result.ChecksumCRC32 });
+      // The SDK is done with the buffer once the request is answered: reuse it for a later part.
+      spare.push(buffer);
     } catch (err) {
-      // Upload has aborted the multipart upload; surface the original cause (invalid gzip,
-      // network) rather than S3's view of it.
-      if (inspector.errored) throw inspector.errored;
-      throw storageError(err, "Multipart upload", { ...where, key: stagingKey });
+      failure ??= storageError(err, `UploadPart ${number}`, where);
     }
-    const digest = inspector.digest();
-    if (digest.bytes > MAX_COPY_BYTES) {
+  };
+  // Waits for a free upload slot: while all are busy the download is not read, so it pauses
+  // (backpressure through the inspector) instead of piling parts up in memory.
+  const launch = async (buffer: Buffer, size: number) => {
+    while (inFlight.size >= settings.queueSize && failure === undefined) await Promise.race(inFlight);
+    if (failure !== undefined) throw failure;
+    partNumber++;
+    if (partNumber > MAX_PARTS) {
       throw new ArchiveStorageError(
         "S3_OBJECT_TOO_LARGE",
-        `The log for ${request.window} is ${digest.bytes} bytes, above the 5 GiB a single CopyObject can ` +
-          `move from ${stagingKey} to ${key}. Use shorter windows (window.minutes) for this workspace.`,
+        `The log for ${where.window} is larger than ${MAX_PARTS} parts of ${settings.partSizeBytes} bytes, ` +
+          "S3's limit for one object. Use shorter windows (window.minutes) for this workspace.",
         where,
       );
     }
+    const task = send(buffer, size, partNumber).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  };
+
+  try {
+    let current: Buffer = Buffer.allocUnsafe(settings.partSizeBytes);
+    let filled = 0;
+    const take = async (chunk: Buffer) => {
+      let offset = 0;
+      while (offset < chunk.length) {
+        const n = Math.min(chunk.length - offset, settings.partSizeBytes - filled);
+        chunk.copy(current, filled, offset, offset + n);
+        filled += n;
+        offset += n;
+        if (filled === settings.partSizeBytes) {
+          await launch(current, filled);
+          current = spare.pop() ?? Buffer.allocUnsafe(settings.partSizeBytes);
+          filled = 0;
+        }
+      }
+    };
+    for (const chunk of head.chunks.splice(0)) await take(chunk);
+    for (let next = await head.rest.next(); !next.done; next = await head.rest.next()) {
+      if (failure !== undefined) throw failure;
+      await take(next.value);
+    }
+    if (filled > 0) await launch(current, filled);
+    await Promise.all(inFlight);
+    if (failure !== undefined) throw failure;
+
+    parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
     try {
       await s3.send(
-        new CopyObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          CopySource: `${bucket}/${stagingKey.split("/").map(encodeURIComponent).join("/")}`,
-          MetadataDirective: "REPLACE",
-          ContentType: CONTENT_TYPE,
-          Metadata: withDigest(request.metadata, digest),
+        new CompleteMultipartUploadCommand({
+          Bucket: where.bucket,
+          Key: where.key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ChecksumCRC32: crc32Base64(digest().crc32),
+          ChecksumType: "FULL_OBJECT",
           IfNoneMatch: "*",
         }),
       );
     } catch (err) {
-      if (isPreconditionFailed(err)) return { status: "already-present", digest };
-      throw storageError(err, "CopyObject", where);
+      if (isPreconditionFailed(err)) {
+        await abort(s3, where, uploadId);
+        return "already-present";
+      }
+      throw storageError(err, "CompleteMultipartUpload", where);
     }
-    await verify(s3, where, digest);
-    return { status: "stored", digest, multipart: true };
-  } finally {
-    if (stagedOk) {
-      // Best effort: a leftover staging object expires by the bucket's lifecycle rule.
-      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: stagingKey })).catch(() => {});
-    }
+    return "stored";
+  } catch (err) {
+    // Let the parts still uploading settle first, or they would outlive the abort.
+    await Promise.allSettled(inFlight);
+    await abort(s3, where, uploadId);
+    throw err;
   }
 }
 
-/** The metadata with the measured `bytes` and `sha256` added. */
-function withDigest(metadata: Readonly<Record<string, string>>, digest: LogDigest): Record<string, string> {
-  return { ...metadata, bytes: String(digest.bytes), sha256: digest.sha256 };
-}
-
-/** Base64 of the big-endian CRC32, as S3 reports `x-amz-checksum-crc32`. */
-function crc32Base64(crc: number): string {
-  const buf = Buffer.alloc(4);
-  buf.writeUInt32BE(crc >>> 0);
-  return buf.toString("base64");
+/** Best effort: an upload left open is removed by the bucket's lifecycle rule. */
+async function abort(s3: S3Client, where: Target, uploadId: string): Promise<void> {
+  await s3
+    .send(new AbortMultipartUploadCommand({ Bucket: where.bucket, Key: where.key, UploadId: uploadId }))
+    .catch(() => {});
 }
 
 /** Checks that the stored object is what was received. */
-async function verify(
-  s3: S3Client,
-  where: { bucket: string; key: string; workspace?: string; window?: string },
-  digest: LogDigest,
-): Promise<void> {
+async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<void> {
   let head: HeadObjectCommandOutput;
   try {
     head = await s3.send(
@@ -225,8 +307,6 @@ async function verify(
   const problems: string[] = [];
   if (head.ContentLength !== digest.bytes)
     problems.push(`length ${head.ContentLength} != ${digest.bytes} received`);
-  if (head.Metadata?.sha256 !== digest.sha256)
-    problems.push(`sha256 metadata ${head.Metadata?.sha256} != ${digest.sha256}`);
   if (
     head.ChecksumCRC32 &&
     head.ChecksumType === "FULL_OBJECT" &&

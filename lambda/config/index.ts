@@ -20,7 +20,6 @@ export {
   OBJECT_SUFFIX,
   objectFileName,
   partitionPrefix,
-  stagingPrefix,
   utcDate,
 } from "./layout";
 export { DEFAULT_CONFIG_PATH, loadConfig } from "./load";

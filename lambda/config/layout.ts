@@ -10,14 +10,6 @@ import type { Workspace } from "./types";
 /** Suffix of every archived object. */
 export const OBJECT_SUFFIX = "_audit.log.gz";
 
-/**
- * Where large logs are uploaded before they are copied to their final key with their checksum
- * metadata: a sibling of the partitions, so listings, Athena and readers never see it.
- */
-export function stagingPrefix(prefix: string): string {
-  return `${prefix}.incoming/`;
-}
-
 /** `20261128T130000Z`: the compact UTC form used in file names. */
 export function compactUtc(timeMs: number): string {
   return new Date(timeMs)

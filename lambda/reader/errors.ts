@@ -16,7 +16,9 @@ export type ReaderErrorCode =
   /** Any other S3 or network failure, after the SDK's retries. */
   | "READER_S3_FAILED"
   /** An object could not be decompressed while printing it. */
-  | "READER_GZIP_INVALID";
+  | "READER_GZIP_INVALID"
+  /** An object's bytes do not match the full-object checksum S3 stored with it. */
+  | "READER_CHECKSUM_MISMATCH";
 
 /** An error of the archive reader; see {@link ReaderErrorCode}. */
 export class ReaderError extends ArchiverError {
@@ -25,6 +27,14 @@ export class ReaderError extends ArchiverError {
   constructor(code: ReaderErrorCode, message: string, options: ArchiverErrorOptions = {}) {
     super(code, message, options);
   }
+}
+
+/**
+ * Whether `err` is the AWS SDK's refusal of a response body whose bytes do not match the checksum
+ * S3 stored with the object (it validates full-object checksums while the body streams).
+ */
+export function isChecksumMismatch(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith("Checksum mismatch");
 }
 
 /**
@@ -49,6 +59,14 @@ export function readError(err: unknown, operation: string, bucket: string, key?:
   const detail = `${operation} on ${target} failed (${status ?? "no status"} ${name}: ${
     err instanceof Error ? err.message : String(err)
   })`;
+  if (isChecksumMismatch(err)) {
+    return new ReaderError(
+      "READER_CHECKSUM_MISMATCH",
+      `${detail}. The bytes S3 returned are not the ones it stored a checksum for: read the object again, and ` +
+        "if this persists run atlas-audit-archiver verify and restore the object from a previous version.",
+      { status, key, cause: err },
+    );
+  }
   if (name === "InvalidObjectState") {
     return new ReaderError(
       "READER_S3_FAILED",

@@ -1,20 +1,21 @@
 /**
  * `get`: downloads archived objects to a local directory, preserving the key layout, resumably.
  */
-import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { crc32 } from "node:zlib";
 import {
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { readError } from "./errors";
+import { crc32Base64 } from "../archive/inspect";
+import { isChecksumMismatch, readError } from "./errors";
 import type { ArchivedObject, ArchiveLocation } from "./listing";
 import { formatBytes } from "./ls";
 
@@ -43,9 +44,9 @@ export interface GetRequest {
 export interface GetReport {
   /** Local paths written by this call. */
   readonly downloaded: string[];
-  /** Local paths already present with the same size and SHA-256. */
+  /** Local paths already present with the same size and CRC32 as the object. */
   readonly skipped: string[];
-  /** Objects that could not be fetched or did not match their metadata (nothing left at their path). */
+  /** Objects that could not be fetched or did not match their checksum (nothing left at their path). */
   readonly failed: Array<{ readonly key: string; readonly reason: string }>;
   /** Bytes downloaded by this call. */
   readonly bytes: number;
@@ -60,35 +61,41 @@ export function localPath(outDir: string, prefix: string, key: string): string {
   return join(outDir, ...key.slice(prefix.length).split("/"));
 }
 
-async function fileSha256(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
+async function fileCrc32(path: string): Promise<string> {
+  let crc = 0;
+  for await (const chunk of createReadStream(path)) crc = crc32(chunk as Buffer, crc);
+  return crc32Base64(crc);
 }
 
-/** Whether `path` already holds the object: same size, and same SHA-256 as the `sha256` metadata. */
+/** The object's full-object CRC32 as S3 stored it, if it has one. */
+function storedCrc32(output: { ChecksumCRC32?: string; ChecksumType?: string }): string | undefined {
+  return output.ChecksumType === "FULL_OBJECT" ? output.ChecksumCRC32 : undefined;
+}
+
+/** Whether `path` already holds the object: same size, and same CRC32 as S3 stored with it. */
 async function alreadyPresent(request: GetRequest, object: ArchivedObject, path: string): Promise<boolean> {
   const local = await stat(path).catch(() => undefined);
   if (!local?.isFile() || local.size !== object.size) return false;
   let expected: string | undefined;
   try {
     const head = await request.s3.send(
-      new HeadObjectCommand({ Bucket: request.location.bucket, Key: object.key }),
+      new HeadObjectCommand({ Bucket: request.location.bucket, Key: object.key, ChecksumMode: "ENABLED" }),
       { abortSignal: request.signal },
     );
-    expected = head.Metadata?.sha256;
+    expected = storedCrc32(head);
   } catch (err) {
     throw readError(err, "HeadObject", request.location.bucket, object.key);
   }
   // Without a stored checksum the local copy cannot be trusted: fetch it again.
-  return expected !== undefined && (await fileSha256(path)) === expected;
+  return expected !== undefined && (await fileCrc32(path)) === expected;
 }
 
 /**
  * Downloads `objects` under `outDir`, oldest first, skipping the files already present with the
- * same size and SHA-256 (so an interrupted download resumes where it stopped). Each object is
- * written to a temporary file beside its final path, checked against its `bytes` and `sha256`
- * metadata, then renamed: a path never holds a partial or unverified file.
+ * same size and CRC32 (so an interrupted download resumes where it stopped). Each object is
+ * written to a temporary file beside its final path, checked against its length and the
+ * full-object CRC32 S3 stored with it, then renamed: a path never holds a partial or unverified
+ * file.
  *
  * @throws {ReaderError} when S3 refuses the bucket (missing, access denied); other per-object
  *   failures are in the report
@@ -121,35 +128,39 @@ export async function getObjects(request: GetRequest): Promise<GetReport> {
       try {
         let response: GetObjectCommandOutput;
         try {
-          response = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: object.key }), {
-            abortSignal: request.signal,
-          });
+          response = await s3.send(
+            new GetObjectCommand({ Bucket: location.bucket, Key: object.key, ChecksumMode: "ENABLED" }),
+            { abortSignal: request.signal },
+          );
         } catch (err) {
           throw readError(err, "GetObject", location.bucket, object.key);
         }
-        const hash = createHash("sha256");
+        const expected = storedCrc32(response);
+        let crc = 0;
         let received = 0;
         const meter = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
+            crc = crc32(chunk, crc);
             received += chunk.length;
             doneBytes += chunk.length;
             progress();
             callback(null, chunk);
           },
         });
-        await pipeline(response.Body as Readable, meter, createWriteStream(temp));
-        const sha256 = hash.digest("hex");
-        const expectedSha = response.Metadata?.sha256;
-        const expectedBytes = response.Metadata?.bytes;
-        if (expectedBytes !== undefined && Number(expectedBytes) !== received) {
-          throw new Error(
-            `received ${received} bytes, but the object's bytes metadata says ${expectedBytes}`,
+        const mismatch = (actual: string) =>
+          new Error(
+            `CRC32 ${actual} of the bytes received differs from the object's stored CRC32 ${expected}`,
           );
+        try {
+          await pipeline(response.Body as Readable, meter, createWriteStream(temp));
+        } catch (err) {
+          // The SDK checks the stored checksum itself while the body streams.
+          throw isChecksumMismatch(err) ? mismatch(`(${(err as Error).message})`) : err;
         }
-        if (expectedSha !== undefined && expectedSha !== sha256) {
-          throw new Error(`SHA-256 ${sha256} differs from the object's sha256 metadata ${expectedSha}`);
+        if (response.ContentLength !== undefined && response.ContentLength !== received) {
+          throw new Error(`received ${received} bytes, but S3 reports ${response.ContentLength}`);
         }
+        if (expected !== undefined && expected !== crc32Base64(crc)) throw mismatch(crc32Base64(crc));
         await rename(temp, path);
         downloaded.push(path);
         downloadedBytes += received;

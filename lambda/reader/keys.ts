@@ -3,7 +3,7 @@
  *
  * `{prefix}group={groupId}/tenant={tenantName}/date={YYYY-MM-DD}/{tenantName}[_{spName}]_{start}_{end}_audit.log.gz`
  */
-import { archiveKey, OBJECT_SUFFIX, stagingPrefix, type Workspace } from "../config";
+import { archiveKey, OBJECT_SUFFIX, type Workspace } from "../config";
 import type { TimeWindow } from "../windows";
 
 /** A key that names one archived window of one workspace. */
@@ -27,11 +27,6 @@ function parseStamp(stamp: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** Whether `key` lies under the staging area `{prefix}.incoming/` (never part of the archive). */
-export function isStagingKey(prefix: string, key: string): boolean {
-  return key.startsWith(stagingPrefix(prefix));
-}
-
 /**
  * Parses an archive key. The file name is read from the right (its last two `_` fields are the
  * window's start and end), and the `tenant=` partition splits the rest into the tenant name (which
@@ -49,8 +44,6 @@ export function isStagingKey(prefix: string, key: string): boolean {
  */
 export function parseArchiveKey(prefix: string, key: string): KeyParse {
   if (!key.startsWith(prefix)) return { ok: false, reason: `is not under the archive prefix "${prefix}"` };
-  if (isStagingKey(prefix, key))
-    return { ok: false, reason: "is a staging leftover, not an archived window" };
   const m = PARTITIONS.exec(key.slice(prefix.length));
   if (!m) {
     return {

@@ -6,7 +6,7 @@ import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } 
 import { utcDate, type Workspace, workspaceLabel } from "../config";
 import type { TimeWindow } from "../windows";
 import { readError } from "./errors";
-import { isStagingKey, parseArchiveKey } from "./keys";
+import { parseArchiveKey } from "./keys";
 import { overlaps, type TimeRange } from "./range";
 
 /** Where the archive is: a bucket and the key prefix (empty or ending with `/`). */
@@ -24,7 +24,7 @@ export interface ArchivedObject {
   readonly window: TimeWindow;
 }
 
-/** A key under the archive prefix that is not an archived window (and not staging). */
+/** A key under the archive prefix that is not an archived window. */
 export interface UnparsedKey {
   readonly key: string;
   readonly size: number;
@@ -86,8 +86,8 @@ async function* listPages(
 }
 
 /**
- * Lists the archived windows of `selection`. Staging leftovers under `{prefix}.incoming/` are never
- * listed; other keys that do not parse are returned in `unparsed`. With a range, each tenant's
+ * Lists the archived windows of `selection`; keys under the prefix that do not parse are returned
+ * in `unparsed`. With a range, each tenant's
  * listing starts at the range's first date partition and stops after its last one, so reading
  * one day of a years-old archive costs a listing of that day only.
  *
@@ -110,7 +110,6 @@ export async function listArchive(
   const lastDate = range && utcDate(range.toMs - 1);
 
   const take = (key: string, size: number): void => {
-    if (isStagingKey(prefix, key)) return;
     const parsed = parseArchiveKey(prefix, key);
     if (!parsed.ok) {
       unparsed.push({ key, size, reason: parsed.reason });

@@ -1,22 +1,23 @@
 /**
- * `verify`: re-reads archived objects and checks that each is intact (complete gzip, every CRC)
- * and matches its metadata (size, SHA-256, window and workspace).
+ * `verify`: re-reads archived objects and checks that each is intact (complete gzip, every CRC),
+ * matches the full-object CRC32 S3 stored with it, and that its metadata names the window and
+ * workspace of its key.
  */
 
 import { type Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { GzipInspector } from "../archive/inspect";
+import { crc32Base64, GzipInspector } from "../archive/inspect";
 import type { Workspace } from "../config";
 import type { TimeWindow } from "../windows";
-import { readError } from "./errors";
+import { isChecksumMismatch, readError } from "./errors";
 import { type ArchivedObject, type ArchiveLocation, listArchive } from "./listing";
 import type { TimeRange } from "./range";
 
 /** One object that failed verification. */
 export interface BadObject {
   readonly key: string;
-  /** `KEY_UNPARSABLE`, `GZIP_INVALID`, `SIZE_MISMATCH`, `SHA256_MISMATCH`, `METADATA_MISSING`, `METADATA_MISMATCH` or `READ_FAILED`. */
+  /** `KEY_UNPARSABLE`, `GZIP_INVALID`, `SIZE_MISMATCH`, `CHECKSUM_MISMATCH`, `CHECKSUM_MISSING`, `METADATA_MISMATCH` or `READ_FAILED`. */
   readonly problem: string;
   readonly reason: string;
 }
@@ -77,20 +78,27 @@ function metadataMismatches(
   return out;
 }
 
-/** Reads one object through the gzip inspector and compares it with its metadata. */
+function checksumReason(stored: string | undefined, computed: unknown): string {
+  const detail = computed instanceof Error ? computed.message : `computed ${String(computed)}`;
+  return `the bytes read do not match the CRC32 S3 stored with the object (${stored ?? "?"}; ${detail})`;
+}
+
+/** Reads one object through the gzip inspector and compares it with its checksum and metadata. */
 async function checkObject(request: VerifyRequest, object: ArchivedObject): Promise<BadObject | undefined> {
   const { s3, location } = request;
   const bad = (problem: string, reason: string): BadObject => ({ key: object.key, problem, reason });
   let response: GetObjectCommandOutput;
   try {
-    response = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: object.key }), {
-      abortSignal: request.signal,
-    });
+    response = await s3.send(
+      new GetObjectCommand({ Bucket: location.bucket, Key: object.key, ChecksumMode: "ENABLED" }),
+      { abortSignal: request.signal },
+    );
   } catch (err) {
     const error = readError(err, "GetObject", location.bucket, object.key);
     if (error.code === "READER_NO_SUCH_BUCKET" || error.code === "READER_ACCESS_DENIED") throw error;
     return bad("READ_FAILED", error.message);
   }
+  const stored = response.ChecksumType === "FULL_OBJECT" ? response.ChecksumCRC32 : undefined;
   const inspector = new GzipInspector();
   const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
   try {
@@ -102,32 +110,34 @@ async function checkObject(request: VerifyRequest, object: ArchivedObject): Prom
       const detail = cause instanceof Error ? cause.message : (err as Error).message;
       return bad("GZIP_INVALID", `not a complete, valid gzip stream (${detail})`);
     }
+    // The SDK checks the stored checksum itself while the body streams.
+    if (isChecksumMismatch(err)) return bad("CHECKSUM_MISMATCH", checksumReason(stored, err));
     return bad("READ_FAILED", readError(err, "GetObject", location.bucket, object.key).message);
   }
   const digest = inspector.digest();
-  const meta = response.Metadata ?? {};
-  if (meta.sha256 === undefined || meta.bytes === undefined) {
+  if (response.ContentLength !== undefined && response.ContentLength !== digest.bytes) {
+    return bad("SIZE_MISMATCH", `${digest.bytes} bytes read, but S3 reports ${response.ContentLength}`);
+  }
+  if (stored === undefined) {
     return bad(
-      "METADATA_MISSING",
-      `no ${meta.sha256 === undefined ? "sha256" : "bytes"} metadata: the archiver always sets it`,
+      "CHECKSUM_MISSING",
+      "S3 reports no full-object CRC32 checksum for it; the archiver stores one with every object, so " +
+        "something else wrote it",
     );
   }
-  if (Number(meta.bytes) !== digest.bytes) {
-    return bad("SIZE_MISMATCH", `${digest.bytes} bytes read, but the bytes metadata says ${meta.bytes}`);
+  if (stored !== crc32Base64(digest.crc32)) {
+    return bad("CHECKSUM_MISMATCH", checksumReason(stored, crc32Base64(digest.crc32)));
   }
-  if (meta.sha256 !== digest.sha256) {
-    return bad("SHA256_MISMATCH", `SHA-256 is ${digest.sha256}, but the sha256 metadata says ${meta.sha256}`);
-  }
-  const mismatches = metadataMismatches(meta, object.workspace, object.window);
+  const mismatches = metadataMismatches(response.Metadata ?? {}, object.workspace, object.window);
   if (mismatches.length > 0) return bad("METADATA_MISMATCH", mismatches.join("; "));
   return undefined;
 }
 
 /**
  * Re-reads every archived object of the selection (streaming, `concurrency` at a time) and reports
- * every bad one: keys that do not parse, objects that are not complete valid gzip, whose size or
- * SHA-256 differs from their `bytes`/`sha256` metadata, or whose metadata names another window or
- * workspace than the key. Staging leftovers are not part of the archive and are not checked.
+ * every bad one: keys that do not parse, objects that are not complete valid gzip, whose bytes do
+ * not match the full-object CRC32 S3 stored with them (or that have none), or whose metadata names
+ * another window or workspace than the key.
  *
  * @throws {ReaderError} when the bucket is missing or access is denied
  * @example

@@ -157,7 +157,7 @@ describe("atlas-audit-archiver ls", () => {
       expect(result.stdout).toContain("GAP 2026-11-29T00:00:00Z/2026-11-29T01:00:00Z  (1 window(s) missing)");
       expect(result.stdout).toContain("GAPS: 1 due window(s) missing");
     } finally {
-      await fixture.s3server.putObject(key, original.body, original.metadata);
+      await fixture.s3server.putObject(key, original.body, original.metadata, undefined, original.checksum);
     }
   });
 });
@@ -248,7 +248,7 @@ describe("atlas-audit-archiver verify", () => {
       expect(result.stdout).toContain(`BAD ${key}: GZIP_INVALID`);
       expect(result.stdout).toContain("FAILED: 1 bad object(s)");
     } finally {
-      await fixture.s3server.putObject(key, original.body, original.metadata);
+      await fixture.s3server.putObject(key, original.body, original.metadata, undefined, original.checksum);
     }
   });
 });

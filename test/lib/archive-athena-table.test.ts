@@ -5,7 +5,7 @@ import * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readDeployContext } from "../../bin/app";
-import { archiveKey, objectFileName, stagingPrefix, utcDate, type Workspace } from "../../lambda/config";
+import { archiveKey, objectFileName, utcDate, type Workspace } from "../../lambda/config";
 import {
   ArchiveAthenaTable,
   type ArchiveAthenaTableProps,
@@ -112,7 +112,7 @@ const WINDOWS = [
   { startMs: Date.parse("2026-02-28T00:05:00Z"), endMs: Date.parse("2026-02-28T00:10:00Z") },
 ];
 
-/** The table's locations hold exactly the archiver's objects, under `prefix`, and never the staging area. */
+/** The table's locations hold exactly the archiver's objects, under `prefix`. */
 function expectLayoutOf(t: Table, prefix: string, bucketName = "archive-bucket"): void {
   const root = `s3://${bucketName}/${prefix}`;
   expect(t.location).toBe(root);
@@ -130,11 +130,7 @@ function expectLayoutOf(t: Table, prefix: string, bucketName = "archive-bucket")
       );
     }
   }
-  // Every projected location starts with `{prefix}group=`; staging objects start with
-  // `{prefix}.incoming/`, so no partition can ever contain one.
-  const staging = `s3://${bucketName}/${stagingPrefix(prefix)}`;
   expect(t.locationTemplate.startsWith(`${root}group=`)).toBe(true);
-  expect(staging.startsWith(`${root}group=`)).toBe(false);
 }
 
 describe("the Athena table of the archiver, with the defaults", () => {
@@ -197,7 +193,7 @@ describe("the Athena table of the archiver, with the defaults", () => {
     );
   });
 
-  it("locates every partition exactly where the archiver writes its objects, and never in staging", () => {
+  it("locates every partition exactly where the archiver writes its objects", () => {
     expectLayoutOf(t, "atlas/stream-audit/");
   });
 

@@ -170,7 +170,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
     });
   });
 
-  it("grants exactly list on the prefix, write/read/abort below it, delete in staging, and the secret", () => {
+  it("grants exactly list on the prefix, write/read/abort below it, and the secret: no delete anywhere", () => {
     const bucketArn = getAtt(bucketId);
     expect(policyStatements(s.template)).toEqual(
       [
@@ -192,12 +192,6 @@ describe("AtlasAuditArchiver with its defaults", () => {
           Effect: "Allow",
           Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
           Resource: join_(bucketArn, "/atlas/stream-audit/*"),
-        },
-        {
-          Sid: "CleanUpStaging",
-          Effect: "Allow",
-          Action: ["s3:DeleteObject"],
-          Resource: join_(bucketArn, "/atlas/stream-audit/.incoming/*"),
         },
         {
           Sid: "ReadAtlasSecret",
@@ -262,20 +256,13 @@ describe("AtlasAuditArchiver with its defaults", () => {
     ).toEqual({});
   });
 
-  it("aborts stale uploads, expires staging leftovers after a day, and moves the archive to Glacier IR after 90 days", () => {
+  it("aborts stale uploads and moves the archive to Glacier IR after 90 days", () => {
     const bucket = resources(s.template, "AWS::S3::Bucket")[bucketId] as TemplateResource;
     expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([
       {
         Id: "abort-incomplete-uploads-and-clean-delete-markers",
         AbortIncompleteMultipartUpload: { DaysAfterInitiation: 3 },
         ExpiredObjectDeleteMarker: true,
-        Status: "Enabled",
-      },
-      {
-        Id: "expire-staging",
-        Prefix: "atlas/stream-audit/.incoming/",
-        ExpirationInDays: 1,
-        NoncurrentVersionExpiration: { NoncurrentDays: 1 },
         Status: "Enabled",
       },
       {
@@ -494,7 +481,7 @@ describe("AtlasAuditArchiver options", () => {
       Rule: { DefaultRetention: { Mode: "COMPLIANCE", Days: 2555 } },
     });
     expect(resource.Properties.LoggingConfiguration).toBeUndefined();
-    expect(resource.Properties.LifecycleConfiguration.Rules[2]).toEqual({
+    expect(resource.Properties.LifecycleConfiguration.Rules[1]).toEqual({
       Id: "archive-retention",
       Prefix: "atlas/stream-audit/",
       Transitions: [{ StorageClass: "STANDARD_IA", TransitionInDays: 30 }],
@@ -514,10 +501,7 @@ describe("AtlasAuditArchiver options", () => {
     const rules = onlyResource(template, "AWS::S3::Bucket", {
       Properties: { VersioningConfiguration: Match.anyValue() },
     }).resource.Properties.LifecycleConfiguration.Rules as { Id: string }[];
-    expect(rules.map((r) => r.Id)).toEqual([
-      "abort-incomplete-uploads-and-clean-delete-markers",
-      "expire-staging",
-    ]);
+    expect(rules.map((r) => r.Id)).toEqual(["abort-incomplete-uploads-and-clean-delete-markers"]);
   });
 
   it("runs in the VPC's private subnets with a security group that only allows outbound HTTPS", () => {
@@ -600,12 +584,6 @@ describe("AtlasAuditArchiver options", () => {
           Effect: "Allow",
           Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
           Resource: join_("arn:", { Ref: "AWS::Partition" }, ":s3:::my-archive-bucket/*"),
-        },
-        {
-          Sid: "CleanUpStaging",
-          Effect: "Allow",
-          Action: ["s3:DeleteObject"],
-          Resource: join_("arn:", { Ref: "AWS::Partition" }, ":s3:::my-archive-bucket/.incoming/*"),
         },
         {
           Sid: "ReadAtlasSecret",

@@ -2,7 +2,9 @@
  * A ready-to-run archive setup for tests: the Atlas simulator, a loopback S3 server, a client
  * for each, and a configuration pointing at both.
  */
-import { createGunzip } from "node:zlib";
+
+import { crc32, createGunzip } from "node:zlib";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Agent } from "undici";
 import { type ArchiveRunRequest, archiveRun, type RunSummary } from "../../lambda/archive/run";
 import { type AtlasCredentials, createAtlasClient, TokenCache } from "../../lambda/atlas";
@@ -47,6 +49,8 @@ export interface ArchiveFixture {
   readonly dispatcher: Agent;
   /** Runs the archive against both servers; `overrides` replace request fields. */
   run(config: ArchiverConfig, nowMs: number, overrides?: Partial<ArchiveRunRequest>): Promise<RunSummary>;
+  /** The checksum S3 keeps with `key` (`HeadObject` with checksum mode on). */
+  storedChecksum(key: string): Promise<{ crc32?: string; type?: string }>;
   close(): Promise<void>;
 }
 
@@ -80,6 +84,12 @@ export async function startArchiveFixture(
         runId: `test-run-${++runs}`,
         ...overrides,
       }),
+    storedChecksum: async (key) => {
+      const head = await s3.send(
+        new HeadObjectCommand({ Bucket: s3server.bucket, Key: key, ChecksumMode: "ENABLED" }),
+      );
+      return { crc32: head.ChecksumCRC32, type: head.ChecksumType };
+    },
     close: async () => {
       s3.destroy();
       await dispatcher.close();
@@ -93,6 +103,13 @@ export async function startArchiveFixture(
 export function expectedText(workspace: Workspace, window: TimeWindow): string {
   const lines = expectedLines({ ...workspace, ...toEpochSeconds(window) });
   return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+/** Base64 of the big-endian CRC32 of `data`, as S3 reports a full-object CRC32 checksum. */
+export function crc32Base64Of(data: Buffer): string {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(crc32(data));
+  return out.toString("base64");
 }
 
 /** Decompresses a gzip buffer (every member). */

@@ -4,13 +4,16 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { Readable, Transform } from "node:stream";
-import { createGzip } from "node:zlib";
+import { crc32, createGzip } from "node:zlib";
 
 /** A large gzip stream and, once it has been read to the end, the SHA-256 of what it produced. */
 export interface LargeGzip {
   readonly stream: Readable;
-  /** Hex SHA-256 and size of the gzip bytes produced so far (complete once the stream ended). */
-  produced(): { sha256: string; bytes: number };
+  /**
+   * Hex SHA-256, size and CRC32 (base64, big-endian, as S3 reports it) of the gzip bytes produced
+   * so far (complete once the stream ended).
+   */
+  produced(): { sha256: string; bytes: number; crc32: string };
 }
 
 /**
@@ -46,6 +49,7 @@ export function largeGzip(bytes: number, seed = 1): LargeGzip {
   });
   const hash: Hash = createHash("sha256");
   let produced = 0;
+  let crc = 0;
   // Measured as it is read (not with a 'data' listener, which would start the flow before the
   // consumer is attached and lose the first bytes).
   const stream = source.pipe(createGzip({ level: 0 })).pipe(
@@ -53,6 +57,7 @@ export function largeGzip(bytes: number, seed = 1): LargeGzip {
       transform(chunk: Buffer, _encoding, callback) {
         hash.update(chunk);
         produced += chunk.length;
+        crc = crc32(chunk, crc);
         callback(null, chunk);
       },
     }),
@@ -62,7 +67,13 @@ export function largeGzip(bytes: number, seed = 1): LargeGzip {
     stream,
     produced: () => {
       digest ??= stream.readableEnded ? hash.copy().digest("hex") : undefined;
-      return { sha256: digest ?? hash.copy().digest("hex"), bytes: produced };
+      const crcBytes = Buffer.alloc(4);
+      crcBytes.writeUInt32BE(crc >>> 0);
+      return {
+        sha256: digest ?? hash.copy().digest("hex"),
+        bytes: produced,
+        crc32: crcBytes.toString("base64"),
+      };
     },
   };
 }

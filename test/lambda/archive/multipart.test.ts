@@ -1,10 +1,16 @@
-import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { archiveKey } from "../../../lambda/config";
-import { type ArchiveFixture, GROUP, startArchiveFixture, testConfig } from "../../support/archive-fixture";
+import {
+  type ArchiveFixture,
+  crc32Base64Of,
+  GROUP,
+  startArchiveFixture,
+  testConfig,
+} from "../../support/archive-fixture";
 import { largeGzip } from "../../support/large-gzip";
 
-// Logs above the 8 MiB part size take the multipart path: staging key, then a conditional copy.
+// Logs above the 8 MiB part size take the multipart path: parts straight to the final key, then a
+// conditional CompleteMultipartUpload carrying the whole object's CRC32.
 const NOW = Date.parse("2026-11-28T02:20:00Z");
 const WINDOW = { startMs: Date.parse("2026-11-28T01:00:00Z"), endMs: Date.parse("2026-11-28T02:00:00Z") };
 const WS = { groupId: GROUP, tenantName: "busy" };
@@ -31,10 +37,11 @@ async function start() {
   });
 }
 
-const staging = async () => (await fixture.s3server.keys()).filter((k) => k.includes(".incoming/"));
+const completes = () =>
+  fixture.s3server.operations.filter((o) => o.op === "CompleteMultipartUpload" && o.key === KEY);
 
 describe("large logs (multipart path)", () => {
-  it("a reset mid-body aborts the multipart upload: no object, no staging leftover, no open upload", async () => {
+  it("a reset mid-body aborts the multipart upload: no object, no open upload; the next run heals it", async () => {
     const config = await start();
     fixture.sim.inject({ kind: "reset-mid-body", afterBytes: 12 * MB });
     const first = await fixture.run(config, NOW);
@@ -43,8 +50,8 @@ describe("large logs (multipart path)", () => {
     ]);
     expect(fixture.s3server.operations.some((o) => o.op === "CreateMultipartUpload")).toBe(true);
     expect(fixture.s3server.openMultipartUploads()).toEqual([]);
-    expect(await fixture.s3server.keys()).not.toContain(KEY);
-    expect(await staging()).toEqual([]);
+    expect(await fixture.s3server.keys()).toEqual([]);
+    expect(completes()).toEqual([]);
 
     const second = await fixture.run(config, NOW);
     expect(second.ok).toBe(true);
@@ -56,24 +63,31 @@ describe("large logs (multipart path)", () => {
     fixture.sim.inject({ kind: "truncate-body" });
     const first = await fixture.run(config, NOW);
     expect(first.workspaces[0]?.failed[0]?.code).toBe("ARCHIVE_GZIP_INVALID");
-    expect(fixture.s3server.operations.some((o) => o.op === "CopyObject")).toBe(false);
+    expect(completes()).toEqual([]);
     expect(fixture.s3server.openMultipartUploads()).toEqual([]);
     expect(await fixture.s3server.keys()).not.toContain(KEY);
   });
 
-  it("two runs racing: one copy wins, the other reports already present, both clean up", async () => {
+  it("two runs racing: one Complete wins, the other gets 412, reports already present and aborts", async () => {
     const config = await start();
     const [a, b] = await Promise.all([fixture.run(config, NOW), fixture.run(config, NOW)]);
     expect(a.ok && b.ok).toBe(true);
     const winners = [a, b].filter((s) => s.workspaces[0]?.archived.some((w) => w.key === KEY));
     expect(winners).toHaveLength(1);
     expect(a.totals.alreadyPresent + b.totals.alreadyPresent).toBe(1);
-    const copies = fixture.s3server.operations.filter((o) => o.op === "CopyObject" && o.key === KEY);
-    expect(copies.map((o) => o.status).sort()).toEqual([200, 412]);
-    expect(copies.every((o) => o.ifNoneMatch === "*")).toBe(true);
-    expect(await staging()).toEqual([]);
+    expect(
+      completes()
+        .map((o) => o.status)
+        .sort(),
+    ).toEqual([200, 412]);
+    expect(completes().every((o) => o.ifNoneMatch === "*")).toBe(true);
+    expect(fixture.s3server.openMultipartUploads()).toEqual([]);
+    expect(await fixture.s3server.keys()).toEqual([KEY]);
     const stored = await fixture.s3server.getObject(KEY);
-    expect(stored.metadata.sha256).toBe(createHash("sha256").update(stored.body).digest("hex"));
+    expect(await fixture.storedChecksum(KEY)).toEqual({
+      crc32: crc32Base64Of(stored.body),
+      type: "FULL_OBJECT",
+    });
     expect(stored.contentLength).toBeGreaterThan(20 * MB);
   });
 
@@ -85,6 +99,35 @@ describe("large logs (multipart path)", () => {
     expect(fixture.s3server.openMultipartUploads()).toEqual([]);
     const second = await fixture.run(config, NOW);
     expect(second.workspaces[0]?.archived.map((a) => a.key)).toEqual([KEY]);
-    expect(await staging()).toEqual([]);
+  });
+
+  it("uploads parts of exactly the part size but the last, and never a copy", async () => {
+    const config = await start();
+    const summary = await fixture.run(config, NOW);
+    const bytes = summary.workspaces[0]?.archived[0]?.bytes ?? 0;
+    const parts = fixture.s3server.operations.filter((o) => o.op === "UploadPart" && o.key === KEY);
+    expect(parts.map((o) => o.partNumber)).toEqual(
+      Array.from({ length: Math.ceil(bytes / (8 * MB)) }, (_, i) => i + 1).slice(0, parts.length),
+    );
+    expect(parts).toHaveLength(Math.ceil(bytes / (8 * MB)));
+    expect(fixture.s3server.operations.filter((o) => o.op === "CopyObject")).toEqual([]);
+    const stored = await fixture.s3server.getObject(KEY);
+    expect(stored.contentLength).toBe(bytes);
+    expect(await fixture.storedChecksum(KEY)).toEqual({
+      crc32: crc32Base64Of(stored.body),
+      type: "FULL_OBJECT",
+    });
+  });
+
+  it("a failing CompleteMultipartUpload aborts the upload; nothing appears and the next run heals it", async () => {
+    const config = await start();
+    fixture.s3server.inject({ op: "CompleteMultipartUpload", status: 500, times: 3 });
+    const first = await fixture.run(config, NOW);
+    expect(first.workspaces[0]?.failed.map((f) => f.code)).toEqual(["S3_REQUEST_FAILED"]);
+    expect(first.workspaces[0]?.failed[0]?.message).toContain("CompleteMultipartUpload");
+    expect(fixture.s3server.openMultipartUploads()).toEqual([]);
+    expect(await fixture.s3server.keys()).toEqual([]);
+    const second = await fixture.run(config, NOW);
+    expect(second.workspaces[0]?.archived.map((a) => a.key)).toEqual([KEY]);
   });
 });

@@ -6,6 +6,7 @@ import { dueWindows, type TimeWindow } from "../../../lambda/windows";
 import {
   type ArchiveFixture,
   BILLING,
+  crc32Base64Of,
   expectedText,
   GROUP,
   gunzip,
@@ -91,13 +92,21 @@ describe("archiveRun", () => {
     }
   });
 
-  it("stores the documented metadata and content type", async () => {
+  it("stores the documented metadata, content type and full-object CRC32; the summary has the SHA-256", async () => {
     fixture = await startArchiveFixture();
     const config = testConfig(fixture.sim.baseUrl);
-    await fixture.run(config, NOW, { runId: "run-42" });
+    const summary = await fixture.run(config, NOW, { runId: "run-42" });
     const window = { startMs: Date.parse("2026-11-28T13:00:00Z"), endMs: Date.parse("2026-11-28T14:00:00Z") };
-    const stored = await fixture.s3server.getObject(archiveKey(config.archive.prefix, BILLING, window));
+    const key = archiveKey(config.archive.prefix, BILLING, window);
+    const stored = await fixture.s3server.getObject(key);
     expect(stored.contentType).toBe("application/gzip");
+    expect(await fixture.storedChecksum(key)).toEqual({
+      crc32: crc32Base64Of(stored.body),
+      type: "FULL_OBJECT",
+    });
+    const archived = summary.workspaces.flatMap((w) => w.archived).find((a) => a.key === key);
+    expect(archived?.sha256).toBe(createHash("sha256").update(stored.body).digest("hex"));
+    expect(archived?.bytes).toBe(stored.body.length);
     expect(stored.metadata).toEqual({
       "window-start": "2026-11-28T13:00:00Z",
       "window-end": "2026-11-28T14:00:00Z",
@@ -107,8 +116,6 @@ describe("archiveRun", () => {
       "atlas-api-version": "2023-02-01",
       "run-id": "run-42",
       "atlas-file-name": "billing_2026-11-28T13:00:00Z_2026-11-28T14:00:00Z_audit.log.gz",
-      bytes: String(stored.body.length),
-      sha256: createHash("sha256").update(stored.body).digest("hex"),
     });
   });
 
@@ -262,7 +269,10 @@ describe("archiveRun", () => {
     expect(keys).toEqual(archiveKeys(config, NOW));
     for (const key of keys) {
       const stored = await fixture.s3server.getObject(key);
-      expect(stored.metadata.sha256).toBe(createHash("sha256").update(stored.body).digest("hex"));
+      expect(await fixture.storedChecksum(key)).toEqual({
+        crc32: crc32Base64Of(stored.body),
+        type: "FULL_OBJECT",
+      });
       await gunzip(stored.body);
     }
   });

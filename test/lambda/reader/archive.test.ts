@@ -15,6 +15,7 @@ import { dueWindows, type TimeWindow, windowsInRange } from "../../../lambda/win
 import {
   type ArchiveFixture,
   BILLING,
+  crc32Base64Of,
   expectedText,
   GROUP,
   PROD,
@@ -50,20 +51,31 @@ afterAll(async () => {
 const keyOf = (ws: Workspace, w: TimeWindow) => archiveKey(config.archive.prefix, ws, w);
 const windows = () => dueWindows(NOW, config.window);
 
-/** Replaces an object for the duration of `test`, then puts the original back. */
+/**
+ * Replaces an object for the duration of `test`, then puts the original back. The replacement keeps
+ * the original's stored CRC32 (as if its bytes were damaged in the store) unless `crc32` says
+ * otherwise (`null`: none).
+ */
 async function withObject(
   key: string,
   body: Buffer | undefined,
   metadata: Record<string, string> | undefined,
   test: () => Promise<void>,
+  crc32?: string | null,
 ): Promise<void> {
   const original = await fixture.s3server.getObject(key);
+  const checksum =
+    crc32 === null
+      ? undefined
+      : crc32 === undefined
+        ? original.checksum
+        : { algorithm: "crc32" as const, value: crc32 };
   if (body === undefined) await s3.send(new DeleteObjectCommand({ Bucket: location.bucket, Key: key }));
-  else await fixture.s3server.putObject(key, body, metadata ?? original.metadata);
+  else await fixture.s3server.putObject(key, body, metadata ?? original.metadata, undefined, checksum);
   try {
     await test();
   } finally {
-    await fixture.s3server.putObject(key, original.body, original.metadata);
+    await fixture.s3server.putObject(key, original.body, original.metadata, undefined, original.checksum);
   }
 }
 
@@ -82,8 +94,7 @@ function collector(): { out: Writable; text: () => string } {
 }
 
 describe("listArchive", () => {
-  it("lists a tenant's windows in a range from the key layout, never staging leftovers", async () => {
-    await fixture.s3server.putObject(`${config.archive.prefix}.incoming/run-9/leftover`, "x");
+  it("lists a tenant's windows in a range from the key layout; other keys come back unparsed", async () => {
     const notes = `${config.archive.prefix}group=${GROUP}/tenant=billing/notes.txt`;
     await fixture.s3server.putObject(notes, "x");
     const day29 = { fromMs: Date.parse("2026-11-29T00:00:00Z"), toMs: Date.parse("2026-11-30T00:00:00Z") };
@@ -236,11 +247,32 @@ describe("catLogs (cat)", () => {
 
   it("names the object that does not decompress", async () => {
     const key = keyOf(PROD, windows()[1] as TimeWindow);
-    await withObject(key, Buffer.from("not gzip at all"), undefined, async () => {
+    const body = Buffer.from("not gzip at all");
+    await withObject(
+      key,
+      body,
+      undefined,
+      async () => {
+        const { out } = collector();
+        await expect(
+          catLogs({ s3, location, groupId: GROUP, tenantName: "prod-workspace", range: RANGE, out }),
+        ).rejects.toMatchObject({ code: "READER_GZIP_INVALID", message: expect.stringContaining(key) });
+      },
+      crc32Base64Of(body),
+    );
+  });
+
+  it("names the object whose bytes do not match the checksum S3 stored with it", async () => {
+    const key = keyOf(PROD, windows()[1] as TimeWindow);
+    const original = await fixture.s3server.getObject(key);
+    // Valid gzip of the same length, but another object's bytes: only the checksum can tell.
+    const other = await fixture.s3server.getObject(keyOf(PROD, windows()[2] as TimeWindow));
+    await withObject(key, other.body, undefined, async () => {
+      expect(other.checksum).not.toEqual(original.checksum);
       const { out } = collector();
       await expect(
         catLogs({ s3, location, groupId: GROUP, tenantName: "prod-workspace", range: RANGE, out }),
-      ).rejects.toMatchObject({ code: "READER_GZIP_INVALID", message: expect.stringContaining(key) });
+      ).rejects.toMatchObject({ code: "READER_CHECKSUM_MISMATCH", message: expect.stringContaining(key) });
     });
   });
 
@@ -330,18 +362,16 @@ describe("getObjects (get)", () => {
     await writeFile(path, damaged);
     const third = await getObjects({ s3, location, objects, outDir: out });
     expect(third.downloaded).toEqual([path]);
-    expect(
-      createHash("sha256")
-        .update(await readFile(path))
-        .digest("hex"),
-    ).toBe(stored.metadata.sha256);
+    expect(await readFile(path)).toEqual(stored.body);
   });
 
-  it("leaves nothing at the path of an object that does not match its checksum", async () => {
+  it("leaves nothing at the path of an object that does not match its stored checksum", async () => {
     const out = join(dir, "get-bad");
     const key = keyOf(BILLING, windows()[0] as TimeWindow);
     const original = await fixture.s3server.getObject(key);
-    await withObject(key, original.body, { ...original.metadata, sha256: "0".repeat(64) }, async () => {
+    const damaged = Buffer.from(original.body);
+    damaged[damaged.length - 5] = (damaged[damaged.length - 5] ?? 0) ^ 0x01;
+    await withObject(key, damaged, undefined, async () => {
       const { objects } = await listArchive(s3, location, {
         groupId: GROUP,
         tenantName: "billing",
@@ -350,7 +380,7 @@ describe("getObjects (get)", () => {
       const report = await getObjects({ s3, location, objects, outDir: out });
       expect(report.ok).toBe(false);
       expect(report.failed).toEqual([
-        { key, reason: expect.stringContaining("differs from the object's sha256 metadata") },
+        { key, reason: expect.stringContaining("differs from the object's stored CRC32") },
       ]);
       await expect(stat(localPath(out, location.prefix, key))).rejects.toThrow("ENOENT");
       expect(report.downloaded).toHaveLength(4);
@@ -365,45 +395,55 @@ describe("verifyArchive (verify)", () => {
   });
 
   it("reports every bad object: corrupt gzip, checksum and window mismatches, and an unparsable key", async () => {
-    const [w0, w1, w2] = windows() as [TimeWindow, TimeWindow, TimeWindow];
+    const [w0, w1, w2, w3] = windows() as [TimeWindow, TimeWindow, TimeWindow, TimeWindow];
     const corrupt = keyOf(PROD, w0);
     const wrongSha = keyOf(PROD, w1);
     const wrongWindow = keyOf(BILLING, w2);
+    const noChecksum = keyOf(BILLING, w3);
     const stray = `${config.archive.prefix}group=${GROUP}/tenant=prod-workspace/date=2026-11-28/copy.gz`;
-    const [a, b, c] = await Promise.all(
-      [corrupt, wrongSha, wrongWindow].map((k) => fixture.s3server.getObject(k)),
+    const [a, b, c, d] = await Promise.all(
+      [corrupt, wrongSha, wrongWindow, noChecksum].map((k) => fixture.s3server.getObject(k)),
     );
-    if (!a || !b || !c) throw new Error("fixture objects missing");
+    if (!a || !b || !c || !d) throw new Error("fixture objects missing");
     const truncated = a.body.subarray(0, a.body.length - 4);
     await fixture.s3server.putObject(stray, a.body);
     try {
-      // A truncated gzip (its metadata made to agree, so only the gzip check can tell).
-      await withObject(corrupt, truncated, { ...a.metadata, bytes: String(truncated.length) }, () =>
-        // Valid gzip, but its sha256 metadata is another object's.
-        withObject(wrongSha, b.body, { ...b.metadata, sha256: c.metadata.sha256 ?? "" }, () =>
-          // Intact bytes, but the metadata names another window than the key.
+      const check = async () => {
+        const seen: number[] = [];
+        const report = await verifyArchive({ s3, location, onObject: (done) => seen.push(done) });
+        expect(report.ok).toBe(false);
+        expect(report.checked).toBe(10);
+        expect(seen).toHaveLength(10);
+        expect(report.bad.map((bad) => [bad.key, bad.problem])).toEqual([
+          [wrongWindow, "METADATA_MISMATCH"],
+          [noChecksum, "CHECKSUM_MISSING"],
+          [stray, "KEY_UNPARSABLE"],
+          [corrupt, "GZIP_INVALID"],
+          [wrongSha, "CHECKSUM_MISMATCH"],
+        ]);
+        expect(report.bad[0]?.reason).toBe(
+          'window-start is "2026-11-28T22:00:00Z", the key says 2026-11-28T23:00:00Z',
+        );
+      };
+      // A truncated gzip whose stored checksum agrees, so only the gzip check can tell; valid gzip
+      // whose stored CRC32 is another object's; intact bytes whose metadata names another window
+      // than the key; and an intact object S3 has no checksum for (not written by the archiver).
+      await withObject(
+        corrupt,
+        truncated,
+        undefined,
+        () =>
           withObject(
-            wrongWindow,
-            c.body,
-            { ...c.metadata, "window-start": "2026-11-28T22:00:00Z" },
-            async () => {
-              const seen: number[] = [];
-              const report = await verifyArchive({ s3, location, onObject: (done) => seen.push(done) });
-              expect(report.ok).toBe(false);
-              expect(report.checked).toBe(10);
-              expect(seen).toHaveLength(10);
-              expect(report.bad.map((bad) => [bad.key, bad.problem])).toEqual([
-                [wrongWindow, "METADATA_MISMATCH"],
-                [stray, "KEY_UNPARSABLE"],
-                [corrupt, "GZIP_INVALID"],
-                [wrongSha, "SHA256_MISMATCH"],
-              ]);
-              expect(report.bad[0]?.reason).toBe(
-                'window-start is "2026-11-28T22:00:00Z", the key says 2026-11-28T23:00:00Z',
-              );
-            },
+            wrongSha,
+            b.body,
+            undefined,
+            () =>
+              withObject(wrongWindow, c.body, { ...c.metadata, "window-start": "2026-11-28T22:00:00Z" }, () =>
+                withObject(noChecksum, d.body, undefined, check, null),
+              ),
+            c.checksum?.value,
           ),
-        ),
+        crc32Base64Of(truncated),
       );
     } finally {
       await s3.send(new DeleteObjectCommand({ Bucket: location.bucket, Key: stray }));

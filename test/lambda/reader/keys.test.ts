@@ -30,7 +30,7 @@ describe("parseArchiveKey", () => {
   });
 
   it.each([
-    ["atlas/stream-audit/.incoming/run-1/group=x/file", "staging leftover"],
+    ["atlas/stream-audit/.incoming/run-1/group=x/file", "does not follow"],
     ["other/file.gz", "not under the archive prefix"],
     [`atlas/stream-audit/group=${GROUP}/tenant=t/notes.txt`, "does not follow"],
     [

@@ -41,6 +41,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
+import type { StoredChecksum } from "./body";
 import type { S3OperationName } from "./classify";
 import { FaultQueue, type S3Fault } from "./faults";
 import { KeyLocks } from "./locks";
@@ -73,6 +74,8 @@ export interface StoredObject {
   readonly metadata: Record<string, string>;
   readonly contentType?: string;
   readonly contentLength: number;
+  /** The checksum stored with it (reported with checksum mode on), if any. */
+  readonly checksum?: StoredChecksum;
 }
 
 /** A running loopback S3; see {@link startS3Server}. */
@@ -105,12 +108,17 @@ export interface S3TestServer {
   keys(prefix?: string, bucket?: string): Promise<string[]>;
   /** Reads an object directly from s3rver; rejects when it does not exist. */
   getObject(key: string, bucket?: string): Promise<StoredObject>;
-  /** Writes an object straight into s3rver's store (not logged, never faulted): to seed or corrupt it. */
+  /**
+   * Writes an object straight into s3rver's store (not logged, never faulted): to seed or corrupt
+   * it. It has no stored checksum unless `checksum` is given, which is kept as is, whatever the
+   * bytes (to play an object damaged after it was stored).
+   */
   putObject(
     key: string,
     body: Buffer | string,
     metadata?: Record<string, string>,
     bucket?: string,
+    checksum?: StoredChecksum,
   ): Promise<void>;
   /** Creates another bucket. */
   createBucket(name: string): Promise<void>;
@@ -235,14 +243,16 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
         if (header.startsWith("x-amz-meta-") && typeof value === "string") metadata[header.slice(11)] = value;
       }
       const contentType = res.headers["content-type"];
+      const checksum = await layout.checksum(name, key);
       return {
         body: res.body,
         metadata,
         ...(contentType === undefined ? {} : { contentType }),
         contentLength: res.body.length,
+        ...(checksum === undefined ? {} : { checksum }),
       };
     },
-    async putObject(key, body, metadata = {}, name = bucket) {
+    async putObject(key, body, metadata = {}, name = bucket, checksum = undefined) {
       if (!layout.bucketExists(name))
         throw new Error(`The test server has no bucket ${name} to write ${key} to`);
       const headers: Record<string, string> = { "content-type": "binary/octet-stream" };
@@ -254,6 +264,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
         await layout.exclusive(() =>
           s3rver.store.putObject({ bucket: name, key, content, metadata: headers }),
         );
+        if (checksum !== undefined) await layout.setChecksum(name, key, checksum);
       });
     },
     async createBucket(name) {

@@ -172,6 +172,11 @@ export class StoreLayout {
     }
   }
 
+  /** Records `checksum` as the stored checksum of `key`, whatever its bytes are. */
+  async setChecksum(bucket: string, key: string, checksum: StoredChecksum): Promise<void> {
+    await writeFile(this.path(bucket, key, "checksum.json"), JSON.stringify(checksum));
+  }
+
   async dropChecksum(bucket: string, key: string): Promise<void> {
     await rm(this.path(bucket, key, "checksum.json"), { force: true });
   }
