@@ -15,6 +15,8 @@ export interface ColdStartResult {
   /** `index.js` of the staged asset (minified, source map excluded). */
   readonly bundleBytes: number;
   readonly sourceMapBytes: number;
+  /** `NODE_OPTIONS` of the synthesized function; the handler and the empty handler run with it. */
+  readonly nodeOptions: string;
   readonly repetitions: number;
   /**
    * Median milliseconds from spawning a fresh `node` to the handler loaded and the process gone:
@@ -27,15 +29,22 @@ export interface ColdStartResult {
   /** Median milliseconds of the `require()` call alone, inside the fresh process. */
   readonly handlerRequireMs: number;
   readonly emptyRequireMs: number;
-  /**
-   * The handler's `require()` without `--enable-source-maps`: the stack sets that flag in
-   * `NODE_OPTIONS` (so the figures above use it), and Node then reads the source map at load.
-   */
+  /** The handler's `require()` without `--enable-source-maps` (Node then never reads the map). */
   readonly handlerRequireWithoutSourceMapsMs: number;
+  /** The handler's `require()` with `--enable-source-maps`: Node reads and parses the map at load. */
+  readonly handlerRequireWithSourceMapsMs: number;
 }
 
-/** Synthesizes the stack in a child process and returns the staged asset directory. */
-function synthesize(outdir: string): Promise<string> {
+/** What `synth-bundle.ts` prints. */
+interface Synthesized {
+  readonly assetDir: string;
+  readonly nodeOptions: string;
+}
+
+const SOURCE_MAPS = "--enable-source-maps";
+
+/** Synthesizes the stack in a child process: the staged asset directory and the function's `NODE_OPTIONS`. */
+function synthesize(outdir: string): Promise<Synthesized> {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", join(import.meta.dirname, "synth-bundle.ts"), outdir],
@@ -52,22 +61,21 @@ function synthesize(outdir: string): Promise<string> {
     child.once("exit", (code) => {
       const line = stdout.split("\n").find((l) => l.startsWith("{"));
       if (code !== 0 || !line) reject(new Error(`cdk synth of the bundle failed (exit ${code}): ${stderr}`));
-      else resolve((JSON.parse(line) as { assetDir: string }).assetDir);
+      else resolve(JSON.parse(line) as Synthesized);
     });
   });
 }
 
 /**
- * Loads `file` with `require()` in a fresh Node process (as Lambda's runtime loads a CJS handler,
- * with the stack's `NODE_OPTIONS=--enable-source-maps` unless `sourceMaps` is false):
- * the process's wall time and the `require()` call's own, in milliseconds.
+ * Loads `file` with `require()` in a fresh Node process started with `flags` (as Lambda's runtime
+ * loads a CJS handler, with the function's `NODE_OPTIONS`): the process's wall time and the
+ * `require()` call's own, in milliseconds.
  */
-function importMs(file: string, sourceMaps = true): { processMs: number; requireMs: number } {
+function importMs(file: string, flags: readonly string[]): { processMs: number; requireMs: number } {
   const script =
     "const t=process.hrtime.bigint();require(process.argv[1]);" +
     "process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))";
   const started = performance.now();
-  const flags = sourceMaps ? ["--enable-source-maps"] : [];
   const result = spawnSync(process.execPath, [...flags, "--input-type=commonjs", "-e", script, file], {
     encoding: "utf8",
     env: { PATH: process.env.PATH, AWS_REGION: "us-east-1" },
@@ -84,7 +92,11 @@ function importMs(file: string, sourceMaps = true): { processMs: number; require
 export async function measureColdStart(repetitions: number): Promise<ColdStartResult> {
   const dir = mkdtempSync(join(tmpdir(), "bench-cold-start-"));
   try {
-    const assetDir = await synthesize(join(dir, "cdk.out"));
+    const { assetDir, nodeOptions } = await synthesize(join(dir, "cdk.out"));
+    const deployed = nodeOptions.split(/\s+/).filter(Boolean);
+    const withMaps = deployed.includes(SOURCE_MAPS);
+    // The other setting of --enable-source-maps, to show what the flag costs or saves.
+    const other = withMaps ? deployed.filter((f) => f !== SOURCE_MAPS) : [...deployed, SOURCE_MAPS];
     const bundle = join(assetDir, "index.js");
     const emptyDir = join(dir, "empty");
     const empty = join(emptyDir, "index.js");
@@ -93,28 +105,32 @@ export async function measureColdStart(repetitions: number): Promise<ColdStartRe
     writeFileSync(empty, "exports.handler = async () => ({});\n");
     const handler: Array<{ processMs: number; requireMs: number }> = [];
     const none: Array<{ processMs: number; requireMs: number }> = [];
-    const withoutMaps: number[] = [];
+    const otherRequireMs: number[] = [];
     // One warm-up each (file cache), then alternate so that drift hits both alike.
-    importMs(bundle);
-    importMs(empty);
+    importMs(bundle, deployed);
+    importMs(empty, deployed);
     for (let i = 0; i < repetitions; i++) {
-      handler.push(importMs(bundle));
-      none.push(importMs(empty));
-      withoutMaps.push(importMs(bundle, false).requireMs);
+      handler.push(importMs(bundle, deployed));
+      none.push(importMs(empty, deployed));
+      otherRequireMs.push(importMs(bundle, other).requireMs);
     }
+    const handlerRequireMs = round(median(handler.map((m) => m.requireMs)), 1);
+    const otherMs = round(median(otherRequireMs), 1);
     const handlerProcessMs = median(handler.map((m) => m.processMs));
     const emptyProcessMs = median(none.map((m) => m.processMs));
     return {
       source: "cdk synth",
       bundleBytes: statSync(bundle).size,
       sourceMapBytes: statSync(`${bundle}.map`).size,
+      nodeOptions,
       repetitions,
       handlerProcessMs: round(handlerProcessMs, 1),
       emptyProcessMs: round(emptyProcessMs, 1),
       processRatio: round(handlerProcessMs / emptyProcessMs, 2),
-      handlerRequireMs: round(median(handler.map((m) => m.requireMs)), 1),
+      handlerRequireMs,
       emptyRequireMs: round(median(none.map((m) => m.requireMs)), 2),
-      handlerRequireWithoutSourceMapsMs: round(median(withoutMaps), 1),
+      handlerRequireWithoutSourceMapsMs: withMaps ? otherMs : handlerRequireMs,
+      handlerRequireWithSourceMapsMs: withMaps ? handlerRequireMs : otherMs,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

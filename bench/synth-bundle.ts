@@ -1,7 +1,7 @@
 /**
  * Synthesizes the stack with the real construct (`node --import tsx bench/synth-bundle.ts <outdir>`)
  * so that `cdk synth`'s esbuild bundling stages the handler asset exactly as deployed, then
- * prints the asset directory as one JSON line.
+ * prints the asset directory and the function's `NODE_OPTIONS` as one JSON line.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,12 +24,19 @@ new AtlasAuditArchiver(stack, "Archiver", {
     "bench config",
   ),
 });
-const functions = Template.fromStack(stack).findResources("AWS::Lambda::Function");
-const keys = Object.values(functions).map(
-  (f) => (f as { Properties: { Code?: { S3Key?: string } } }).Properties.Code?.S3Key ?? "",
-);
-const handlerKey = keys.find((k) => k.endsWith(".zip"));
-if (!handlerKey) throw new Error(`No bundled function asset in the template (keys: ${keys.join(", ")})`);
+const functions = Object.values(Template.fromStack(stack).findResources("AWS::Lambda::Function")) as Array<{
+  Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, unknown> } };
+}>;
+const handler = functions.find((f) => f.Properties.Code?.S3Key?.endsWith(".zip"));
+const handlerKey = handler?.Properties.Code?.S3Key;
+if (!handler || !handlerKey) {
+  const keys = functions.map((f) => f.Properties.Code?.S3Key ?? "");
+  throw new Error(`No bundled function asset in the template (keys: ${keys.join(", ")})`);
+}
+const nodeOptions = handler.Properties.Environment?.Variables?.NODE_OPTIONS;
 process.stdout.write(
-  `${JSON.stringify({ assetDir: join(outdir, `asset.${handlerKey.replace(/\.zip$/, "")}`) })}\n`,
+  `${JSON.stringify({
+    assetDir: join(outdir, `asset.${handlerKey.replace(/\.zip$/, "")}`),
+    nodeOptions: typeof nodeOptions === "string" ? nodeOptions : "",
+  })}\n`,
 );

@@ -15,9 +15,10 @@ import { createAtlasDispatcher } from "./atlas/dispatcher";
 import {
   type ArchiverConfig,
   BUNDLED_CONFIG_FILE,
+  ConfigError,
   DEFAULT_METRICS_NAMESPACE,
   HANDLER_ENVIRONMENT,
-  parseConfig,
+  parseBundledConfig,
 } from "./config";
 import { ArchiverError } from "./errors";
 import { runMetrics } from "./metrics";
@@ -66,11 +67,30 @@ function required(name: string): string {
   return value;
 }
 
-function init(): State {
+/**
+ * The configuration `cdk synth` validated and bundled. Read without the schema: parsing the
+ * parameter file again would put zod (half a megabyte) into the bundle and its cold start.
+ */
+function bundledConfig(): ArchiverConfig {
   const file =
     process.env[HANDLER_ENVIRONMENT.configFile] ??
     join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), BUNDLED_CONFIG_FILE);
-  const config = parseConfig(readFileSync(file, "utf8"), file);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(
+      "CONFIG_UNREADABLE",
+      `Bundled configuration ${file} cannot be read (${error instanceof Error ? error.message : String(error)}); ` +
+        `redeploy with cdk deploy, or point ${HANDLER_ENVIRONMENT.configFile} at the bundled ${BUNDLED_CONFIG_FILE}.`,
+      { file, cause: error },
+    );
+  }
+  return parseBundledConfig(text, file);
+}
+
+function init(): State {
+  const config = bundledConfig();
   const bucket = process.env[HANDLER_ENVIRONMENT.bucket] ?? config.archive.bucket;
   if (!bucket) {
     throw new ArchiverError(

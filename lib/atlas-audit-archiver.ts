@@ -31,6 +31,7 @@ import {
   BUNDLED_CONFIG_FILE,
   HANDLER_ENVIRONMENT,
   RUN_METRICS,
+  renderBundledConfig,
   SECRET_PLACEHOLDER,
 } from "../lambda/config";
 import { type ArchiveAthenaOptions, ArchiveAthenaTable } from "./archive-athena-table";
@@ -399,7 +400,6 @@ export class AtlasAuditArchiver extends Construct {
         [HANDLER_ENVIRONMENT.secretArn]: this.secret.secretArn,
         [HANDLER_ENVIRONMENT.bucket]: this.bucket.bucketName,
         [HANDLER_ENVIRONMENT.metricsNamespace]: settings.metricsNamespace,
-        NODE_OPTIONS: "--enable-source-maps",
       },
       bundling: bundlingOptions(writeBundleFiles(this, settings.config)),
       ...(settings.vpc
@@ -819,10 +819,17 @@ function bundlingOptions(files: Readonly<Record<string, string>>): nodejs.Bundli
     minify: true,
     // Error classes set `name` from their constructor: keep class names through minification.
     keepNames: true,
+    // The map ships beside index.js, but NODE_OPTIONS does not turn on --enable-source-maps: Node
+    // would read and parse it at every cold start (a fifth of the load time), while keepNames
+    // already puts function names in stack traces. Set NODE_OPTIONS=--enable-source-maps on the
+    // function to get TypeScript file and line positions while investigating.
     sourceMap: true,
     sourcesContent: false,
     // Bundle the pinned AWS SDK rather than rely on the runtime's copy, whose version drifts.
     externalModules: [],
+    // The SDK's ES modules (dist-es) before its CommonJS builds: only from ES modules can esbuild
+    // leave out the commands and protocols the handler never uses (a fifth of the bundle).
+    mainFields: ["module", "main"],
     logLevel: nodejs.LogLevel.WARNING,
     commandHooks: {
       beforeBundling: () => [],
@@ -847,7 +854,7 @@ function writeBundleFiles(scope: Construct, config: ArchiverConfig): Record<stri
     return file;
   };
   return {
-    [BUNDLED_CONFIG_FILE]: write(BUNDLED_CONFIG_FILE, `${JSON.stringify(config, null, 2)}\n`),
+    [BUNDLED_CONFIG_FILE]: write(BUNDLED_CONFIG_FILE, renderBundledConfig(config)),
     "package.json": write("package.json", BUNDLE_PACKAGE_JSON),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The HTTP connection pool for Atlas calls.
  */
-import { Agent } from "undici";
+import type { Agent as UndiciAgent } from "undici";
+import { Agent } from "./undici-agent";
 
 /** Options of {@link createAtlasDispatcher}. */
 export interface AtlasDispatcherOptions {
@@ -17,7 +18,7 @@ export interface AtlasDispatcherOptions {
  *
  * @example const client = new AtlasClient({ ..., dispatcher: createAtlasDispatcher() });
  */
-export function createAtlasDispatcher(options: AtlasDispatcherOptions = {}): Agent {
+export function createAtlasDispatcher(options: AtlasDispatcherOptions = {}): UndiciAgent {
   return new Agent({
     connect: { timeout: options.connectTimeoutMs ?? 10_000 },
     connections: options.connections ?? 16,

@@ -1,10 +1,20 @@
 /**
  * The parameter file: schema, defaults, validation and loading. Shared by the CDK app (a bad file
  * fails `cdk synth`) and the Lambda runtime; never imports aws-cdk-lib.
+ *
+ * `package.json` beside this file declares these modules free of side effects, so that a bundler
+ * leaves out what a bundle does not use: the Lambda handler reads the bundled configuration
+ * (`parseBundledConfig`) and never the schema, so zod stays out of the function's bundle.
  */
 
 // The error base class, for lib/ (which may import only this module from the runtime tree).
 export { ArchiverError } from "../errors";
+export {
+  BUNDLED_CONFIG_FORMAT,
+  BUNDLED_CONFIG_VERSION,
+  parseBundledConfig,
+  renderBundledConfig,
+} from "./bundled";
 export {
   BUNDLED_CONFIG_FILE,
   DEFAULT_METRICS_NAMESPACE,

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
@@ -59,7 +60,12 @@ describe("the bundled Lambda handler", () => {
     const template = Template.fromStack(stack);
     bundleDir = join(app.outdir, `asset.${functionAssetHash(template)}`);
 
-    lambda = fork(join(import.meta.dirname, "../support/lambda-driver.cjs"), {
+    lambda = await startDriver();
+  }, 120_000);
+
+  /** A fresh process that loads the bundle as Lambda would, with the stack's environment plus `env`. */
+  async function startDriver(env: Record<string, string> = {}): Promise<ChildProcess> {
+    const child = fork(join(import.meta.dirname, "../support/lambda-driver.cjs"), {
       env: {
         PATH: process.env.PATH,
         DRIVER_BUNDLE: join(bundleDir, "index.js"),
@@ -73,16 +79,20 @@ describe("the bundled Lambda handler", () => {
         [HANDLER_ENVIRONMENT.secretArn]: secretArn,
         [HANDLER_ENVIRONMENT.bucket]: s3.bucket,
         [HANDLER_ENVIRONMENT.metricsNamespace]: "ArchiverE2E",
+        ...env,
       },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
-    lambda.stdout?.on("data", (d) => (stdout += d));
-    lambda.stderr?.on("data", (d) => (stdout += d));
-    await new Promise((resolve) => lambda.once("message", resolve));
-  }, 120_000);
+    drivers.push(child);
+    child.stdout?.on("data", (d) => (stdout += d));
+    child.stderr?.on("data", (d) => (stdout += d));
+    await new Promise((resolve) => child.once("message", resolve));
+    return child;
+  }
+  const drivers: ChildProcess[] = [];
 
   afterAll(async () => {
-    lambda?.kill();
+    for (const driver of drivers) driver.kill();
     await sim?.close();
     await s3?.close();
     await secrets?.close();
@@ -91,10 +101,10 @@ describe("the bundled Lambda handler", () => {
 
   let due = 0;
 
-  function invoke(event: unknown = {}): Promise<Reply> {
+  function invoke(event: unknown = {}, driver: ChildProcess = lambda): Promise<Reply> {
     return new Promise((resolve) => {
-      lambda.once("message", (reply) => resolve(reply as Reply));
-      lambda.send({ event });
+      driver.once("message", (reply) => resolve(reply as Reply));
+      driver.send({ event });
     });
   }
 
@@ -153,5 +163,17 @@ describe("the bundled Lambda handler", () => {
     expect(backfill.result?.totals.archived).toBe(3);
     const bad = await invoke({ from: "2026-11-01T00:00:00Z" });
     expect(bad.error?.code).toBe("HANDLER_BAD_EVENT");
+  });
+
+  it("refuses a configuration that cdk synth did not bundle, before calling anyone", async () => {
+    const raw = join(bundleDir, "workspaces.json");
+    writeFileSync(raw, JSON.stringify({ workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }] }));
+    const driver = await startDriver({ [HANDLER_ENVIRONMENT.configFile]: raw });
+    const calls = { atlas: sim.requests.length, secrets: secrets.calls.length };
+    const reply = await invoke({}, driver);
+    expect(reply.ok).toBe(false);
+    expect(reply.error).toMatchObject({ name: "ConfigError", code: "CONFIG_INVALID" });
+    expect(reply.error?.message).toContain(`${raw} is not a configuration bundled by cdk synth`);
+    expect({ atlas: sim.requests.length, secrets: secrets.calls.length }).toEqual(calls);
   });
 });

@@ -9,7 +9,7 @@ import * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ArchiverConfig, ConfigError, parseConfig } from "../../lambda/config";
+import { type ArchiverConfig, ConfigError, parseBundledConfig } from "../../lambda/config";
 import {
   AtlasAuditArchiver,
   type AtlasAuditArchiverProps,
@@ -25,6 +25,7 @@ import {
   normalizeStatement,
   onlyResource,
   policyStatements,
+  ROOT,
   resources,
   type TemplateResource,
   TestApps,
@@ -99,7 +100,6 @@ describe("AtlasAuditArchiver with its defaults", () => {
       ATLAS_SECRET_ARN: { Ref: secretId },
       ARCHIVE_BUCKET: { Ref: bucketId },
       METRICS_NAMESPACE: "AtlasAuditArchiver",
-      NODE_OPTIONS: "--enable-source-maps",
     });
     expect(JSON.stringify(resource.Properties)).not.toMatch(
       /resolve:secretsmanager|SecretString|clientSecret/,
@@ -108,7 +108,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
 
   it("bundles the validated parameter file as archiver-config.json beside the minified CJS handler", () => {
     const bundled = bundledFile(s.app, s.template, BUNDLED_CONFIG_FILE);
-    expect(parseConfig(bundled, BUNDLED_CONFIG_FILE)).toEqual(config);
+    expect(parseBundledConfig(bundled, BUNDLED_CONFIG_FILE)).toEqual(config);
     const handler = bundledFile(s.app, s.template, "index.js");
     expect(handler).toMatch(/module\.exports/);
     // Minified: the code is packed into very long lines.
@@ -118,6 +118,25 @@ describe("AtlasAuditArchiver with its defaults", () => {
     expect(JSON.stringify(onlyResource(s.template, "AWS::Lambda::Function").resource)).not.toContain(
       "billing",
     );
+  });
+
+  it("leaves zod and undici's fetch, WebSocket and mock agents out of the handler bundle, under 1 MB", () => {
+    const handler = bundledFile(s.app, s.template, "index.js");
+    expect(Buffer.byteLength(handler)).toBeLessThan(1_000_000);
+    // A string literal of each module that must stay out; each is checked to be in that module.
+    const absent = [
+      ["zod/v4/core/errors.js", "$ZodError"],
+      ["undici/lib/web/fetch/index.js", "fetch failed"],
+      ["undici/lib/web/websocket/websocket.js", "WebSocket constructor"],
+      ["undici/lib/mock/mock-errors.js", "UND_MOCK_ERR_MOCK_NOT_MATCHED"],
+    ];
+    for (const [file, marker] of absent) {
+      expect(readFileSync(join(ROOT, "node_modules", file as string), "utf8")).toContain(marker);
+    }
+    expect(absent.filter(([, marker]) => handler.includes(marker as string))).toEqual([]);
+    // What the handler does use is there: undici's Agent and HTTP/1.1 client, the S3 client.
+    expect(handler).toContain("UND_ERR_CONNECT_TIMEOUT");
+    expect(handler).toContain('"PutObject"');
   });
 
   it("loads as CommonJS exporting handler, even inside this ESM repository", () => {
@@ -417,7 +436,7 @@ describe("AtlasAuditArchiver bundling", () => {
     expect(functionAssetHash(again.template)).toBe(functionAssetHash(base.template));
     expect(functionAssetHash(big.template)).not.toBe(functionAssetHash(base.template));
 
-    const bundled = parseConfig(bundledFile(big.app, big.template, BUNDLED_CONFIG_FILE), "bundle");
+    const bundled = parseBundledConfig(bundledFile(big.app, big.template, BUNDLED_CONFIG_FILE), "bundle");
     expect(bundled.workspaces).toHaveLength(500);
     expect(bundled).toEqual(large);
     const env = onlyResource(big.template, "AWS::Lambda::Function").resource.Properties.Environment;
