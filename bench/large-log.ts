@@ -82,12 +82,9 @@ export async function measureSetting(
   uploads: Map<number, TaskResult[]>,
   progress: (line: string) => void,
 ): Promise<SettingResult> {
-  const simulator = await startLogSimulator({
-    ...(setting.bytesPerSecond === undefined ? {} : { bytesPerSecond: setting.bytesPerSecond }),
-    // The generator makes 16 KiB chunks; the simulator writes what it is given, and 16 KiB writes
-    // cost it ~15% of its throughput (measured): regroup them into 1 MiB writes.
-    chunkBytes: 1024 * 1024,
-  });
+  const simulator = await startLogSimulator(
+    setting.bytesPerSecond === undefined ? {} : { bytesPerSecond: setting.bytesPerSecond },
+  );
   const endpoints: Endpoints = {
     atlasUrl: simulator.sim.baseUrl,
     s3Endpoint: s3.endpoint,
