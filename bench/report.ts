@@ -209,8 +209,9 @@ export function formatReport(result: BenchResult): string {
   const c = result.coldStart;
   out.push(
     "",
-    `4. Cold start (${c.source}, median of ${c.repetitions}, --enable-source-maps as deployed; ` +
-      `require() without it: ${c.handlerRequireWithoutSourceMapsMs} ms)`,
+    `4. Cold start (${c.source}, median of ${c.repetitions}, NODE_OPTIONS as deployed: ` +
+      `${c.nodeOptions || "none"}; require() with --enable-source-maps: ${c.handlerRequireWithSourceMapsMs} ms, ` +
+      `without: ${c.handlerRequireWithoutSourceMapsMs} ms)`,
     table(
       ["", "bundle", "fresh process", "require() alone"],
       [
