@@ -1,11 +1,13 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../lambda/archive/run";
-import { type ArchiverConfig, HANDLER_ENVIRONMENT, RUN_METRICS } from "../../lambda/config";
+import { type ArchiverConfig, archiveKey, HANDLER_ENVIRONMENT, RUN_METRICS } from "../../lambda/config";
 import { dueWindows } from "../../lambda/windows";
 import { AtlasAuditArchiver } from "../../lib";
 import { functionAssetHash, TestApps } from "../lib/support";
@@ -15,12 +17,22 @@ import {
   DEFAULT_SERVICE_ACCOUNT,
   startAtlasSimulator,
 } from "../support/atlas-simulator";
+import { defaultBody, lineCount } from "../support/atlas-simulator/lines";
+import { type LargeGzip, largeGzip } from "../support/large-gzip";
 import { type S3TestServer, startS3Server } from "../support/s3-server";
 import { type SecretsManagerFake, startSecretsManager } from "../support/secrets-manager";
 
 // The deployed artifact, run as Lambda would run it: the esbuild bundle that `cdk synth` stages
 // (minified, with the parameter file inside), loaded in a fresh Node process, against loopback
 // stand-ins for Atlas, S3 and Secrets Manager.
+
+const MB = 1024 * 1024;
+const PROD = { groupId: GROUP, tenantName: "prod-workspace" };
+/** The one window whose log is above the 8 MiB part size: it takes the multipart path. */
+const BIG_WINDOW = {
+  startMs: Date.parse("2026-10-01T00:00:00Z"),
+  endMs: Date.parse("2026-10-01T01:00:00Z"),
+};
 
 interface Reply {
   readonly ok: boolean;
@@ -38,11 +50,20 @@ describe("the bundled Lambda handler", () => {
   let lambda: ChildProcess;
   let stdout = "";
   let config: ArchiverConfig;
+  /** The last large log the simulator served (a retry gets the same bytes anew). */
+  let big: LargeGzip | undefined;
   /** The handler runs on the real clock: how many windows are due now. */
   const dueNow = () => dueWindows(Date.now(), config.window).length;
 
   beforeAll(async () => {
-    sim = await startAtlasSimulator({ workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }] });
+    sim = await startAtlasSimulator({
+      workspaces: [PROD],
+      body: (req) => {
+        if (req.startDate * 1000 !== BIG_WINDOW.startMs) return defaultBody(req, lineCount(req));
+        big = largeGzip(20 * MB, 11);
+        return big.stream;
+      },
+    });
     s3 = await startS3Server();
     secrets = await startSecretsManager();
     secretArn = secrets.setSecret(
@@ -52,7 +73,7 @@ describe("the bundled Lambda handler", () => {
 
     config = testConfig(sim.baseUrl, {
       window: { minutes: 60, lagMinutes: 0, lookbackHours: 3 },
-      workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }],
+      workspaces: [PROD],
     });
     const app = apps.app();
     const stack = new Stack(app, "HandlerE2E");
@@ -163,6 +184,56 @@ describe("the bundled Lambda handler", () => {
     expect(backfill.result?.totals.archived).toBe(3);
     const bad = await invoke({ from: "2026-11-01T00:00:00Z" });
     expect(bad.error?.code).toBe("HANDLER_BAD_EVENT");
+  });
+
+  it("stores a log above the part size with a conditional, full-object-CRC32 multipart upload", async () => {
+    const key = archiveKey(config.archive.prefix, PROD, BIG_WINDOW);
+    stdout = "";
+    const reply = await invoke({
+      from: new Date(BIG_WINDOW.startMs).toISOString(),
+      to: new Date(BIG_WINDOW.endMs).toISOString(),
+    });
+    expect(reply.error).toBeUndefined();
+    expect(reply.ok).toBe(true);
+    expect(big, "the simulator served the large log").toBeDefined();
+    const produced = (big as LargeGzip).produced();
+    expect(produced.bytes).toBeGreaterThan(20 * MB);
+    const summary = reply.result as RunSummary;
+    expect(summary.totals).toMatchObject({ archived: 1, failed: 0, bytes: produced.bytes });
+    expect(summary.workspaces[0]?.archived).toMatchObject([
+      { key, bytes: produced.bytes, sha256: produced.sha256 },
+    ]);
+
+    const ops = s3.operations.filter((o) => o.key === key && o.op !== "HeadObject");
+    expect(ops.filter((o) => o.op === "PutObject")).toEqual([]);
+    expect(ops.filter((o) => o.op === "CreateMultipartUpload").map((o) => o.status)).toEqual([200]);
+    const parts = ops.filter((o) => o.op === "UploadPart");
+    expect(parts.length).toBeGreaterThanOrEqual(3);
+    expect(parts.every((o) => o.status === 200)).toBe(true);
+    expect(
+      ops.filter((o) => o.op === "CompleteMultipartUpload").map((o) => [o.status, o.ifNoneMatch]),
+    ).toEqual([[200, "*"]]);
+    expect(s3.openMultipartUploads()).toEqual([]);
+
+    const stored = await s3.getObject(key);
+    expect(stored.contentLength).toBe(produced.bytes);
+    expect(createHash("sha256").update(stored.body).digest("hex")).toBe(produced.sha256);
+    const head = await s3
+      .client()
+      .send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key, ChecksumMode: "ENABLED" }));
+    expect({ crc32: head.ChecksumCRC32, type: head.ChecksumType }).toEqual({
+      crc32: produced.crc32,
+      type: "FULL_OBJECT",
+    });
+
+    const emf = stdout.split("\n").filter((line) => line.startsWith('{"_aws"'));
+    expect(emf.map((line) => JSON.parse(line) as Record<string, unknown>)).toMatchObject([
+      {
+        [RUN_METRICS.windowsArchived]: 1,
+        [RUN_METRICS.windowsFailed]: 0,
+        [RUN_METRICS.bytesArchived]: produced.bytes,
+      },
+    ]);
   });
 
   it("refuses a configuration that cdk synth did not bundle, before calling anyone", async () => {
