@@ -1,5 +1,5 @@
 /**
- * One measurement in a fresh process (`node --import tsx bench/child.ts '<task JSON>'`), so that
+ * One measurement in a fresh process (this file bundled by esbuild, `node child.mjs '<task JSON>'`), so that
  * its peak RSS is its own and no earlier run warmed or polluted it. The servers live in other
  * processes; this one plays the Lambda function. Prints `BENCH_RESULT {json}` on stdout.
  */
