@@ -1,4 +1,7 @@
+import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
+import { storeLog } from "../../../lambda/archive/store";
 import { archiveKey } from "../../../lambda/config";
 import {
   type ArchiveFixture,
@@ -129,5 +132,40 @@ describe("large logs (multipart path)", () => {
     expect(await fixture.s3server.keys()).toEqual([]);
     const second = await fixture.run(config, NOW);
     expect(second.workspaces[0]?.archived.map((a) => a.key)).toEqual([KEY]);
+  });
+
+  it("a log of exactly two part sizes is uploaded as two full parts, without an empty third", async () => {
+    await start();
+    const log = Buffer.concat(await largeGzip(10 * MB, 3).stream.toArray());
+    // Make the length even with a one-byte gzip member (21 bytes), so that it splits in two halves.
+    const body = log.length % 2 === 0 ? log : Buffer.concat([log, gzipSync("a")]);
+    const partSizeBytes = body.length / 2;
+    expect(partSizeBytes).toBeGreaterThanOrEqual(5 * MB);
+    const s3 = fixture.s3server.client();
+    const outcome = await storeLog({
+      s3,
+      bucket: fixture.s3server.bucket,
+      key: "exact/two-parts.gz",
+      // Odd-sized chunks, so that parts are cut across chunk boundaries.
+      body: Readable.from(
+        (function* () {
+          for (let at = 0; at < body.length; at += 777_777) yield body.subarray(at, at + 777_777);
+        })(),
+      ),
+      metadata: {},
+      upload: { partSizeBytes, queueSize: 2 },
+    });
+    expect(outcome).toMatchObject({ status: "stored", multipart: true, digest: { bytes: body.length } });
+    const parts = fixture.s3server.operations.filter((o) => o.op === "UploadPart");
+    expect(parts.map((o) => [o.partNumber, o.status])).toEqual([
+      [1, 200],
+      [2, 200],
+    ]);
+    const stored = await fixture.s3server.getObject("exact/two-parts.gz");
+    expect(stored.body.equals(body)).toBe(true);
+    expect(await fixture.storedChecksum("exact/two-parts.gz")).toEqual({
+      crc32: crc32Base64Of(body),
+      type: "FULL_OBJECT",
+    });
   });
 });
