@@ -16,7 +16,7 @@ import type { Stack } from "aws-cdk-lib";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { createApp, EXAMPLE_CONFIG_PATH, main } from "../../bin/app";
-import { ConfigError, loadConfig } from "../../lambda/config";
+import { ConfigError, loadConfig, parseBundledConfig } from "../../lambda/config";
 import { DeploymentError } from "../../lib/errors";
 import { cdkJsonContext, GROUP, NO_BUNDLING, ROOT, type TemplateResource } from "../lib/support";
 
@@ -79,7 +79,8 @@ describe("the CDK app, as the CDK CLI runs it", () => {
       "index.js.map",
       "package.json",
     ]);
-    expect(JSON.parse(readFileSync(join(asset, "archiver-config.json"), "utf8"))).toEqual(
+    const bundled = join(asset, "archiver-config.json");
+    expect(parseBundledConfig(readFileSync(bundled, "utf8"), bundled)).toEqual(
       await loadConfig(join(ROOT, EXAMPLE_CONFIG_PATH)),
     );
   }, 120_000);
