@@ -4,6 +4,7 @@
  * reads it back without the schema, so the validator (zod) stays out of the function's bundle, and
  * the schema stays the one place where defaults are resolved.
  */
+import { BUNDLED_CONFIG_FILE, HANDLER_ENVIRONMENT } from "./contract";
 import { ConfigError, type ConfigProblem } from "./error";
 import type { ArchiverConfig } from "./types";
 
@@ -59,7 +60,7 @@ export function parseBundledConfig(text: string, source: string): ArchiverConfig
       problem("$.format", envelope.format, `must be "${BUNDLED_CONFIG_FORMAT}"`),
       "is not a configuration bundled by cdk synth (a parameter file is validated and bundled by cdk synth; " +
         "the function reads only that result): redeploy with cdk deploy, or point " +
-        "ARCHIVER_CONFIG_FILE at the bundled archiver-config.json",
+        `${HANDLER_ENVIRONMENT.configFile} at the bundled ${BUNDLED_CONFIG_FILE}`,
     );
   }
   if (envelope.version !== BUNDLED_CONFIG_VERSION) {
