@@ -10,7 +10,7 @@ import {
   startArchiveFixture,
   testConfig,
 } from "../../support/archive-fixture";
-import { largeGzip } from "../../support/large-gzip";
+import { type LargeGzip, largeGzip } from "../../support/large-gzip";
 
 // Logs above the 8 MiB part size take the multipart path: parts straight to the final key, then a
 // conditional CompleteMultipartUpload carrying the whole object's CRC32.
@@ -167,5 +167,34 @@ describe("large logs (multipart path)", () => {
       crc32: crc32Base64Of(body),
       type: "FULL_OBJECT",
     });
+  });
+
+  it("a slow S3 holds the download back instead of filling memory", async () => {
+    let log: LargeGzip | undefined;
+    fixture = await startArchiveFixture({
+      simulator: {
+        body: () => {
+          log = largeGzip(120 * MB, 5);
+          return log.stream;
+        },
+      },
+    });
+    const config = testConfig(fixture.sim.baseUrl, {
+      window: { minutes: 60, lagMinutes: 15, lookbackHours: 2 },
+      schedule: "rate(30 minutes)",
+      workspaces: [WS],
+    });
+    // The first four parts (the whole queue) wait 4 s before S3 reads them.
+    fixture.s3server.inject({ op: "UploadPart", kind: "stall", ms: 4_000, times: 4 });
+    const run = fixture.run(config, NOW);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const readAhead = log?.produced().bytes ?? 0;
+    const summary = await run;
+    expect(summary.workspaces[0]?.archived.map((a) => a.key)).toEqual([KEY]);
+    console.info(`read ahead of a stalled S3: ${(readAhead / MB).toFixed(1)} MiB`);
+    // Four parts in flight, one filling, the inspector's and the sockets' buffers: about 50 MiB.
+    // Without backpressure the whole 120 MB would be downloaded by now.
+    expect(readAhead).toBeGreaterThan(32 * MB);
+    expect(readAhead).toBeLessThan(80 * MB);
   });
 });
