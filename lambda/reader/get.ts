@@ -2,7 +2,7 @@
  * `get`: downloads archived objects to a local directory, preserving the key layout, resumably.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { Transform } from "node:stream";
@@ -90,12 +90,36 @@ async function alreadyPresent(request: GetRequest, object: ArchivedObject, path:
   return expected !== undefined && (await fileCrc32(path)) === expected;
 }
 
+/** Whether a process with this id is running (on this machine). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, under another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temporary files (`<file>.partial-<pid>`) that a `get` killed mid-download left in
+ * `dir`; those of a `get` still running, this one included, are left alone.
+ */
+async function removeStalePartials(dir: string): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(/\.partial-(\d+)$/.exec(name)?.[1]);
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isRunning(pid)) {
+      await rm(join(dir, name), { force: true });
+    }
+  }
+}
+
 /**
  * Downloads `objects` under `outDir`, oldest first, skipping the files already present with the
  * same size and CRC32 (so an interrupted download resumes where it stopped). Each object is
  * written to a temporary file beside its final path, checked against its length and the
  * full-object CRC32 S3 stored with it, then renamed: a path never holds a partial or unverified
- * file.
+ * file. Temporary files left by an earlier `get` that was killed are removed.
  *
  * @throws {ReaderError} when S3 refuses the bucket (missing, access denied); other per-object
  *   failures are in the report
@@ -117,9 +141,14 @@ export async function getObjects(request: GetRequest): Promise<GetReport> {
     request.onProgress?.({ files, totalFiles: objects.length, bytes: doneBytes, totalBytes });
   progress();
 
+  const cleaned = new Set<string>();
   for (const object of objects) {
     const path = localPath(outDir, location.prefix, object.key);
     const before = doneBytes;
+    if (!cleaned.has(dirname(path))) {
+      cleaned.add(dirname(path));
+      await removeStalePartials(dirname(path));
+    }
     if (await alreadyPresent(request, object, path)) {
       skipped.push(path);
     } else {

@@ -1,6 +1,7 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -362,6 +363,29 @@ describe("getObjects (get)", () => {
     const third = await getObjects({ s3, location, objects, outDir: out });
     expect(third.downloaded).toEqual([path]);
     expect(await readFile(path)).toEqual(stored.body);
+  });
+
+  it("removes the temporary files of a killed get, and only those", async () => {
+    const out = join(dir, "get-stale");
+    const key = keyOf(PROD, windows()[0] as TimeWindow);
+    const path = localPath(out, location.prefix, key);
+    await mkdir(dirname(path), { recursive: true });
+    // A process that has exited, one that is running (this test's parent), and a file of the user's.
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    const names = [
+      `${basename(path)}.partial-${gone}`,
+      `${basename(path)}.partial-${process.ppid}`,
+      "notes.txt",
+    ];
+    for (const name of names) await writeFile(join(dirname(path), name), "x");
+    const { objects } = await listArchive(s3, location, {
+      groupId: GROUP,
+      tenantName: "prod-workspace",
+      range: RANGE,
+    });
+    const report = await getObjects({ s3, location, objects: objects.slice(0, 1), outDir: out });
+    expect(report.ok).toBe(true);
+    expect((await readdir(dirname(path))).sort()).toEqual([basename(path), names[1], names[2]].sort());
   });
 
   it("leaves nothing at the path of an object that does not match its stored checksum", async () => {
