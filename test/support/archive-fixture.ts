@@ -18,6 +18,7 @@ import {
   startAtlasSimulator,
 } from "./atlas-simulator";
 import { type S3TestServer, startS3Server } from "./s3-server";
+import { crc32ToBase64 } from "./s3-server/crc32-combine";
 
 export const GROUP = "32b6e34b3d91647abb20e7b8";
 export const OTHER_GROUP = "5f1e2d3c4b5a69788796a5b4";
@@ -107,9 +108,7 @@ export function expectedText(workspace: Workspace, window: TimeWindow): string {
 
 /** Base64 of the big-endian CRC32 of `data`, as S3 reports a full-object CRC32 checksum. */
 export function crc32Base64Of(data: Buffer): string {
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE(crc32(data));
-  return out.toString("base64");
+  return crc32ToBase64(crc32(data));
 }
 
 /** Decompresses a gzip buffer (every member). */

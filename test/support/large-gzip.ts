@@ -5,6 +5,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { Readable, Transform } from "node:stream";
 import { crc32, createGzip } from "node:zlib";
+import { crc32ToBase64 } from "./s3-server/crc32-combine";
 
 /** A large gzip stream and, once it has been read to the end, the SHA-256 of what it produced. */
 export interface LargeGzip {
@@ -67,13 +68,7 @@ export function largeGzip(bytes: number, seed = 1): LargeGzip {
     stream,
     produced: () => {
       digest ??= stream.readableEnded ? hash.copy().digest("hex") : undefined;
-      const crcBytes = Buffer.alloc(4);
-      crcBytes.writeUInt32BE(crc >>> 0);
-      return {
-        sha256: digest ?? hash.copy().digest("hex"),
-        bytes: produced,
-        crc32: crcBytes.toString("base64"),
-      };
+      return { sha256: digest ?? hash.copy().digest("hex"), bytes: produced, crc32: crc32ToBase64(crc) };
     },
   };
 }
