@@ -313,7 +313,7 @@ export async function handleDownload(
 
   let body: Body;
   try {
-    body = options.body ? options.body(parsed) : defaultBody(parsed, lineCount(parsed, options));
+    body = options.body?.(parsed) ?? defaultBody(parsed, lineCount(parsed, options));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return respond(withRate(apiError(500, "UNEXPECTED_ERROR", `Simulator body failed: ${message}`)));

@@ -39,8 +39,8 @@ export interface SimulatorOptions {
   workspaces?: Array<{ groupId: string; tenantName: string }>;
   /** Lines in a window's log; default: deterministic from the request, about 1 window in 5 empty. */
   linesPerWindow?: (req: AuditLogRequest) => number;
-  /** Raw gzip bytes to send instead of the default body (e.g. a huge log). */
-  body?: (req: AuditLogRequest) => NodeJS.ReadableStream | Buffer;
+  /** Raw gzip bytes to send instead of the default body (e.g. a huge log); undefined: the default. */
+  body?: (req: AuditLogRequest) => NodeJS.ReadableStream | Buffer | undefined;
   /** Token bucket per groupId; `retryAfterSeconds` defaults to 1, `null` omits `Retry-After`. */
   rateLimit?: { capacity: number; refillPerSecond: number; retryAfterSeconds?: number | null };
   /** Delay before the response headers of every download. */
