@@ -20,6 +20,7 @@ const BUFFER_BYTES = 1024 * 1024;
  * The inflater's output chunk: audit logs inflate about ten to one, and each output chunk is a
  * round trip to zlib's thread and a callback. Measured on audit-like JSON lines: 64 KiB chunks
  * cost 11.4 CPU-s per GB of gzip to inflate, 256 KiB 7.7 s, 1 MiB 8.3 s.
+ *
  * zlib streams take the stream options too, though Node's typings only list zlib's own.
  */
 const INFLATER_OPTIONS: ZlibOptions = Object.assign(

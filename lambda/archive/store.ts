@@ -294,6 +294,17 @@ async function abort(s3: S3Client, where: Target, uploadId: string): Promise<voi
     .catch(() => {});
 }
 
+/**
+ * The object's full-object CRC32 as S3 reports it (HeadObject or GetObject with checksum mode on),
+ * or undefined when it has none (a composite multipart checksum does not count).
+ */
+export function storedCrc32(output: {
+  readonly ChecksumCRC32?: string;
+  readonly ChecksumType?: string;
+}): string | undefined {
+  return output.ChecksumType === "FULL_OBJECT" ? output.ChecksumCRC32 : undefined;
+}
+
 /** Checks that the stored object is what was received. */
 async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<void> {
   let head: HeadObjectCommandOutput;
@@ -307,13 +318,9 @@ async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<v
   const problems: string[] = [];
   if (head.ContentLength !== digest.bytes)
     problems.push(`length ${head.ContentLength} != ${digest.bytes} received`);
-  if (
-    head.ChecksumCRC32 &&
-    head.ChecksumType === "FULL_OBJECT" &&
-    head.ChecksumCRC32 !== crc32Base64(digest.crc32)
-  ) {
-    problems.push(`CRC32 ${head.ChecksumCRC32} != ${crc32Base64(digest.crc32)} received`);
-  }
+  const stored = storedCrc32(head);
+  const received = crc32Base64(digest.crc32);
+  if (stored !== undefined && stored !== received) problems.push(`CRC32 ${stored} != ${received} received`);
   if (problems.length > 0) {
     throw new ArchiveVerificationError(
       `s3://${where.bucket}/${where.key} does not match what was downloaded (${problems.join("; ")}). ` +

@@ -15,6 +15,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { crc32Base64 } from "../archive/inspect";
+import { storedCrc32 } from "../archive/store";
 import { isChecksumMismatch, readError } from "./errors";
 import type { ArchivedObject, ArchiveLocation } from "./listing";
 import { formatBytes } from "./ls";
@@ -65,11 +66,6 @@ async function fileCrc32(path: string): Promise<string> {
   let crc = 0;
   for await (const chunk of createReadStream(path)) crc = crc32(chunk as Buffer, crc);
   return crc32Base64(crc);
-}
-
-/** The object's full-object CRC32 as S3 stored it, if it has one. */
-function storedCrc32(output: { ChecksumCRC32?: string; ChecksumType?: string }): string | undefined {
-  return output.ChecksumType === "FULL_OBJECT" ? output.ChecksumCRC32 : undefined;
 }
 
 /** Whether `path` already holds the object: same size, and same CRC32 as S3 stored with it. */
@@ -189,7 +185,8 @@ export async function getObjects(request: GetRequest): Promise<GetReport> {
         if (response.ContentLength !== undefined && response.ContentLength !== received) {
           throw new Error(`received ${received} bytes, but S3 reports ${response.ContentLength}`);
         }
-        if (expected !== undefined && expected !== crc32Base64(crc)) throw mismatch(crc32Base64(crc));
+        const actual = crc32Base64(crc);
+        if (expected !== undefined && expected !== actual) throw mismatch(actual);
         await rename(temp, path);
         downloaded.push(path);
         downloadedBytes += received;

@@ -8,6 +8,7 @@ import { type Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { crc32Base64, GzipInspector } from "../archive/inspect";
+import { storedCrc32 } from "../archive/store";
 import type { Workspace } from "../config";
 import type { TimeWindow } from "../windows";
 import { isChecksumMismatch, readError } from "./errors";
@@ -98,7 +99,7 @@ async function checkObject(request: VerifyRequest, object: ArchivedObject): Prom
     if (error.code === "READER_NO_SUCH_BUCKET" || error.code === "READER_ACCESS_DENIED") throw error;
     return bad("READ_FAILED", error.message);
   }
-  const stored = response.ChecksumType === "FULL_OBJECT" ? response.ChecksumCRC32 : undefined;
+  const stored = storedCrc32(response);
   const inspector = new GzipInspector();
   const discard = new Writable({ write: (_chunk, _encoding, callback) => callback() });
   try {
@@ -125,8 +126,9 @@ async function checkObject(request: VerifyRequest, object: ArchivedObject): Prom
         "something else wrote it",
     );
   }
-  if (stored !== crc32Base64(digest.crc32)) {
-    return bad("CHECKSUM_MISMATCH", checksumReason(stored, crc32Base64(digest.crc32)));
+  const computed = crc32Base64(digest.crc32);
+  if (stored !== computed) {
+    return bad("CHECKSUM_MISMATCH", checksumReason(stored, computed));
   }
   const mismatches = metadataMismatches(response.Metadata ?? {}, object.workspace, object.window);
   if (mismatches.length > 0) return bad("METADATA_MISMATCH", mismatches.join("; "));
