@@ -30,6 +30,14 @@ export const RUN_METRICS = {
   windowsDeferred: "WindowsDeferred",
   bytesArchived: "BytesArchived",
   backlogWindows: "BacklogWindows",
+  /**
+   * Windows whose key holds an object that is not a verified archive object (no full-object CRC32,
+   * or metadata naming another window): counted as failed too, on every run until an operator
+   * resolves it (the function may not delete).
+   */
+  windowsInvalid: "WindowsInvalid",
+  /** 1 for a run that could not start (unreadable or unusable credentials), else 0. */
+  setupFailures: "SetupFailures",
 } as const;
 
 /** The dimension every run metric carries. */
