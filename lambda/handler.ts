@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import type { Dispatcher } from "undici";
@@ -21,7 +21,8 @@ import {
   parseBundledConfig,
 } from "./config";
 import { ArchiverError } from "./errors";
-import { runMetrics } from "./metrics";
+import { runMetrics, setupFailureMetrics } from "./metrics";
+import { createS3Client } from "./s3-client";
 import { SecretCredentials } from "./secrets";
 
 /** The invocation ended with failed windows: the message says how many; `summary` has each one. */
@@ -101,7 +102,7 @@ function init(): State {
   return {
     config,
     bucket,
-    s3: new S3Client({}),
+    s3: createS3Client(),
     dispatcher: createAtlasDispatcher(),
     credentials: new SecretCredentials(new SecretsManagerClient({}), required(HANDLER_ENVIRONMENT.secretArn)),
     namespace: process.env[HANDLER_ENVIRONMENT.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
@@ -109,9 +110,9 @@ function init(): State {
 }
 
 /**
- * Time kept free at the end of an invocation: no new window starts after `timeout − margin`, so
- * the window in flight can finish and the summary and metrics are written. Two minutes, or a
- * quarter of the time left when that is short.
+ * Time kept free at the end of an invocation: at `timeout − margin` the run stops, aborting the
+ * work in flight (its uploads are aborted, bounded at 10 s each), and the summary and metrics are
+ * written. Two minutes, or a quarter of the time left when that is short.
  */
 function deadlineMargin(remainingMs: number): number {
   return Math.min(120_000, Math.floor(remainingMs / 4));
@@ -133,10 +134,18 @@ function log(level: "info" | "warn" | "error", message: string, fields: Record<s
   console[level](JSON.stringify({ message, ...fields }));
 }
 
+/** Writes one EMF line straight to stdout. */
+function writeMetrics(document: Record<string, unknown>): void {
+  // Straight to stdout: with Lambda's JSON log format, console output is wrapped in an envelope
+  // that CloudWatch would not recognise as EMF.
+  process.stdout.write(`${JSON.stringify(document)}\n`);
+}
+
 /** The Lambda entry point, invoked by the EventBridge schedule (or by hand with `from`/`to`). */
 export async function handler(event: unknown, context: Context): Promise<RunSummary> {
   state ??= init();
   const { config, bucket, s3, dispatcher, credentials, namespace } = state;
+  const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local";
   const manual = (event && typeof event === "object" ? event : {}) as ManualEvent;
   const fromMs = parseInstant(manual.from, "from");
   const toMs = parseInstant(manual.to, "to");
@@ -147,6 +156,7 @@ export async function handler(event: unknown, context: Context): Promise<RunSumm
 
   const startedAt = Date.now();
   const remaining = context.getRemainingTimeInMillis();
+  const deadlineMs = startedAt + remaining - deadlineMargin(remaining);
   const atlas = createAtlasClient({
     baseUrl: config.atlas.baseUrl,
     apiVersion: config.atlas.apiVersion,
@@ -154,6 +164,17 @@ export async function handler(event: unknown, context: Context): Promise<RunSumm
     credentials,
     onRetry: (e) => log("warn", "retrying Atlas", { ...e }),
   });
+
+  // Credentials first: an unreadable or refused secret is one clear error, not one per window.
+  try {
+    await atlas.prepare(AbortSignal.timeout(Math.max(1, deadlineMs - Date.now())));
+  } catch (err) {
+    const error = err instanceof ArchiverError ? err : new ArchiverError("HANDLER_SETUP_FAILED", String(err));
+    log("error", "run could not start", { error: error.toJSON() });
+    writeMetrics(setupFailureMetrics(namespace, functionName, Date.now(), context.awsRequestId));
+    throw error;
+  }
+
   const request: ArchiveRunRequest = {
     config,
     bucket,
@@ -162,16 +183,12 @@ export async function handler(event: unknown, context: Context): Promise<RunSumm
     nowMs: startedAt,
     runId: context.awsRequestId,
     ...(range ? { range } : {}),
-    deadlineMs: startedAt + remaining - deadlineMargin(remaining),
+    deadlineMs,
     onEvent: (e) => log(e.type === "failed" ? "error" : "info", e.type, { ...e }),
   };
   const summary = await archiveRun(request);
   log(summary.ok ? "info" : "error", "run summary", { summary });
-  // Straight to stdout: with Lambda's JSON log format, console output is wrapped in an envelope
-  // that CloudWatch would not recognise as EMF.
-  process.stdout.write(
-    `${JSON.stringify(runMetrics(summary, namespace, process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local", Date.now()))}\n`,
-  );
+  writeMetrics(runMetrics(summary, namespace, functionName, Date.now()));
   if (!summary.ok) throw new RunFailedError(summary);
   return summary;
 }

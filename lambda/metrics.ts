@@ -23,14 +23,39 @@ export function runMetrics(
   timestampMs: number,
 ): Record<string, unknown> {
   const { totals } = summary;
-  const values: Record<string, number> = {
+  return emf(namespace, functionName, timestampMs, summary.runId, {
     [RUN_METRICS.windowsArchived]: totals.archived,
     [RUN_METRICS.windowsFailed]: totals.failed,
     [RUN_METRICS.windowsAlreadyPresent]: totals.alreadyPresent,
     [RUN_METRICS.windowsDeferred]: totals.deferred,
     [RUN_METRICS.bytesArchived]: totals.bytes,
     [RUN_METRICS.backlogWindows]: summary.backlog,
-  };
+    [RUN_METRICS.windowsInvalid]: totals.invalid,
+    [RUN_METRICS.setupFailures]: 0,
+  });
+}
+
+/**
+ * The EMF document of a run that could not start (its credentials could not be read or were
+ * refused): `SetupFailures` 1 and every window metric 0, so the metrics never go silent.
+ */
+export function setupFailureMetrics(
+  namespace: string,
+  functionName: string,
+  timestampMs: number,
+  runId: string,
+): Record<string, unknown> {
+  const values = Object.fromEntries(METRIC_NAMES.map((name) => [name, 0]));
+  return emf(namespace, functionName, timestampMs, runId, { ...values, [RUN_METRICS.setupFailures]: 1 });
+}
+
+function emf(
+  namespace: string,
+  functionName: string,
+  timestampMs: number,
+  runId: string,
+  values: Record<string, number>,
+): Record<string, unknown> {
   return {
     _aws: {
       Timestamp: timestampMs,
@@ -46,7 +71,7 @@ export function runMetrics(
       ],
     },
     [METRIC_DIMENSION]: functionName,
-    RunId: summary.runId,
+    RunId: runId,
     ...values,
   };
 }

@@ -14,12 +14,29 @@ export class GzipInvalidError extends ArchiverError {
 /** S3 refused or failed a request. `code` tells which kind: see {@link s3ErrorCode}. */
 export class ArchiveStorageError extends ArchiverError {}
 
-/** What was stored differs from what was received (length, SHA-256 or CRC32). */
+/** What was stored differs from what was received (length or CRC32). */
 export class ArchiveVerificationError extends ArchiverError {
   constructor(message: string, options: ArchiverErrorOptions = {}) {
     super("ARCHIVE_VERIFY_MISMATCH", message, options);
   }
 }
+
+/**
+ * The window's key holds an object that is not its verified archive: no full-object checksum,
+ * metadata naming another window, or bytes that do not match. The archiver never overwrites or
+ * deletes, so this repeats on every run until someone removes the object.
+ */
+export class ArchiveObjectInvalidError extends ArchiverError {
+  constructor(message: string, options: ArchiverErrorOptions = {}) {
+    super("ARCHIVE_OBJECT_INVALID", message, options);
+  }
+}
+
+/** The codes of failures that leave a bad object at a window's key (the `WindowsInvalid` metric). */
+export const INVALID_OBJECT_CODES: ReadonlySet<string> = new Set([
+  "ARCHIVE_OBJECT_INVALID",
+  "ARCHIVE_VERIFY_MISMATCH",
+]);
 
 /** An S3 error's name and HTTP status, as the AWS SDK reports them. */
 export function s3Fault(err: unknown): { name: string; status: number | undefined } {
@@ -27,19 +44,39 @@ export function s3Fault(err: unknown): { name: string; status: number | undefine
   return { name: e?.Code ?? e?.name ?? "Error", status: e?.$metadata?.httpStatusCode };
 }
 
-/** Whether S3 refused a conditional write because the key already exists (`If-None-Match: *`). */
+/**
+ * Whether S3 refused a conditional write because the key already exists (`If-None-Match: *`):
+ * 412 only. A 409 is not that: see {@link isConditionalConflict}.
+ */
 export function isPreconditionFailed(err: unknown): boolean {
   const { name, status } = s3Fault(err);
-  return status === 412 || name === "PreconditionFailed" || name === "ConditionalRequestConflict";
+  return status === 412 || name === "PreconditionFailed";
 }
 
 /**
- * The stable code for an S3 failure: `S3_ACCESS_DENIED`, `S3_NO_SUCH_BUCKET` or `S3_REQUEST_FAILED`.
+ * Whether S3 answered 409 `ConditionalRequestConflict`: a concurrent conditional write to the key
+ * was in progress. Nothing was decided: the write is to be tried again.
+ */
+export function isConditionalConflict(err: unknown): boolean {
+  const { name, status } = s3Fault(err);
+  return name === "ConditionalRequestConflict" || (status === 409 && name !== "OperationAborted");
+}
+
+/** Whether `err` is the AWS SDK giving up on a request that took too long (connect, headers, idle socket). */
+function isTimeout(err: unknown): boolean {
+  const e = err as { name?: string; code?: string };
+  return e?.name === "TimeoutError" || e?.code === "ETIMEDOUT" || e?.code === "ECONNRESET_TIMEOUT";
+}
+
+/**
+ * The stable code for an S3 failure: `S3_ACCESS_DENIED`, `S3_NO_SUCH_BUCKET`, `S3_TIMEOUT` or
+ * `S3_REQUEST_FAILED`.
  */
 export function s3ErrorCode(err: unknown): string {
   const { name, status } = s3Fault(err);
   if (name === "AccessDenied" || status === 403) return "S3_ACCESS_DENIED";
   if (name === "NoSuchBucket") return "S3_NO_SUCH_BUCKET";
+  if (isTimeout(err)) return "S3_TIMEOUT";
   return "S3_REQUEST_FAILED";
 }
 
@@ -67,7 +104,10 @@ export function storageError(
         "s3:AbortMultipartUpload on the archive prefix (and kms:GenerateDataKey/kms:Decrypt if the bucket uses a KMS key)."
       : code === "S3_NO_SUCH_BUCKET"
         ? "Check archive.bucket in the parameter file (or ARCHIVE_BUCKET) and the region (AWS_REGION)."
-        : "S3 or the network failed after the SDK's retries; the next run retries the window.";
+        : code === "S3_TIMEOUT"
+          ? "S3 did not answer in time (see the README's reliability bounds) after the SDK's retries; the next " +
+            "run retries the window. Check the S3 endpoint and the network path to it."
+          : "S3 or the network failed after the SDK's retries; the next run retries the window.";
   const message = err instanceof Error ? err.message : String(err);
   return new ArchiveStorageError(
     code,

@@ -4,8 +4,9 @@
  * The S3 layout is the checkpoint: there is no other state.
  */
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import type { AuditLogDownload } from "../atlas/client";
+import type { AuditLogDownload, DownloadOptions } from "../atlas/client";
 import { AtlasError } from "../atlas/errors";
+import { timerDelay } from "../atlas/retry";
 import {
   type ArchiverConfig,
   archiveKey,
@@ -16,12 +17,13 @@ import {
 } from "../config";
 import { ArchiverError } from "../errors";
 import { dueWindows, formatWindow, isDue, type TimeWindow, windowsInRange } from "../windows";
-import { storageError } from "./errors";
-import { DEFAULT_UPLOAD_SETTINGS, storeLog, type UploadSettings } from "./store";
+import { ArchiveStorageError, INVALID_OBJECT_CODES, storageError } from "./errors";
+import { listedWithFullObjectCrc32, objectMetadata } from "./object";
+import { checkExisting, DEFAULT_UPLOAD_SETTINGS, storeLog, type UploadSettings } from "./store";
 
 /** What the run needs from the Atlas client (an `AtlasClient`, or a stand-in in tests). */
 export interface AtlasSource {
-  download(workspace: Workspace, window: TimeWindow, signal?: AbortSignal): Promise<AuditLogDownload>;
+  download(workspace: Workspace, window: TimeWindow, options?: DownloadOptions): Promise<AuditLogDownload>;
   /** Maps an error raised while reading a download's body to a typed error naming the window. */
   bodyError(err: unknown, workspace: Workspace, window: TimeWindow): Error;
 }
@@ -61,7 +63,10 @@ export interface ArchiveRunRequest {
   readonly runId: string;
   /** Archive the due windows overlapping `[fromMs, toMs)` instead of the lookback. */
   readonly range?: { readonly fromMs: number; readonly toMs: number };
-  /** No new window starts at or after this epoch time; what is left is deferred to the next run. */
+  /**
+   * The run's deadline (epoch ms): no new window starts at or after it, and the work in flight
+   * then is aborted (its upload aborted, nothing left at its key); what is left is deferred.
+   */
   readonly deadlineMs?: number;
   /** Read for the deadline. @default Date.now */
   readonly clock?: () => number;
@@ -103,9 +108,14 @@ export interface WorkspaceSummary {
   /** Windows whose object already existed (before the run, or written by a concurrent run). */
   alreadyPresent: number;
   readonly failed: WindowFailure[];
-  /** Windows not started because of the deadline or the per-run cap: the next run takes them. */
+  /** Windows not done because of the deadline, the per-run cap or an Atlas pause: the next run takes them. */
   deferred: number;
+  /** Why windows were deferred, when some were. */
+  deferredReason?: DeferralReason;
 }
+
+/** Why windows were left for the next run. */
+export type DeferralReason = "deadline" | "window cap" | "rate limit";
 
 /** The outcome of a run, for people (CLI), logs and metrics. */
 export interface RunSummary {
@@ -125,6 +135,8 @@ export interface RunSummary {
     readonly failed: number;
     readonly deferred: number;
     readonly bytes: number;
+    /** Failed windows whose key holds an object that is not their verified archive. */
+    readonly invalid: number;
   };
   /** Due windows still missing at the end of the run (failed + deferred). */
   readonly backlog: number;
@@ -147,7 +159,9 @@ export type RunEvent =
       readonly type: "deferred";
       readonly workspace: string;
       readonly windows: number;
-      readonly reason: "deadline" | "window cap";
+      readonly reason: DeferralReason;
+      /** What Atlas asked, for a rate-limit deferral. */
+      readonly detail?: string;
     };
 
 /** Runs `task` over `items` with at most `limit` in flight. */
@@ -166,22 +180,54 @@ async function forEachLimited<T>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
-/** Every key under `prefix` (all pages). */
+/** A listed key, and whether the listing shows S3's full-object CRC32 for it. */
+interface ListedKey {
+  readonly key: string;
+  readonly fullObjectCrc32: boolean;
+}
+
+/**
+ * Every key under `prefix` (all pages). A continuation token seen before is an error: a store
+ * that hands it out again would otherwise loop the run for ever.
+ */
 async function listKeys(
   s3: S3Client,
   bucket: string,
   prefix: string,
   signal?: AbortSignal,
-): Promise<string[]> {
-  const keys: string[] = [];
+): Promise<ListedKey[]> {
+  const keys: ListedKey[] = [];
+  const seen = new Set<string>();
   let token: string | undefined;
   do {
     const page = await s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
       { abortSignal: signal },
     );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    for (const o of page.Contents ?? []) {
+      if (o.Key) keys.push({ key: o.Key, fullObjectCrc32: listedWithFullObjectCrc32(o) });
+    }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    if (page.IsTruncated && !token) {
+      throw new ArchiveStorageError(
+        "S3_LIST_INVALID",
+        `ListObjectsV2 of s3://${bucket}/${prefix} said the listing goes on but gave no continuation token; ` +
+          "the S3 endpoint is not behaving like S3.",
+        { key: prefix },
+      );
+    }
+    if (token !== undefined) {
+      if (seen.has(token)) {
+        throw new ArchiveStorageError(
+          "S3_LIST_LOOP",
+          `ListObjectsV2 of s3://${bucket}/${prefix} returned a continuation token it had already returned ` +
+            `(after ${seen.size + 1} pages): the listing would never end, so the workspace is not planned. ` +
+            "The S3 endpoint is not behaving like S3.",
+          { key: prefix },
+        );
+      }
+      seen.add(token);
+    }
   } while (token);
   return keys;
 }
@@ -229,7 +275,7 @@ function isoSeconds(ms: number): string {
  * ```
  */
 export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary> {
-  const { config, bucket, atlas, s3, nowMs, runId, range, signal } = request;
+  const { config, bucket, atlas, s3, nowMs, runId, range } = request;
   const settings: RunSettings = {
     ...DEFAULT_RUN_SETTINGS,
     ...request.settings,
@@ -255,6 +301,22 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
       )
     : dueWindows(nowMs, config.window);
 
+  // The run's own signal: it aborts the work in flight (downloads, uploads, listings) at the
+  // deadline, or when the caller's signal aborts, so that the run always ends in time to report.
+  const stop = new AbortController();
+  const stopNow = () =>
+    stop.abort(
+      new ArchiverError("RUN_DEADLINE", `Run ${runId} reached its deadline; what is left is deferred.`),
+    );
+  const outer = request.signal;
+  if (outer?.aborted) stopNow();
+  else outer?.addEventListener("abort", stopNow, { once: true });
+  const deadlineTimer =
+    request.deadlineMs === undefined
+      ? undefined
+      : setTimeout(stopNow, timerDelay(request.deadlineMs - clock()));
+  const signal = stop.signal;
+
   let budget = settings.maxWindows;
   const summaries: WorkspaceSummary[] = config.workspaces.map((w) => ({
     workspace: workspaceLabel(w),
@@ -268,94 +330,157 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
     deferred: 0,
   }));
 
-  await forEachLimited(
-    config.workspaces.map((w, i) => [w, summaries[i] as WorkspaceSummary] as const),
-    settings.concurrency,
-    async ([workspace, summary]) => {
-      const label = summary.workspace;
-      const keyOf = (w: TimeWindow) => archiveKey(prefix, workspace, w);
-
-      // 1. What exists: one listing per UTC date partition the candidates fall in.
-      const existing = new Set<string>();
-      try {
-        for (const date of new Set(candidates.map((w) => utcDate(w.startMs)))) {
-          for (const key of await listKeys(s3, bucket, partitionPrefix(prefix, workspace, date), signal)) {
-            existing.add(key);
-          }
-        }
-      } catch (err) {
-        const error = storageError(err, "ListObjectsV2", { bucket, workspace: label });
-        for (const w of candidates) {
-          const failure = failureOf(error, formatWindow(w), keyOf(w));
+  try {
+    await forEachLimited(
+      config.workspaces.map((w, i) => [w, summaries[i] as WorkspaceSummary] as const),
+      settings.concurrency,
+      async ([workspace, summary]) => {
+        const label = summary.workspace;
+        const keyOf = (w: TimeWindow) => archiveKey(prefix, workspace, w);
+        const fail = (err: unknown, window: TimeWindow) => {
+          const failure = failureOf(err, formatWindow(window), keyOf(window));
           summary.failed.push(failure);
           emit({ type: "failed", workspace: label, ...failure });
+        };
+        const defer = (windows: number, reason: DeferralReason, detail?: string) => {
+          summary.deferred += windows;
+          summary.deferredReason ??= reason;
+          emit({ type: "deferred", workspace: label, windows, reason, ...(detail ? { detail } : {}) });
+        };
+        if (signal.aborted) {
+          defer(candidates.length, "deadline");
+          return;
         }
-        return;
-      }
-      const missing = candidates.filter((w) => !existing.has(keyOf(w)));
-      summary.alreadyPresent = candidates.length - missing.length;
-      emit({ type: "planned", workspace: label, due: candidates.length, missing: missing.length });
 
-      // 2. Fetch and store, oldest first.
-      let permanent: unknown;
-      for (const [index, window] of missing.entries()) {
-        const key = keyOf(window);
-        const windowLabel = formatWindow(window);
-        if (permanent !== undefined) {
-          const failure = failureOf(permanent, windowLabel, key);
-          summary.failed.push(failure);
-          emit({ type: "failed", workspace: label, ...failure });
-          continue;
-        }
-        const overDeadline = request.deadlineMs !== undefined && clock() >= request.deadlineMs;
-        if (overDeadline || budget <= 0 || signal?.aborted) {
-          summary.deferred = missing.length - index;
-          emit({
-            type: "deferred",
-            workspace: label,
-            windows: summary.deferred,
-            reason: overDeadline || signal?.aborted ? "deadline" : "window cap",
-          });
-          break;
-        }
-        budget--;
+        // 1. What exists: one listing per UTC date partition the candidates fall in.
+        const existing = new Map<string, ListedKey>();
         try {
-          const log = await atlas.download(workspace, window, signal);
-          const outcome = await storeLog({
-            s3,
-            bucket,
-            key,
-            body: log.body,
-            metadata: objectMetadata(config, workspace, window, runId, log.fileName),
-            upload: settings.upload,
-            workspace: label,
-            window: windowLabel,
-          }).catch((err: unknown) => {
-            throw atlas.bodyError(err, workspace, window);
-          });
-          if (outcome.status === "already-present") {
-            summary.alreadyPresent++;
-            emit({ type: "already-present", workspace: label, window: windowLabel, key });
-          } else {
-            const archived = {
-              window: windowLabel,
-              key,
-              bytes: outcome.digest.bytes,
-              lines: outcome.digest.lines,
-              sha256: outcome.digest.sha256,
-            };
-            summary.archived.push(archived);
-            emit({ type: "archived", workspace: label, ...archived });
+          for (const date of new Set(candidates.map((w) => utcDate(w.startMs)))) {
+            for (const listed of await listKeys(
+              s3,
+              bucket,
+              partitionPrefix(prefix, workspace, date),
+              signal,
+            )) {
+              existing.set(listed.key, listed);
+            }
           }
         } catch (err) {
-          const failure = failureOf(err, windowLabel, key);
-          summary.failed.push(failure);
-          emit({ type: "failed", workspace: label, ...failure });
-          if (isPermanentForWorkspace(err)) permanent = err;
+          if (signal.aborted) {
+            defer(candidates.length, "deadline");
+            return;
+          }
+          const error = storageError(err, "ListObjectsV2", { bucket, workspace: label });
+          for (const w of candidates) fail(error, w);
+          return;
         }
-      }
-    },
-  );
+        // An object the listing shows without S3's full-object CRC32 is looked at more closely:
+        // the archiver's own objects always carry one.
+        const missing: TimeWindow[] = [];
+        let present = 0;
+        for (const [index, window] of candidates.entries()) {
+          const listed = existing.get(keyOf(window));
+          if (listed === undefined) {
+            missing.push(window);
+            continue;
+          }
+          if (listed.fullObjectCrc32) {
+            present++;
+            continue;
+          }
+          try {
+            await checkExisting(
+              s3,
+              { bucket, key: listed.key, workspace: label, window: formatWindow(window), signal },
+              { workspace, window },
+            );
+            present++;
+          } catch (err) {
+            if (signal.aborted) {
+              defer(candidates.length - index, "deadline");
+              return;
+            }
+            fail(err, window);
+          }
+        }
+        summary.alreadyPresent = present;
+        emit({ type: "planned", workspace: label, due: candidates.length, missing: missing.length });
+
+        // 2. Fetch and store, oldest first.
+        let permanent: unknown;
+        for (const [index, window] of missing.entries()) {
+          const key = keyOf(window);
+          const windowLabel = formatWindow(window);
+          if (permanent !== undefined) {
+            fail(permanent, window);
+            continue;
+          }
+          const overDeadline = request.deadlineMs !== undefined && clock() >= request.deadlineMs;
+          if (overDeadline || signal.aborted || budget <= 0) {
+            defer(missing.length - index, overDeadline || signal.aborted ? "deadline" : "window cap");
+            break;
+          }
+          budget--;
+          try {
+            const log = await atlas.download(workspace, window, {
+              signal,
+              ...(request.deadlineMs === undefined ? {} : { deadlineMs: request.deadlineMs }),
+            });
+            const outcome = await storeLog({
+              s3,
+              bucket,
+              key,
+              body: log.body,
+              metadata: objectMetadata({
+                workspace,
+                window,
+                apiVersion: config.atlas.apiVersion,
+                runId,
+                atlasFileName: log.fileName,
+              }),
+              upload: settings.upload,
+              subject: { workspace, window },
+              signal,
+              workspace: label,
+              window: windowLabel,
+            }).catch((err: unknown) => {
+              throw atlas.bodyError(err, workspace, window);
+            });
+            if (outcome.status === "already-present") {
+              summary.alreadyPresent++;
+              emit({ type: "already-present", workspace: label, window: windowLabel, key });
+            } else {
+              const archived = {
+                window: windowLabel,
+                key,
+                bytes: outcome.digest.bytes,
+                lines: outcome.digest.lines,
+                sha256: outcome.digest.sha256,
+              };
+              summary.archived.push(archived);
+              emit({ type: "archived", workspace: label, ...archived });
+            }
+          } catch (err) {
+            // Work cut short by the deadline is not a failure: nothing was stored, the next run takes it.
+            if (signal.aborted) {
+              budget++;
+              defer(missing.length - index, "deadline");
+              break;
+            }
+            if (err instanceof AtlasError && err.code === "ATLAS_PAUSED") {
+              defer(missing.length - index, "rate limit", err.message);
+              break;
+            }
+            fail(err, window);
+            if (isPermanentForWorkspace(err)) permanent = err;
+          }
+        }
+      },
+    );
+  } finally {
+    if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
+    outer?.removeEventListener("abort", stopNow);
+  }
 
   const finishedAt = clock();
   const sum = (f: (s: WorkspaceSummary) => number) => summaries.reduce((n, s) => n + f(s), 0);
@@ -366,6 +491,7 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
     failed: sum((s) => s.failed.length),
     deferred: sum((s) => s.deferred),
     bytes: sum((s) => s.archived.reduce((n, a) => n + a.bytes, 0)),
+    invalid: sum((s) => s.failed.filter((f) => INVALID_OBJECT_CODES.has(f.code)).length),
   };
   return {
     runId,
@@ -380,26 +506,5 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
     totals,
     backlog: totals.failed + totals.deferred,
     ok: totals.failed === 0,
-  };
-}
-
-/** The user metadata of an archived object: what is known before its download. */
-function objectMetadata(
-  config: ArchiverConfig,
-  workspace: Workspace,
-  window: TimeWindow,
-  runId: string,
-  atlasFileName: string | undefined,
-): Record<string, string> {
-  return {
-    "window-start": isoSeconds(window.startMs),
-    "window-end": isoSeconds(window.endMs),
-    "group-id": workspace.groupId,
-    "tenant-name": workspace.tenantName,
-    ...(workspace.spName === undefined ? {} : { "sp-name": workspace.spName }),
-    "atlas-api-version": config.atlas.apiVersion,
-    "run-id": runId,
-    // Only printable ASCII may travel in an S3 metadata header.
-    ...(atlasFileName && /^[\x20-\x7e]+$/.test(atlasFileName) ? { "atlas-file-name": atlasFileName } : {}),
   };
 }

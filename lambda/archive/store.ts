@@ -4,19 +4,33 @@
  */
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream";
+import { crc32 } from "node:zlib";
 import {
   AbortMultipartUploadCommand,
   type CompletedPart,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  GetObjectCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { ArchiveStorageError, ArchiveVerificationError, isPreconditionFailed, storageError } from "./errors";
+import type { Workspace } from "../config";
+import type { TimeWindow } from "../windows";
+import {
+  ArchiveObjectInvalidError,
+  ArchiveStorageError,
+  ArchiveVerificationError,
+  isConditionalConflict,
+  isPreconditionFailed,
+  storageError,
+} from "./errors";
 import { crc32Base64, GzipInspector, type LogDigest } from "./inspect";
+import { CRC32_METADATA, judgeObject, storedCrc32 } from "./object";
+
+export { storedCrc32 } from "./object";
 
 /** How large logs are uploaded. */
 export interface UploadSettings {
@@ -38,6 +52,15 @@ export const DEFAULT_UPLOAD_SETTINGS: UploadSettings = { partSizeBytes: 8 * 1024
 /** S3's limit on the parts of one multipart upload. */
 const MAX_PARTS = 10_000;
 
+/**
+ * A conditional write answered 409 (a concurrent conditional write was in progress) is tried
+ * again this many times in all, after 200 ms, then 800 ms.
+ */
+const CONFLICT_ATTEMPTS = 3;
+
+/** Cleaning up after a failure (AbortMultipartUpload) gets its own bound, even after the run's deadline. */
+const CLEANUP_TIMEOUT_MS = 10_000;
+
 /** One object to store. */
 export interface StoreRequest {
   readonly s3: S3Client;
@@ -49,6 +72,13 @@ export interface StoreRequest {
   /** User metadata of the object (everything known before the download). */
   readonly metadata: Readonly<Record<string, string>>;
   readonly upload: UploadSettings;
+  /**
+   * The workspace and window the key belongs to: an object another writer stored at the key first
+   * counts as already archived only if it is that window's verified archive object.
+   */
+  readonly subject?: { readonly workspace: Workspace; readonly window: TimeWindow };
+  /** Aborts every request (the run's deadline); an upload in progress is then aborted too. */
+  readonly signal?: AbortSignal;
   /** For error messages. */
   readonly workspace?: string;
   readonly window?: string;
@@ -65,6 +95,7 @@ interface Target {
   readonly key: string;
   readonly workspace?: string;
   readonly window?: string;
+  readonly signal?: AbortSignal;
 }
 
 const CONTENT_TYPE = "application/gzip";
@@ -88,22 +119,36 @@ async function readHead(stream: Readable, limit: number): Promise<Head> {
   return { ended: false, chunks, rest };
 }
 
+/** Sends `write`, trying again after a 409 `ConditionalRequestConflict` (nothing was decided). */
+async function withConflictRetries<T>(write: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isConditionalConflict(err) || attempt >= CONFLICT_ATTEMPTS || signal?.aborted) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200 * 4 ** (attempt - 1)));
+    }
+  }
+}
+
 /**
  * Streams `body` into `s3://bucket/key`, verifying gzip integrity on the way.
  *
- * - A log up to `partSizeBytes` is read into memory and stored with one `PutObject`.
+ * - A log up to `partSizeBytes` is read into memory and stored with one `PutObject`, which also
+ *   carries the CRC32 in its metadata (for stores that keep no checksum).
  * - A larger one is streamed as a multipart upload straight to `key` (bounded memory; aborted on
  *   any failure, so no parts are left behind and nothing appears at `key`).
  * - Either way the object carries S3's full-object CRC32 checksum, computed here from the bytes
  *   as received and checked by S3 against what it stored before the object appears.
- * - Writes to `key` are conditional (`If-None-Match: *`): when another run stored the window
- *   first, the outcome is `already-present` and nothing is overwritten.
- * - Afterwards the object's length and (where S3 reports it) full-object CRC32 are compared with
- *   what was received.
+ * - Writes to `key` are conditional (`If-None-Match: *`; a 409 conflict is tried again). When
+ *   another writer stored the window first (412), the outcome is `already-present` if the object
+ *   there is the window's verified archive, else {@link ArchiveObjectInvalidError}.
+ * - Afterwards the object's length and full-object CRC32 are compared with what was received;
+ *   when the store reports no checksum, the object is read back and its bytes compared.
  */
 export async function storeLog(request: StoreRequest): Promise<StoreOutcome> {
-  const { s3, bucket, key, upload } = request;
-  const where: Target = { bucket, key, workspace: request.workspace, window: request.window };
+  const { s3, bucket, key, upload, signal } = request;
+  const where: Target = { bucket, key, workspace: request.workspace, window: request.window, signal };
   const inspector = new GzipInspector();
   // Either side's failure destroys both: a download error fails whoever reads the inspector, and
   // invalid gzip stops the download. The error itself surfaces through the reads below.
@@ -112,21 +157,30 @@ export async function storeLog(request: StoreRequest): Promise<StoreOutcome> {
   const head = await readHead(inspector, upload.partSizeBytes);
   if (head.ended) {
     const digest = inspector.digest();
+    const checksum = crc32Base64(digest.crc32);
     try {
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: head.body,
-          ContentLength: head.body.length,
-          ContentType: CONTENT_TYPE,
-          Metadata: { ...request.metadata },
-          ChecksumCRC32: crc32Base64(digest.crc32),
-          IfNoneMatch: "*",
-        }),
+      await withConflictRetries(
+        () =>
+          s3.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: head.body,
+              ContentLength: head.body.length,
+              ContentType: CONTENT_TYPE,
+              Metadata: { ...request.metadata, [CRC32_METADATA]: checksum },
+              ChecksumCRC32: checksum,
+              IfNoneMatch: "*",
+            }),
+            { abortSignal: signal },
+          ),
+        signal,
       );
     } catch (err) {
-      if (isPreconditionFailed(err)) return { status: "already-present", digest };
+      if (isPreconditionFailed(err)) {
+        await checkExisting(s3, where, request.subject);
+        return { status: "already-present", digest };
+      }
       throw storageError(err, "PutObject", where);
     }
     await verify(s3, where, digest);
@@ -141,7 +195,10 @@ export async function storeLog(request: StoreRequest): Promise<StoreOutcome> {
     throw err;
   }
   const digest = inspector.digest();
-  if (status === "already-present") return { status, digest };
+  if (status === "already-present") {
+    await checkExisting(s3, where, request.subject);
+    return { status, digest };
+  }
   await verify(s3, where, digest);
   return { status, digest, multipart: true };
 }
@@ -164,7 +221,9 @@ async function uploadMultipart(
   head: { readonly chunks: Buffer[]; readonly rest: AsyncIterator<Buffer> },
   digest: () => LogDigest,
 ): Promise<"stored" | "already-present"> {
+  const { signal } = where;
   let uploadId: string | undefined;
+  let keepsChecksum: boolean;
   try {
     const created = await s3.send(
       new CreateMultipartUploadCommand({
@@ -175,8 +234,11 @@ async function uploadMultipart(
         ChecksumAlgorithm: "CRC32",
         ChecksumType: "FULL_OBJECT",
       }),
+      { abortSignal: signal },
     );
     uploadId = created.UploadId;
+    // S3 confirms the checksum settings it will apply; a store that ignores them says nothing.
+    keepsChecksum = created.ChecksumAlgorithm === "CRC32" && created.ChecksumType === "FULL_OBJECT";
   } catch (err) {
     throw storageError(err, "CreateMultipartUpload", where);
   }
@@ -184,6 +246,17 @@ async function uploadMultipart(
     throw new ArchiveStorageError(
       "S3_REQUEST_FAILED",
       `CreateMultipartUpload on s3://${where.bucket}/${where.key} returned no UploadId; check the S3 endpoint.`,
+      where,
+    );
+  }
+  if (!keepsChecksum) {
+    await abort(s3, where, uploadId);
+    throw new ArchiveStorageError(
+      "S3_CHECKSUM_UNSUPPORTED",
+      `The S3 store did not confirm a full-object CRC32 checksum for the multipart upload of ` +
+        `s3://${where.bucket}/${where.key}: it keeps no checksums, so a log above ${settings.partSizeBytes} bytes ` +
+        "could never be proven intact there. Use Amazon S3 or a store that supports full-object checksums " +
+        "(x-amz-checksum-type: FULL_OBJECT), or shorter windows (window.minutes) so that logs fit in one request.",
       where,
     );
   }
@@ -206,6 +279,7 @@ async function uploadMultipart(
           ContentLength: size,
           ChecksumAlgorithm: "CRC32",
         }),
+        { abortSignal: signal },
       );
       parts.push({ PartNumber: number, ETag: result.ETag, ChecksumCRC32: result.ChecksumCRC32 });
       // The SDK is done with the buffer once the request is answered: reuse it for a later part.
@@ -259,17 +333,23 @@ async function uploadMultipart(
     if (failure !== undefined) throw failure;
 
     parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+    const checksum = crc32Base64(digest().crc32);
     try {
-      await s3.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: where.bucket,
-          Key: where.key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts },
-          ChecksumCRC32: crc32Base64(digest().crc32),
-          ChecksumType: "FULL_OBJECT",
-          IfNoneMatch: "*",
-        }),
+      await withConflictRetries(
+        () =>
+          s3.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: where.bucket,
+              Key: where.key,
+              UploadId: uploadId,
+              MultipartUpload: { Parts: parts },
+              ChecksumCRC32: checksum,
+              ChecksumType: "FULL_OBJECT",
+              IfNoneMatch: "*",
+            }),
+            { abortSignal: signal },
+          ),
+        signal,
       );
     } catch (err) {
       if (isPreconditionFailed(err)) {
@@ -287,44 +367,107 @@ async function uploadMultipart(
   }
 }
 
-/** Best effort: an upload left open is removed by the bucket's lifecycle rule. */
+/**
+ * Best effort, and bounded on its own (it also runs after the run's deadline aborted the upload):
+ * an upload left open is removed by the bucket's lifecycle rule.
+ */
 async function abort(s3: S3Client, where: Target, uploadId: string): Promise<void> {
   await s3
-    .send(new AbortMultipartUploadCommand({ Bucket: where.bucket, Key: where.key, UploadId: uploadId }))
+    .send(new AbortMultipartUploadCommand({ Bucket: where.bucket, Key: where.key, UploadId: uploadId }), {
+      abortSignal: AbortSignal.timeout(CLEANUP_TIMEOUT_MS),
+    })
     .catch(() => {});
 }
 
-/**
- * The object's full-object CRC32 as S3 reports it (HeadObject or GetObject with checksum mode on),
- * or undefined when it has none (a composite multipart checksum does not count).
- */
-export function storedCrc32(output: {
-  readonly ChecksumCRC32?: string;
-  readonly ChecksumType?: string;
-}): string | undefined {
-  return output.ChecksumType === "FULL_OBJECT" ? output.ChecksumCRC32 : undefined;
-}
-
-/** Checks that the stored object is what was received. */
-async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<void> {
-  let head: HeadObjectCommandOutput;
+async function headObject(s3: S3Client, where: Target, operation: string): Promise<HeadObjectCommandOutput> {
   try {
-    head = await s3.send(
+    return await s3.send(
       new HeadObjectCommand({ Bucket: where.bucket, Key: where.key, ChecksumMode: "ENABLED" }),
+      { abortSignal: where.signal },
     );
   } catch (err) {
-    throw storageError(err, "HeadObject (verification)", where);
+    throw storageError(err, operation, where);
   }
-  const problems: string[] = [];
-  if (head.ContentLength !== digest.bytes)
-    problems.push(`length ${head.ContentLength} != ${digest.bytes} received`);
-  const stored = storedCrc32(head);
+}
+
+/** Reads the object back and measures it: its length and CRC32, streamed. */
+async function readBack(s3: S3Client, where: Target): Promise<{ bytes: number; crc32: string }> {
+  try {
+    const response = await s3.send(new GetObjectCommand({ Bucket: where.bucket, Key: where.key }), {
+      abortSignal: where.signal,
+    });
+    let crc = 0;
+    let bytes = 0;
+    for await (const chunk of response.Body as Readable) {
+      crc = crc32(chunk as Buffer, crc);
+      bytes += (chunk as Buffer).length;
+    }
+    return { bytes, crc32: crc32Base64(crc) };
+  } catch (err) {
+    throw storageError(err, "GetObject (verification read-back)", where);
+  }
+}
+
+/**
+ * Checks that the stored object is what was received: its length, and the full-object CRC32 S3
+ * reports; a store that reports none has the object read back and its bytes measured instead.
+ */
+async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<void> {
+  const stored = await headObject(s3, where, "HeadObject (verification)");
   const received = crc32Base64(digest.crc32);
-  if (stored !== undefined && stored !== received) problems.push(`CRC32 ${stored} != ${received} received`);
+  const problems: string[] = [];
+  if (stored.ContentLength !== digest.bytes)
+    problems.push(`length ${stored.ContentLength} != ${digest.bytes} received`);
+  const crc = storedCrc32(stored);
+  if (crc !== undefined) {
+    if (crc !== received) problems.push(`CRC32 ${crc} != ${received} received`);
+  } else if (problems.length === 0) {
+    // The store keeps no checksum, so it never compared the one that was sent: read the bytes back.
+    const back = await readBack(s3, where);
+    if (back.bytes !== digest.bytes)
+      problems.push(`${back.bytes} bytes read back != ${digest.bytes} received`);
+    else if (back.crc32 !== received)
+      problems.push(`CRC32 ${back.crc32} of the bytes read back != ${received} received`);
+  }
   if (problems.length > 0) {
     throw new ArchiveVerificationError(
-      `s3://${where.bucket}/${where.key} does not match what was downloaded (${problems.join("; ")}). ` +
-        "Inspect the object (atlas-audit-archiver verify) and check for another writer to the archive prefix.",
+      `s3://${where.bucket}/${where.key} does not match what was downloaded (${problems.join("; ")}): the store ` +
+        "corrupted it, or another writer replaced it. It stays at the key (the archiver never deletes) and is " +
+        'reported as ARCHIVE_OBJECT_INVALID by every run until it is removed: see the README, "An object at a ' +
+        "window's key is not the archiver's\".",
+      { key: where.key, workspace: where.workspace, window: where.window },
+    );
+  }
+}
+
+/**
+ * Checks an object another writer stored at a window's key (or that a run found there): it counts
+ * as archived only if {@link judgeObject} says so (and, on a store that keeps no checksum, its
+ * bytes match the CRC32 in its metadata). Throws {@link ArchiveObjectInvalidError} otherwise.
+ */
+export async function checkExisting(
+  s3: S3Client,
+  where: Target,
+  subject: StoreRequest["subject"],
+): Promise<void> {
+  if (subject === undefined) return;
+  const stored = await headObject(s3, where, "HeadObject (existing object)");
+  const verdict = judgeObject(stored, subject.workspace, subject.window);
+  let reason: string | undefined;
+  if (verdict.kind === "invalid") reason = verdict.reason;
+  else if (verdict.kind === "read-back") {
+    const back = await readBack(s3, where);
+    if (back.crc32 !== verdict.crc32) {
+      reason = `its bytes (CRC32 ${back.crc32}) do not match the CRC32 ${verdict.crc32} in its metadata`;
+    }
+  }
+  if (reason !== undefined) {
+    throw new ArchiveObjectInvalidError(
+      `s3://${where.bucket}/${where.key} holds an object that is not this window's verified archive: ${reason}. ` +
+        "The archiver never overwrites or deletes, so the window stays unarchived until it is removed: inspect " +
+        `it (aws s3api head-object --checksum-mode ENABLED --bucket ${where.bucket} --key ${where.key}), and if ` +
+        "it is not the archiver's, delete it with a principal other than the function; the next run archives " +
+        "the window again.",
       { key: where.key, workspace: where.workspace, window: where.window },
     );
   }

@@ -77,6 +77,11 @@ export interface AtlasAuthenticator {
   onUnauthorized(info: UnauthorizedInfo): Promise<boolean>;
   /** Releases what the authenticator holds (revokes a service-account token). */
   close(): Promise<void>;
+  /**
+   * Gets ready before the first request: reads the credentials and, where that costs no download,
+   * checks them (a service account gets its token). Throws the credentials error, if any.
+   */
+  prepare?(signal?: AbortSignal): Promise<void>;
 }
 
 /** Bearer tokens from a service account: one token refresh per request on 401. */
@@ -87,6 +92,10 @@ export class ServiceAccountAuthenticator implements AtlasAuthenticator {
 
   async authorization(_method: string, _path: string, signal?: AbortSignal): Promise<string> {
     return `Bearer ${await this.tokens.token(signal)}`;
+  }
+
+  async prepare(signal?: AbortSignal): Promise<void> {
+    await this.tokens.token(signal);
   }
 
   async onUnauthorized(info: UnauthorizedInfo): Promise<boolean> {
@@ -173,6 +182,17 @@ export class RotatingAuthenticator implements AtlasAuthenticator {
     return this.inner;
   }
 
+  async prepare(signal?: AbortSignal): Promise<void> {
+    const { authenticator } = await this.current();
+    try {
+      await authenticator.prepare?.(signal);
+    } catch (err) {
+      // The token endpoint refused a service account: the secret may have been rotated.
+      if (!(err instanceof AtlasUnauthorizedError) || !(await this.reload(authenticator))) throw err;
+      await (await this.current()).authenticator.prepare?.(signal);
+    }
+  }
+
   async authorization(
     method: string,
     pathAndQuery: string,
@@ -229,5 +249,6 @@ export function createAuthenticator(
   if (credentials.kind === "service-account") {
     return new ServiceAccountAuthenticator(new OAuthTokenSource({ ...options, credentials }));
   }
+  options.redactor?.addCredential(credentials.privateKey);
   return new ApiKeyAuthenticator(credentials);
 }

@@ -12,8 +12,10 @@ import {
   type CredentialsSource,
   createAuthenticator,
 } from "./auth";
-import { AtlasUnexpectedResponseError } from "./errors";
+import { type AtlasEndpoint, atlasEndpoint } from "./base-url";
+import { AtlasPausedError, AtlasTimeoutError, AtlasUnexpectedResponseError } from "./errors";
 import type { TokenCache } from "./oauth";
+import { SecretRedactor } from "./redact";
 import {
   type CallContext,
   discard,
@@ -25,13 +27,17 @@ import {
 } from "./responses";
 import {
   type AttemptOutcome,
+  type CallBudget,
   type Clock,
   DEFAULT_RETRY_POLICY,
+  describeRetryAfter,
+  formatDuration,
   parseRetryAfter,
   type RetryEvent,
   type RetryPolicy,
   retrying,
   systemClock,
+  timerDelay,
 } from "./retry";
 
 /** What a successful download returns. The body has not been read beyond its first bytes. */
@@ -48,12 +54,25 @@ export interface AuditLogDownload {
   readonly attempts: number;
 }
 
-/** Timeouts of one HTTP exchange (the connect timeout belongs to the dispatcher: see `createAtlasDispatcher`). */
+/** Timeouts of a download (the connect timeout belongs to the dispatcher: see `createAtlasDispatcher`). */
 export interface AtlasTimeouts {
-  /** From sending the request to receiving all response headers. */
+  /** From sending a request to receiving all response headers (cut to what is left of the call's budget). */
   readonly headersMs: number;
   /** Longest silence while receiving the body. */
   readonly bodyIdleMs: number;
+  /**
+   * The whole download of one window, from its first request to the body's last byte, retries
+   * and waits included: a body that trickles (never silent for long, never done) ends here.
+   */
+  readonly downloadMs: number;
+}
+
+/** Per-call options of {@link AtlasClient.download}. */
+export interface DownloadOptions {
+  /** Aborts the request and its body (the run's deadline, a user's interrupt). */
+  readonly signal?: AbortSignal;
+  /** No attempt or wait may end after this (in the client's clock): the run's deadline. */
+  readonly deadlineMs?: number;
 }
 
 /** Options of {@link AtlasClient}. */
@@ -76,13 +95,25 @@ export interface AtlasClientOptions {
   readonly userAgent?: string;
   /** Called before each retry wait, for progress logs. */
   readonly onRetry?: (event: RetryEvent & { readonly what: string }) => void;
+  /**
+   * Credentials sent, to be removed from whatever Atlas answers. Share it with the authenticator
+   * (as {@link createAtlasClient} does). @default a new, empty one (the client still registers
+   * every Authorization header it sends)
+   */
+  readonly redactor?: SecretRedactor;
 }
 
 /**
  * Timeout defaults, resolved here only. Atlas assembles a log before the first header byte, so
- * headers get two minutes; a body that stalls for a minute mid-stream is considered dead.
+ * headers get two minutes; a body that stalls for a minute mid-stream is considered dead; and one
+ * window's download never takes more than ten minutes in all (15 GB at 25 MB/s: far above any
+ * hourly log; a Lambda run's deadline comes first anyway).
  */
-export const DEFAULT_TIMEOUTS: AtlasTimeouts = { headersMs: 120_000, bodyIdleMs: 60_000 };
+export const DEFAULT_TIMEOUTS: AtlasTimeouts = {
+  headersMs: 120_000,
+  bodyIdleMs: 60_000,
+  downloadMs: 600_000,
+};
 
 /** The User-Agent sent to Atlas. */
 export const USER_AGENT = "atlas-audit-archiver";
@@ -95,7 +126,15 @@ function resolveSettings(options: Omit<AtlasClientOptions, "authenticator">) {
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
     userAgent: options.userAgent ?? USER_AGENT,
+    redactor: options.redactor ?? new SecretRedactor(),
   };
+}
+
+/** Transfer codings that only frame the body; any other (gzip, deflate, ...) would change its bytes. */
+const FRAMING_CODINGS = new Set(["chunked", "identity"]);
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** The gzip media types Atlas has served the log as. */
@@ -166,12 +205,15 @@ export class AtlasClient {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly userAgent: string;
+  private readonly redactor: SecretRedactor;
+  private readonly endpoint: AtlasEndpoint;
   /**
    * Per project (the scope of Atlas's token buckets): when its last `Retry-After` ends. Every
    * request to that project waits for it, not only the one that was refused, so concurrent
-   * downloads never knock on a bucket Atlas said is empty.
+   * downloads never knock on a bucket Atlas said is empty. A pause that ends after a call's
+   * budget is not waited for: that call is deferred instead ({@link AtlasPausedError}).
    */
-  private readonly pausedUntil = new Map<string, number>();
+  private readonly pausedUntil = new Map<string, { readonly untilMs: number; readonly raw: string }>();
 
   constructor(private readonly options: AtlasClientOptions) {
     ({
@@ -180,16 +222,18 @@ export class AtlasClient {
       clock: this.clock,
       random: this.random,
       userAgent: this.userAgent,
+      redactor: this.redactor,
     } = resolveSettings(options));
+    this.endpoint = atlasEndpoint(options.baseUrl);
   }
 
-  /** The URL path and query Atlas is asked for (also the Digest `uri`). */
+  /** The URL path and query Atlas is asked for, base path included (also the Digest `uri`). */
   downloadPath(workspace: Workspace, window: TimeWindow): string {
     const { startDate, endDate } = toEpochSeconds(window);
     const query = new URLSearchParams({ startDate: String(startDate), endDate: String(endDate) });
     if (workspace.spName) query.set("spName", workspace.spName);
     return (
-      `/api/atlas/v2/groups/${encodeURIComponent(workspace.groupId)}` +
+      `${this.endpoint.basePath}/api/atlas/v2/groups/${encodeURIComponent(workspace.groupId)}` +
       `/streams/${encodeURIComponent(workspace.tenantName)}/auditLogs?${query}`
     );
   }
@@ -213,26 +257,77 @@ export class AtlasClient {
   }
 
   /**
+   * Prepares the credentials before any download: reads them (a secret) and, for a service
+   * account, gets a token. A credentials problem then surfaces once, before the first window.
+   */
+  async prepare(signal?: AbortSignal): Promise<void> {
+    await this.options.authenticator.prepare?.(signal);
+  }
+
+  /**
    * Starts the download of one window and resolves once Atlas answered 200 with a gzip body.
    * Retries what can be retried; throws a typed `AtlasError` otherwise. The body is not
    * buffered: consume it (or destroy it) promptly.
+   *
+   * Bounded in time: no attempt or wait outlasts the retry budget (`retry.maxTotalMs`) or
+   * `options.deadlineMs`, and the body must be read to its end within `timeouts.downloadMs` of
+   * the first request, or it fails with {@link AtlasTimeoutError}. `options.signal` aborts the
+   * request, a wait, or the body.
    */
-  async download(workspace: Workspace, window: TimeWindow, signal?: AbortSignal): Promise<AuditLogDownload> {
+  async download(
+    workspace: Workspace,
+    window: TimeWindow,
+    options: DownloadOptions = {},
+  ): Promise<AuditLogDownload> {
     const path = this.downloadPath(workspace, window);
     const context = this.context(workspace, window);
-    return retrying<AuditLogDownload>(
-      async (attempt) => {
-        const outcome = await this.attempt(workspace.groupId, path, context, signal);
-        return outcome.ok ? { ok: true, value: { ...outcome.value, attempts: attempt } } : outcome;
-      },
-      {
-        policy: this.policy,
-        clock: this.clock,
-        random: this.random,
-        signal,
-        onRetry: (event) => this.options.onRetry?.({ ...event, what: context.what }),
-      },
-    );
+    const { signal } = options;
+    // One controller per download: undici ties the request and its body to it, so the overall
+    // bound (or the caller's signal) ends whichever is in progress, even a body read later.
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    const limitMs = this.timeouts.downloadMs;
+    const timer = setTimeout(() => {
+      controller.abort(
+        new AtlasTimeoutError(
+          `The ${context.what} did not finish within ${formatDuration(limitMs)} (the bound on one window's ` +
+            "download, body included): Atlas or the network is too slow. The next run retries the window; if " +
+            "its log is this large, use shorter windows (window.minutes).",
+          { workspace: context.workspace, window: context.window },
+        ),
+      );
+    }, timerDelay(limitMs));
+    timer.unref?.();
+    const release = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const startedAt = this.clock.now();
+    const deadlineMs = Math.min(options.deadlineMs ?? Number.POSITIVE_INFINITY, startedAt + limitMs);
+    try {
+      const log = await retrying<AuditLogDownload>(
+        async (attempt, budget) => {
+          const outcome = await this.attempt(workspace.groupId, path, context, controller.signal, budget);
+          return outcome.ok ? { ok: true, value: { ...outcome.value, attempts: attempt } } : outcome;
+        },
+        {
+          policy: this.policy,
+          clock: this.clock,
+          random: this.random,
+          signal: controller.signal,
+          deadlineMs,
+          onRetry: (event) => this.options.onRetry?.({ ...event, what: context.what }),
+        },
+      );
+      if (log.body.destroyed) release();
+      else log.body.once("close", release);
+      return log;
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   /** Releases the credentials' resources (revokes a service-account token). Call when done, e.g. at CLI exit. */
@@ -247,23 +342,39 @@ export class AtlasClient {
 
   /**
    * One attempt, including the authentication round trips it needs (a Digest challenge, a
-   * refreshed token); those do not count against the retry budget.
+   * refreshed token); those do not count against the attempts, but do against the budget.
    */
   private async attempt(
     scope: string,
     path: string,
     context: CallContext,
-    signal?: AbortSignal,
+    signal: AbortSignal,
+    budget: CallBudget,
   ): Promise<AttemptOutcome<Omit<AuditLogDownload, "attempts">>> {
     const { authenticator, apiVersion } = this.options;
     let refusals = 0;
     for (let requests = 1; ; requests++) {
-      await this.waitForScope(scope, signal);
+      await this.waitForScope(scope, context, signal, budget);
       const authorization = await authenticator.authorization("GET", path, signal);
+      this.redactor.addAuthorization(authorization);
+      // The request may not outlive the call's budget: its own controller aborts it then. Once the
+      // headers are in, only `signal` (the download's bound) governs the body.
+      const attemptController = new AbortController();
+      const followCall = () => attemptController.abort(signal.reason);
+      signal.addEventListener("abort", followCall, { once: true });
+      const budgetTimer = setTimeout(() => {
+        attemptController.abort(
+          new AtlasTimeoutError(
+            `The ${context.what} got no answer from Atlas before ${budget.limit} ran out. The next run retries ` +
+              "the window; if it persists, check the network path to Atlas and https://status.mongodb.com.",
+            { workspace: context.workspace, window: context.window },
+          ),
+        );
+      }, timerDelay(budget.remainingMs()));
       let response: Dispatcher.ResponseData;
       try {
         response = await this.options.dispatcher.request({
-          origin: this.options.baseUrl,
+          origin: this.endpoint.origin,
           path,
           method: "GET",
           headers: {
@@ -271,17 +382,21 @@ export class AtlasClient {
             "user-agent": this.userAgent,
             ...(authorization ? { authorization } : {}),
           },
-          headersTimeout: this.timeouts.headersMs,
+          headersTimeout: Math.min(this.timeouts.headersMs, budget.remainingMs()),
           bodyTimeout: this.timeouts.bodyIdleMs,
-          signal,
+          signal: attemptController.signal,
         });
       } catch (err) {
+        signal.removeEventListener("abort", followCall);
         return transportFailure(err, context);
+      } finally {
+        clearTimeout(budgetTimer);
       }
       const { statusCode: status, headers } = response;
       // Bounded: a Digest challenge, a retried nonce and a rotated secret's own challenge fit in six.
       if (status === 401 && requests <= 6) {
         await response.body.dump();
+        signal.removeEventListener("abort", followCall);
         if (authorization) refusals++;
         const again = await authenticator.onUnauthorized({
           sentAuthorization: authorization,
@@ -292,25 +407,46 @@ export class AtlasClient {
         return statusFailure(status, {}, context);
       }
       if (status !== 200) {
-        const body = await readErrorBody(response.body);
-        const retryAfterMs = parseRetryAfter(headers["retry-after"], this.clock.now());
-        if (retryAfterMs !== undefined) this.pauseScope(scope, retryAfterMs);
-        return statusFailure(status, body, context, retryAfterMs);
+        const body = await readErrorBody(response.body, this.redactor);
+        signal.removeEventListener("abort", followCall);
+        const raw = this.redactor.redact(headerText(headers["retry-after"]));
+        const retryAfterMs = parseRetryAfter(raw, this.clock.now());
+        const retryAfter =
+          raw !== undefined && retryAfterMs !== undefined ? { ms: retryAfterMs, raw } : undefined;
+        if (retryAfter) this.pauseScope(scope, retryAfter);
+        return statusFailure(status, body, context, retryAfter);
       }
       return this.accept(response, context);
     }
   }
 
-  private pauseScope(scope: string, ms: number): void {
-    const until = this.clock.now() + ms;
-    if (until > (this.pausedUntil.get(scope) ?? 0)) this.pausedUntil.set(scope, until);
+  private pauseScope(scope: string, retryAfter: { readonly ms: number; readonly raw: string }): void {
+    const untilMs = this.clock.now() + retryAfter.ms;
+    if (untilMs > (this.pausedUntil.get(scope)?.untilMs ?? 0)) {
+      this.pausedUntil.set(scope, { untilMs, raw: retryAfter.raw });
+    }
   }
 
-  private async waitForScope(scope: string, signal?: AbortSignal): Promise<void> {
+  /** Waits for the project's pause, or defers the call when the pause ends after its budget. */
+  private async waitForScope(
+    scope: string,
+    context: CallContext,
+    signal: AbortSignal,
+    budget: CallBudget,
+  ): Promise<void> {
     for (;;) {
-      const wait = (this.pausedUntil.get(scope) ?? 0) - this.clock.now();
-      if (wait <= 0) return;
-      await this.clock.sleep(wait, signal);
+      const pause = this.pausedUntil.get(scope);
+      const now = this.clock.now();
+      if (!pause || pause.untilMs <= now) return;
+      if (pause.untilMs >= budget.endsAtMs) {
+        throw new AtlasPausedError(
+          `Atlas asked (${describeRetryAfter(pause.raw, pause.untilMs - now)}) not to call project ${scope} ` +
+            `again before ${isoSeconds(pause.untilMs)}, which is after ${budget.limit}: the ${context.what} is ` +
+            "left for a later run.",
+          { workspace: context.workspace, window: context.window, status: 429 },
+        );
+      }
+      await this.clock.sleep(pause.untilMs - now, signal);
     }
   }
 
@@ -320,7 +456,8 @@ export class AtlasClient {
     context: CallContext,
   ): Promise<AttemptOutcome<Omit<AuditLogDownload, "attempts">>> {
     const { headers, body } = response;
-    const contentType = String(headers["content-type"] ?? "");
+    const redact = (value: string | string[] | undefined) => this.redactor.redact(headerText(value) ?? "");
+    const contentType = redact(headers["content-type"]);
     const reject = (why: string) => {
       discard(body);
       return {
@@ -335,14 +472,26 @@ export class AtlasClient {
           ),
       };
     };
-    if (headers["content-encoding"] && headers["content-encoding"] !== "identity") {
+    const encoding = redact(headers["content-encoding"]);
+    if (encoding && encoding !== "identity") {
       return reject(
-        `with Content-Encoding "${headers["content-encoding"]}" (the log must arrive as a plain .gz file)`,
+        `with Content-Encoding "${encoding.slice(0, 100)}" (the log must arrive as a plain .gz file)`,
+      );
+    }
+    const transfer = redact(headers["transfer-encoding"]);
+    const codings = transfer
+      .split(",")
+      .map((c) => c.trim().toLowerCase())
+      .filter((c) => c !== "");
+    if (codings.some((c) => !FRAMING_CODINGS.has(c))) {
+      return reject(
+        `with Transfer-Encoding "${transfer.slice(0, 100)}" (a compressing transfer coding would store the log ` +
+          "compressed twice; only chunked framing is accepted)",
       );
     }
     if (!isGzipType(contentType, this.options.apiVersion)) {
       return reject(
-        `with Content-Type "${contentType}" (expected application/gzip or ` +
+        `with Content-Type "${contentType.slice(0, 100)}" (expected application/gzip or ` +
           `application/vnd.atlas.${this.options.apiVersion}+gzip)`,
       );
     }
@@ -357,13 +506,14 @@ export class AtlasClient {
         head.length === 0 ? "an empty body" : `a body starting with 0x${head.subarray(0, 2).toString("hex")}`;
       return reject(`with ${seen} instead of the gzip magic bytes 0x1f8b`);
     }
+    const fileName = contentDispositionFileName(headers["content-disposition"]);
     return {
       ok: true,
       value: {
         body,
         contentType,
         contentLength: headerNumber(headers["content-length"]),
-        fileName: contentDispositionFileName(headers["content-disposition"]),
+        fileName: fileName === undefined ? undefined : this.redactor.redact(fileName),
         rateLimit: {
           limit: headerNumber(headers["ratelimit-limit"]),
           remaining: headerNumber(headers["ratelimit-remaining"]),
@@ -371,6 +521,11 @@ export class AtlasClient {
       },
     };
   }
+}
+
+/** A header's (first) value as text. */
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 /** Options of {@link createAtlasClient}: the client's, with credentials instead of an authenticator. */
@@ -408,7 +563,8 @@ export function createAtlasClient(options: CreateAtlasClientOptions): AtlasClien
     },
     headersTimeoutMs: settings.timeouts.headersMs,
     userAgent: settings.userAgent,
+    redactor: settings.redactor,
     cache: tokenCache,
   });
-  return new AtlasClient({ ...rest, authenticator });
+  return new AtlasClient({ ...rest, redactor: settings.redactor, authenticator });
 }

@@ -91,6 +91,26 @@ export class AtlasNetworkError extends AtlasError {
   }
 }
 
+/**
+ * A call ran out of time as a whole: no answer within its retry budget (or before the run's
+ * deadline), or a download, body included, longer than its overall bound.
+ */
+export class AtlasTimeoutError extends AtlasError {
+  constructor(message: string, options: AtlasErrorOptions = {}) {
+    super("ATLAS_TIMEOUT", message, { retryable: true, ...options });
+  }
+}
+
+/**
+ * Not attempted: Atlas asked (`Retry-After`) not to call this project again before a time after
+ * the call's budget or the run's deadline. The window is left for a later run, not failed.
+ */
+export class AtlasPausedError extends AtlasError {
+  constructor(message: string, options: AtlasErrorOptions = {}) {
+    super("ATLAS_PAUSED", message, { retryable: true, ...options });
+  }
+}
+
 /** A 200 that is not an audit log: wrong content type, or a body that is not gzip. */
 export class AtlasUnexpectedResponseError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {

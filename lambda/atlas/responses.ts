@@ -13,6 +13,7 @@ import {
   AtlasUnauthorizedError,
   REQUIRED_ROLES,
 } from "./errors";
+import type { SecretRedactor } from "./redact";
 import type { AttemptOutcome } from "./retry";
 
 /** The fields of Atlas's `ApiError` body the archiver uses. */
@@ -49,9 +50,24 @@ export function discard(body: Dispatcher.ResponseData["body"]): void {
 
 /**
  * Reads a (small) error body. Atlas error bodies are JSON `ApiError`s, OAuth errors are
- * `{"error": "..."}`; proxies may send HTML. Never reads more than 64 KiB.
+ * `{"error": "..."}`; proxies may send HTML. Never reads more than 64 KiB. Every text field goes
+ * through `redactor`, so a credential the server echoes back never reaches a message.
  */
-export async function readErrorBody(body: Dispatcher.ResponseData["body"]): Promise<ApiErrorBody> {
+export async function readErrorBody(
+  body: Dispatcher.ResponseData["body"],
+  redactor?: SecretRedactor,
+): Promise<ApiErrorBody> {
+  const parsed = await parseErrorBody(body);
+  const clean = (text: string | undefined) => (redactor ? redactor.redact(text) : text);
+  return {
+    ...(parsed.error === undefined ? {} : { error: parsed.error }),
+    ...(parsed.errorCode === undefined ? {} : { errorCode: clean(parsed.errorCode)?.slice(0, 100) }),
+    ...(parsed.detail === undefined ? {} : { detail: clean(parsed.detail)?.slice(0, 1_000) }),
+    ...(parsed.reason === undefined ? {} : { reason: clean(parsed.reason)?.slice(0, 200) }),
+  };
+}
+
+async function parseErrorBody(body: Dispatcher.ResponseData["body"]): Promise<ApiErrorBody> {
   const chunks: Buffer[] = [];
   let size = 0;
   body.on("error", () => {}); // breaking out of the loop below destroys the body: see discard()
@@ -97,6 +113,11 @@ function describeStatus(status: number, body: ApiErrorBody): string {
   return `${status}${code}${detail}`;
 }
 
+/** `why` a call gave up early, as a clause for a message. */
+function because(why: string | undefined): string {
+  return why ? `; ${why}` : "";
+}
+
 function after(attempts: number): string {
   return attempts > 1 ? ` after ${attempts} attempts` : "";
 }
@@ -109,6 +130,7 @@ export function errorForStatus(
   body: ApiErrorBody,
   context: CallContext,
   attempts: number,
+  why?: string,
 ): AtlasError {
   const options = {
     status,
@@ -149,15 +171,15 @@ export function errorForStatus(
   }
   if (status === 429) {
     return new AtlasRateLimitedError(
-      `Atlas kept rate-limiting the ${context.what} (${got})${after(attempts)}. The next run picks up what ` +
-        `is missing; if this persists, lower the concurrency or run the schedule less often.`,
+      `Atlas kept rate-limiting the ${context.what} (${got})${after(attempts)}${because(why)}. The next run ` +
+        `picks up what is missing; if this persists, lower the concurrency or run the schedule less often.`,
       options,
     );
   }
   if (status >= 500) {
     return new AtlasServerError(
-      `Atlas failed the ${context.what} (${got})${after(attempts)}. This is on Atlas's side; the next run ` +
-        `retries the window. Check https://status.mongodb.com if it persists.`,
+      `Atlas failed the ${context.what} (${got})${after(attempts)}${because(why)}. This is on Atlas's side; ` +
+        `the next run retries the window. Check https://status.mongodb.com if it persists.`,
       options,
     );
   }
@@ -209,7 +231,12 @@ export function isNetworkError(err: unknown): boolean {
  * Wraps a transport failure (before or during the body) in an {@link AtlasNetworkError} that
  * names the call. Use it on errors a download body stream emits, too.
  */
-export function networkError(err: unknown, context: CallContext, attempts: number): AtlasNetworkError {
+export function networkError(
+  err: unknown,
+  context: CallContext,
+  attempts: number,
+  why?: string,
+): AtlasNetworkError {
   const code = errorCode(err) ?? "unknown";
   const message = err instanceof Error ? err.message : String(err);
   const timeout = code.includes("TIMEOUT") || code === "ETIMEDOUT";
@@ -217,8 +244,8 @@ export function networkError(err: unknown, context: CallContext, attempts: numbe
     ? "Atlas went silent longer than the timeout allows"
     : "the connection to Atlas failed";
   return new AtlasNetworkError(
-    `The ${context.what} failed: ${advice} (${code}: ${message})${after(attempts)}. The next run retries ` +
-      `the window; if it persists, check the network path to Atlas (VPC, NAT, proxy).`,
+    `The ${context.what} failed: ${advice} (${code}: ${message})${after(attempts)}${because(why)}. The next ` +
+      `run retries the window; if it persists, check the network path to Atlas (VPC, NAT, proxy).`,
     { workspace: context.workspace, window: context.window, attempts, cause: err },
   );
 }
@@ -231,19 +258,24 @@ export function statusFailure(
   status: number,
   body: ApiErrorBody,
   context: CallContext,
-  retryAfterMs?: number,
+  retryAfter?: { readonly ms: number; readonly raw: string },
 ): FailedAttempt {
   return {
     ok: false,
     retryable: isRetryableStatus(status),
-    retryAfterMs,
+    ...(retryAfter ? { retryAfterMs: retryAfter.ms, retryAfter: retryAfter.raw } : {}),
     reason: `${status}${body.errorCode ? ` ${body.errorCode}` : ""}`,
-    error: (attempts) => errorForStatus(status, body, context, attempts),
+    error: (attempts, why) => errorForStatus(status, body, context, attempts, why),
   };
 }
 
 /** The outcome of an attempt whose connection failed; rethrows anything that is not a transport error. */
 export function transportFailure(err: unknown, context: CallContext): FailedAttempt {
   if (!isNetworkError(err)) throw err;
-  return { ok: false, retryable: true, reason: "network error", error: (n) => networkError(err, context, n) };
+  return {
+    ok: false,
+    retryable: true,
+    reason: "network error",
+    error: (n, why) => networkError(err, context, n, why),
+  };
 }

@@ -12,7 +12,11 @@ export interface RetryPolicy {
   readonly baseDelayMs: number;
   /** Longest single backoff (a longer `Retry-After` is still honoured). */
   readonly maxDelayMs: number;
-  /** No wait may end later than this after the first attempt started: give up instead. */
+  /**
+   * The bound on one call, from its first attempt until an answer: no attempt, wait or
+   * authentication round trip runs past it (an attempt's headers timeout is cut to what is left).
+   * A `Retry-After` that would end later is not waited for: the call fails at once, naming it.
+   */
   readonly maxTotalMs: number;
 }
 
@@ -34,22 +38,46 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * The longest delay a Node.js timer can hold (2^31 - 1 ms, about 24.8 days). A longer one fires
+ * after 1 ms with a `TimeoutOverflowWarning`, so nothing here ever arms one.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `ms` as a delay a timer can hold: 0 for nonsense (NaN, negative), at most {@link MAX_TIMER_MS}. */
+export function timerDelay(ms: number): number {
+  if (Number.isNaN(ms) || ms <= 0) return 0;
+  return Math.min(Math.ceil(ms), MAX_TIMER_MS);
+}
+
+/** Sleeps `ms` (in steps a timer can hold), or rejects with the signal's reason when it aborts. */
+function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const endsAt = Date.now() + ms;
+    let timer: ReturnType<typeof setTimeout>;
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const arm = () => {
+      const left = endsAt - Date.now();
+      if (left <= 0) {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+        return;
+      }
+      timer = setTimeout(arm, timerDelay(left));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    arm();
+  });
+}
+
 /** The real clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    }),
+  sleep: (ms, signal) => sleepFor(Number.isFinite(ms) && ms > 0 ? ms : 0, signal),
 };
 
 /**
@@ -60,11 +88,30 @@ export const systemClock: Clock = {
  */
 export function parseRetryAfter(value: string | string[] | undefined, nowMs: number): number | undefined {
   const raw = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (!raw) return undefined;
-  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
+  if (!raw || raw.length > 64) return undefined;
+  // Huge values stay finite numbers here; the caller never sleeps longer than its budget.
+  if (/^\d+$/.test(raw)) return Math.min(Number(raw) * 1000, Number.MAX_SAFE_INTEGER);
   // An HTTP date ("Sat, 28 Nov 2026 12:00:05 GMT") always has letters; "-1" is not one.
   const at = /[a-z]/i.test(raw) ? Date.parse(raw) : Number.NaN;
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** How a `Retry-After` reads in a message: the header as sent, and the wait it asks for. */
+export function describeRetryAfter(raw: string | undefined, ms: number): string {
+  const value = raw === undefined ? "" : `Retry-After: ${raw.slice(0, 64)}, `;
+  return `${value}${formatDuration(ms)}`;
+}
+
+/** A duration for people: `850 ms`, `42 s`, `4 min 30 s`, `11.6 days`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${Math.round(ms / 1_000)} s`;
+  if (ms < 3_600_000) {
+    const s = Math.round((ms % 60_000) / 1_000);
+    return `${Math.floor(ms / 60_000)} min${s ? ` ${s} s` : ""}`;
+  }
+  if (ms < 2 * 86_400_000) return `${(ms / 3_600_000).toFixed(1)} h`;
+  return `${(ms / 86_400_000).toFixed(1)} days`;
 }
 
 /**
@@ -81,11 +128,16 @@ export type AttemptOutcome<T> =
   | { readonly ok: true; readonly value: T }
   | {
       readonly ok: false;
-      /** Builds the error to throw if this is the last attempt, given the attempts made so far. */
-      readonly error: (attempts: number) => AtlasError;
+      /**
+       * Builds the error to throw if this is the last attempt, given the attempts made so far and,
+       * when the call gives up early, why (e.g. a `Retry-After` beyond its budget).
+       */
+      readonly error: (attempts: number, why?: string) => AtlasError;
       readonly retryable: boolean;
       /** Server-requested wait (`Retry-After`), already in milliseconds. */
       readonly retryAfterMs?: number;
+      /** The `Retry-After` header as sent, for messages. */
+      readonly retryAfter?: string;
       /** A short reason for logs, e.g. "429 RATE_LIMITED_TOKEN_BUCKET". */
       readonly reason: string;
     };
@@ -103,26 +155,64 @@ export interface RetryContext {
   readonly clock: Clock;
   readonly random: () => number;
   readonly signal?: AbortSignal;
+  /** An end the call may not pass whatever its budget (the run's deadline), in the clock's time. */
+  readonly deadlineMs?: number;
   readonly onRetry?: (event: RetryEvent) => void;
 }
 
+/** What an attempt knows about the time its call has left. */
+export interface CallBudget {
+  /** When the call must be over, in the clock's time. */
+  readonly endsAtMs: number;
+  /** What ends it: the retry budget or the run's deadline, for messages. */
+  readonly limit: string;
+  /** Milliseconds left (at least 1, so that it can size a timeout). */
+  remainingMs(): number;
+}
+
+/** The end of a call that starts now under `context`. */
+export function callBudget(context: Pick<RetryContext, "policy" | "clock" | "deadlineMs">): CallBudget {
+  const { policy, clock, deadlineMs } = context;
+  const budgetEnd = clock.now() + policy.maxTotalMs;
+  const byDeadline = deadlineMs !== undefined && deadlineMs < budgetEnd;
+  const endsAtMs = byDeadline ? deadlineMs : budgetEnd;
+  return {
+    endsAtMs,
+    limit: byDeadline
+      ? "the run's deadline"
+      : `the call's retry budget of ${formatDuration(policy.maxTotalMs)}`,
+    remainingMs: () => Math.max(1, endsAtMs - clock.now()),
+  };
+}
+
 /**
- * Runs `attempt` until it succeeds, fails for good, or the policy's attempts or total time run
- * out. A `Retry-After` is waited out in full, plus the jittered backoff on top, as MongoDB asks
- * ("wait at least Retry-After, then back off exponentially").
+ * Runs `attempt` until it succeeds, fails for good, or the policy's attempts or the call's budget
+ * ({@link callBudget}: `maxTotalMs`, or the run's deadline when that comes first) run out. A
+ * `Retry-After` is waited out in full, plus the jittered backoff on top, as MongoDB asks ("wait
+ * at least Retry-After, then back off exponentially"), but only when the wait ends inside the
+ * budget; a longer one fails the call at once with an error that names it.
  */
 export async function retrying<T>(
-  attempt: (n: number) => Promise<AttemptOutcome<T>>,
+  attempt: (n: number, budget: CallBudget) => Promise<AttemptOutcome<T>>,
   context: RetryContext,
 ): Promise<T> {
   const { policy, clock, random, signal, onRetry } = context;
-  const startedAt = clock.now();
+  const budget = callBudget(context);
   for (let n = 1; ; n++) {
-    const outcome = await attempt(n);
+    const outcome = await attempt(n, budget);
     if (outcome.ok) return outcome.value;
     if (!outcome.retryable || n >= policy.maxAttempts) throw outcome.error(n);
+    const left = budget.endsAtMs - clock.now();
+    if (outcome.retryAfterMs !== undefined && outcome.retryAfterMs >= left) {
+      throw outcome.error(
+        n,
+        `Atlas asked to wait ${describeRetryAfter(outcome.retryAfter, outcome.retryAfterMs)}, longer than the ` +
+          `${formatDuration(Math.max(0, left))} left before ${budget.limit}`,
+      );
+    }
     const delayMs = Math.round((outcome.retryAfterMs ?? 0) + backoffDelay(n, policy, random));
-    if (clock.now() + delayMs - startedAt > policy.maxTotalMs) throw outcome.error(n);
+    // The next attempt needs time of its own: give up rather than wake up with none left.
+    if (delayMs >= left) throw outcome.error(n);
     onRetry?.({ attempt: n, delayMs, reason: outcome.reason });
     await clock.sleep(delayMs, signal);
   }

@@ -8,9 +8,7 @@ import { type Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { crc32Base64, GzipInspector } from "../archive/inspect";
-import { storedCrc32 } from "../archive/store";
-import type { Workspace } from "../config";
-import type { TimeWindow } from "../windows";
+import { metadataMismatches, storedCrc32 } from "../archive/object";
 import { isChecksumMismatch, readError } from "./errors";
 import { type ArchivedObject, type ArchiveLocation, listArchive } from "./listing";
 import type { TimeRange } from "./range";
@@ -48,35 +46,6 @@ export interface VerifyRequest {
   /** After each object. */
   readonly onObject?: (done: number, total: number, bad: BadObject | undefined) => void;
   readonly signal?: AbortSignal;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.000Z$/, "Z");
-}
-
-/** Differences between an object's metadata and what its key says. */
-function metadataMismatches(
-  meta: Record<string, string>,
-  workspace: Workspace,
-  window: TimeWindow,
-): string[] {
-  const expected: Record<string, string | undefined> = {
-    "window-start": iso(window.startMs),
-    "window-end": iso(window.endMs),
-    "group-id": workspace.groupId,
-    "tenant-name": workspace.tenantName,
-    "sp-name": workspace.spName,
-  };
-  const out: string[] = [];
-  for (const [name, want] of Object.entries(expected)) {
-    const got = meta[name];
-    if (got !== want) {
-      out.push(
-        `${name} is ${got === undefined ? "missing" : JSON.stringify(got)}, the key says ${want ?? "none"}`,
-      );
-    }
-  }
-  return out;
 }
 
 function checksumReason(stored: string | undefined, computed: unknown): string {

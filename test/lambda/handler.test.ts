@@ -128,13 +128,18 @@ describe("the bundled Lambda handler", () => {
     });
   }
 
-  it("fails the invocation, naming the windows, when Atlas refuses the secret's credentials", async () => {
+  it("fails once, before any window, when Atlas refuses the secret's credentials, and still writes its metrics", async () => {
     const reply = await invoke();
     expect(reply.ok).toBe(false);
-    expect(reply.error?.code).toBe("RUN_FAILED");
-    expect(reply.error?.message).toMatch(/window\(s\) failed/);
-    expect(reply.error?.message).toContain("ATLAS_UNAUTHORIZED");
-    expect(stdout).not.toContain('"nope"');
+    expect(reply.error?.code).toBe("ATLAS_UNAUTHORIZED");
+    expect(reply.error?.message).toContain("Project Stream Processing Manager");
+    expect(sim.requests.filter((r) => r.endpoint === "download")).toEqual([]);
+    const emf = stdout.split("\n").filter((line) => line.startsWith('{"_aws"'));
+    expect(emf.map((line) => JSON.parse(line) as Record<string, unknown>)).toMatchObject([
+      { [RUN_METRICS.setupFailures]: 1, [RUN_METRICS.windowsFailed]: 0, FunctionName: "archiver-e2e" },
+    ]);
+    expect(stdout.match(/run could not start/g)).toHaveLength(1);
+    expect(stdout).not.toContain("nope");
   });
 
   it("picks up a rotated secret on the next warm invocation, and archives every due window", async () => {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { RunSummary } from "../../lambda/archive/run";
 import { RUN_METRICS } from "../../lambda/config";
-import { runMetrics } from "../../lambda/metrics";
+import { runMetrics, setupFailureMetrics } from "../../lambda/metrics";
 
 const summary = {
   runId: "r-1",
   backlog: 4,
-  totals: { due: 20, archived: 12, alreadyPresent: 4, failed: 1, deferred: 3, bytes: 123_456 },
+  totals: { due: 20, archived: 12, alreadyPresent: 4, failed: 1, deferred: 3, bytes: 123_456, invalid: 1 },
 } as RunSummary;
 
 describe("runMetrics", () => {
@@ -26,6 +26,8 @@ describe("runMetrics", () => {
               { Name: "WindowsDeferred", Unit: "Count" },
               { Name: "BytesArchived", Unit: "Bytes" },
               { Name: "BacklogWindows", Unit: "Count" },
+              { Name: "WindowsInvalid", Unit: "Count" },
+              { Name: "SetupFailures", Unit: "Count" },
             ],
           },
         ],
@@ -38,11 +40,19 @@ describe("runMetrics", () => {
       WindowsDeferred: 3,
       BytesArchived: 123_456,
       BacklogWindows: 4,
+      WindowsInvalid: 1,
+      SetupFailures: 0,
     });
   });
 
   it("emits every metric the stack's alarms watch", () => {
     const doc = runMetrics(summary, "ns", "fn", 0);
+    for (const name of Object.values(RUN_METRICS)) expect(doc[name]).toEqual(expect.any(Number));
+  });
+
+  it("reports a run that could not start as SetupFailures 1, every window metric 0", () => {
+    const doc = setupFailureMetrics("ns", "fn", 0, "r-2");
+    expect(doc).toMatchObject({ RunId: "r-2", SetupFailures: 1, WindowsFailed: 0, WindowsArchived: 0 });
     for (const name of Object.values(RUN_METRICS)) expect(doc[name]).toEqual(expect.any(Number));
   });
 });
