@@ -8,11 +8,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type AtlasClient,
   type AtlasCredentials,
+  AtlasError,
   AtlasForbiddenError,
   AtlasNetworkError,
   AtlasNotFoundError,
+  AtlasPausedError,
+  AtlasRateLimitedError,
   AtlasRequestError,
   AtlasServerError,
+  AtlasTimeoutError,
   AtlasUnauthorizedError,
   AtlasUnexpectedResponseError,
   type CreateAtlasClientOptions,
@@ -488,6 +492,167 @@ describe("AtlasClient against the simulator", () => {
       expect(typed).toBeInstanceOf(AtlasNetworkError);
       expect(typed.message).toContain("silent");
     });
+  });
+});
+
+describe("AtlasClient: every wait and every request is bounded", () => {
+  let sim: AtlasSimulator;
+  let dispatcher: Agent;
+  beforeAll(() => {
+    dispatcher = new Agent({ connect: { timeout: 2_000 } });
+  });
+  afterAll(async () => {
+    await dispatcher.close();
+  });
+  afterEach(async () => {
+    await sim?.close();
+  });
+  const client = (overrides: Partial<CreateAtlasClientOptions> = {}) =>
+    createAtlasClient({
+      baseUrl: sim.baseUrl,
+      apiVersion: "2023-02-01",
+      dispatcher,
+      credentials: serviceAccount,
+      tokenCache: new TokenCache(),
+      random: () => 0.5,
+      ...overrides,
+    });
+  const downloads = () => sim.requests.filter((r) => r.endpoint === "download");
+  const other: Workspace = { groupId: workspace.groupId, tenantName: "billing" };
+
+  it.each(["999999", "99999999999"])(
+    "fails at once, naming it, when a 429's Retry-After (%s s) is beyond the call's budget",
+    async (retryAfter) => {
+      sim = await startAtlasSimulator();
+      sim.inject({ kind: "status", status: 429, errorCode: "RATE_LIMITED_TOKEN_BUCKET", retryAfter });
+      const warnings: Error[] = [];
+      const onWarning = (w: Error) => warnings.push(w);
+      process.on("warning", onWarning);
+      const started = Date.now();
+      const err = await client()
+        .download(workspace, hour(1))
+        .catch((e) => e);
+      process.off("warning", onWarning);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(err).toBeInstanceOf(AtlasRateLimitedError);
+      expect(err.code).toBe("ATLAS_RATE_LIMITED");
+      expect(err.message).toContain(`Retry-After: ${retryAfter}`);
+      expect(err.message).toContain("retry budget of 5 min");
+      expect(downloads()).toHaveLength(1);
+      expect(warnings.filter((w) => w.name === "TimeoutOverflowWarning")).toEqual([]);
+    },
+  );
+
+  it("reads a Retry-After HTTP date, and refuses one a day ahead", async () => {
+    sim = await startAtlasSimulator();
+    const clock = fakeClock(Date.now());
+    const tomorrow = new Date(clock.now() + 86_400_000).toUTCString();
+    sim.inject({ kind: "status", status: 429, retryAfter: tomorrow });
+    const err = await client({ clock })
+      .download(workspace, hour(1))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(AtlasRateLimitedError);
+    expect(err.message).toContain(`Retry-After: ${tomorrow}`);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it("waits out a Retry-After date inside the budget", async () => {
+    sim = await startAtlasSimulator();
+    const clock = fakeClock(Date.now());
+    sim.inject({ kind: "status", status: 429, retryAfter: new Date(clock.now() + 62_000).toUTCString() });
+    const log = await client({ clock, random: () => 0 }).download(workspace, hour(1));
+    await drain(log);
+    expect(log.attempts).toBe(2);
+    // The HTTP date has whole seconds: between 61 and 62 s, plus the 500 ms backoff.
+    expect(clock.sleeps[0]).toBeGreaterThanOrEqual(61_500);
+    expect(clock.sleeps[0]).toBeLessThanOrEqual(62_500);
+  });
+
+  it("never waits past the run's deadline for a Retry-After that fits the budget", async () => {
+    sim = await startAtlasSimulator();
+    const clock = fakeClock(Date.now());
+    sim.inject({ kind: "status", status: 503, retryAfter: 30 });
+    const err = await client({ clock })
+      .download(workspace, hour(1), { deadlineMs: clock.now() + 10_000 })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(AtlasServerError);
+    expect(err.message).toContain("Retry-After: 30");
+    expect(err.message).toContain("the run's deadline");
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it("defers the project's other downloads while a long pause runs, without a request, and not other projects", async () => {
+    sim = await startAtlasSimulator();
+    sim.inject({ kind: "status", status: 429, retryAfter: 999_999 });
+    const c = client();
+    await expect(c.download(workspace, hour(1))).rejects.toBeInstanceOf(AtlasRateLimitedError);
+    const started = Date.now();
+    const paused = await c.download(other, hour(1)).catch((e) => e);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(paused).toBeInstanceOf(AtlasPausedError);
+    expect(paused.code).toBe("ATLAS_PAUSED");
+    expect(paused.message).toContain("Retry-After: 999999");
+    expect(paused.message).toContain(workspace.groupId);
+    expect(downloads()).toHaveLength(1);
+    await drain(await c.download({ groupId: "5f1e2d3c4b5a69788796a5b4", tenantName: "eu" }, hour(1)));
+  });
+
+  it("ends a call whose headers never come within its retry budget, whatever the headers timeout", async () => {
+    sim = await startAtlasSimulator();
+    sim.inject({ fault: { kind: "stall-headers", ms: 3_600_000 }, times: 10 });
+    const started = Date.now();
+    const err = await client({
+      retry: { baseDelayMs: 10, maxDelayMs: 10, maxTotalMs: 700 },
+      timeouts: { headersMs: 600 },
+    })
+      .download(workspace, hour(1))
+      .catch((e) => e);
+    const elapsed = Date.now() - started;
+    expect(err).toBeInstanceOf(AtlasError);
+    expect(elapsed).toBeGreaterThanOrEqual(650);
+    expect(elapsed).toBeLessThan(950);
+  });
+
+  it("ends a download whose body never finishes at its overall bound, though it is never silent for long", async () => {
+    sim = await startAtlasSimulator({ linesPerWindow: () => 5_000 });
+    sim.inject({ kind: "stall-body", ms: 30_000, afterBytes: 1_000 });
+    const c = client({ timeouts: { downloadMs: 500, bodyIdleMs: 60_000 } });
+    const started = Date.now();
+    const log = await c.download(workspace, hour(1));
+    const err = await gunzipText(log.body).catch((e) => e);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const typed = c.bodyError(err, workspace, hour(1));
+    expect(typed).toBeInstanceOf(AtlasTimeoutError);
+    expect(typed.message).toContain("did not finish within 500 ms");
+    expect((typed as AtlasTimeoutError).context.window).toBe("2026-11-28T01:00:00Z/2026-11-28T02:00:00Z");
+  });
+
+  it("aborts the request, or the body in progress, when the caller's signal aborts", async () => {
+    sim = await startAtlasSimulator({ linesPerWindow: () => 5_000 });
+    sim.inject({ kind: "stall-headers", ms: 3_600_000 });
+    const before = new AbortController();
+    setTimeout(() => before.abort(new Error("deadline")), 100);
+    await expect(client().download(workspace, hour(1), { signal: before.signal })).rejects.toThrow(
+      "deadline",
+    );
+
+    sim.inject({ kind: "stall-body", ms: 30_000, afterBytes: 1_000 });
+    const during = new AbortController();
+    const log = await client().download(workspace, hour(2), { signal: during.signal });
+    setTimeout(() => during.abort(new Error("deadline")), 100);
+    await expect(gunzipText(log.body)).rejects.toThrow("deadline");
+  });
+
+  it("uses a short-lived token for most of its life instead of minting one per download, and revokes every token it minted", async () => {
+    sim = await startAtlasSimulator({ tokenTtlSeconds: 120 });
+    const c = client();
+    for (let h = 0; h < 4; h++) await drain(await c.download(workspace, hour(h)));
+    expect(sim.tokensIssued()).toBe(1);
+    sim.inject({ kind: "expire-token" });
+    await drain(await c.download(workspace, hour(5)));
+    expect(sim.tokensIssued()).toBe(2);
+    await c.close();
+    expect(sim.requests.filter((r) => r.endpoint === "revoke")).toHaveLength(2);
   });
 });
 
