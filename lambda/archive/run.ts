@@ -462,7 +462,9 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
             }
           } catch (err) {
             // Work cut short by the deadline is not a failure: nothing was stored, the next run takes it.
-            if (signal.aborted) {
+            // (A call whose budget ends at the deadline may give up a moment before the run's timer fires.)
+            const pastDeadline = request.deadlineMs !== undefined && clock() >= request.deadlineMs;
+            if (signal.aborted || pastDeadline) {
               budget++;
               defer(missing.length - index, "deadline");
               break;

@@ -5,6 +5,7 @@
 import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { type Workspace, workspaceLabel } from "../config";
+import { ArchiverError } from "../errors";
 import { formatWindow, type TimeWindow, toEpochSeconds } from "../windows";
 import {
   type AtlasAuthenticator,
@@ -337,6 +338,8 @@ export class AtlasClient {
 
   /** The error a download body stream emitted, as a typed error naming the workspace and window. */
   bodyError(err: unknown, workspace: Workspace, window: TimeWindow): Error {
+    // An error already typed (by the store: an S3 failure whose cause is a socket error) stays as it is.
+    if (err instanceof ArchiverError) return err;
     return isNetworkError(err) ? networkError(err, this.context(workspace, window), 1) : (err as Error);
   }
 

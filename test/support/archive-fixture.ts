@@ -7,8 +7,14 @@ import { crc32, createGunzip } from "node:zlib";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { Agent } from "undici";
 import { type ArchiveRunRequest, archiveRun, type RunSummary } from "../../lambda/archive/run";
-import { type AtlasCredentials, createAtlasClient, TokenCache } from "../../lambda/atlas";
+import {
+  type AtlasCredentials,
+  type CreateAtlasClientOptions,
+  createAtlasClient,
+  TokenCache,
+} from "../../lambda/atlas";
 import { type ArchiverConfig, parseConfig, type Workspace } from "../../lambda/config";
+import { type ArchiveS3ClientOptions, createS3Client } from "../../lambda/s3-client";
 import { type TimeWindow, toEpochSeconds } from "../../lambda/windows";
 import {
   type AtlasSimulator,
@@ -17,7 +23,7 @@ import {
   type SimulatorOptions,
   startAtlasSimulator,
 } from "./atlas-simulator";
-import { type S3TestServer, startS3Server } from "./s3-server";
+import { S3RVER_CREDENTIALS, type S3ServerOptions, type S3TestServer, startS3Server } from "./s3-server";
 import { crc32ToBase64 } from "./s3-server/crc32-combine";
 
 export const GROUP = "32b6e34b3d91647abb20e7b8";
@@ -55,13 +61,33 @@ export interface ArchiveFixture {
   close(): Promise<void>;
 }
 
-export async function startArchiveFixture(
-  options: { simulator?: SimulatorOptions; conditionalWrites?: boolean; credentials?: AtlasCredentials } = {},
-): Promise<ArchiveFixture> {
+/** Options of {@link startArchiveFixture}. */
+export interface ArchiveFixtureOptions {
+  readonly simulator?: SimulatorOptions;
+  readonly conditionalWrites?: boolean;
+  /** More options of the S3 test server (e.g. a store that keeps no checksums). */
+  readonly s3server?: S3ServerOptions;
+  readonly credentials?: AtlasCredentials;
+  /** Options of the archive's S3 client, built as the handler and the CLI build it (`createS3Client`). */
+  readonly s3?: ArchiveS3ClientOptions;
+  /** Options of the Atlas client (timeouts, retry policy). */
+  readonly atlas?: Partial<CreateAtlasClientOptions>;
+}
+
+export async function startArchiveFixture(options: ArchiveFixtureOptions = {}): Promise<ArchiveFixture> {
   const sim = await startAtlasSimulator(options.simulator);
-  const s3server = await startS3Server({ conditionalWrites: options.conditionalWrites ?? true });
+  const s3server = await startS3Server({
+    conditionalWrites: options.conditionalWrites ?? true,
+    ...options.s3server,
+  });
   const dispatcher = new Agent({ connect: { timeout: 2_000 } });
-  const s3 = s3server.client();
+  const s3 = createS3Client({
+    region: "us-east-1",
+    endpoint: s3server.endpoint,
+    forcePathStyle: true,
+    credentials: { ...S3RVER_CREDENTIALS },
+    ...options.s3,
+  });
   const tokenCache = new TokenCache();
   let runs = 0;
   return {
@@ -79,6 +105,7 @@ export async function startArchiveFixture(
           credentials: options.credentials ?? { kind: "service-account", ...DEFAULT_SERVICE_ACCOUNT },
           tokenCache,
           retry: { baseDelayMs: 5, maxDelayMs: 20 },
+          ...options.atlas,
         }),
         s3,
         nowMs,
