@@ -240,6 +240,26 @@ describe("the bundled Lambda handler", () => {
     ]);
   });
 
+  it("returns its summary and writes its metrics before the function's timeout, against an Atlas that never answers", async () => {
+    // A fake context with 4 s left: the run stops at 3 s (a quarter is kept), aborting the
+    // download in flight, and the handler answers before the 4 s are up.
+    const driver = await startDriver({ DRIVER_TIMEOUT_MS: "4000" });
+    sim.inject({ fault: { kind: "stall-headers", ms: 3_600_000 }, times: Number.POSITIVE_INFINITY });
+    stdout = "";
+    const started = Date.now();
+    const reply = await invoke({ from: "2026-10-02T00:00:00Z", to: "2026-10-02T03:00:00Z" }, driver);
+    const elapsed = Date.now() - started;
+    sim.clearFaults();
+    expect(reply.error).toBeUndefined();
+    expect(elapsed).toBeGreaterThanOrEqual(2_900);
+    expect(elapsed).toBeLessThan(4_000);
+    expect(reply.result?.totals).toMatchObject({ archived: 0, failed: 0, deferred: 3 });
+    const emf = stdout.split("\n").filter((line) => line.startsWith('{"_aws"'));
+    expect(emf.map((line) => JSON.parse(line) as Record<string, unknown>)).toMatchObject([
+      { [RUN_METRICS.windowsDeferred]: 3, [RUN_METRICS.backlogWindows]: 3, [RUN_METRICS.windowsFailed]: 0 },
+    ]);
+  });
+
   it("refuses a configuration that cdk synth did not bundle, before calling anyone", async () => {
     const raw = join(bundleDir, "workspaces.json");
     writeFileSync(raw, JSON.stringify({ workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }] }));
