@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Annotations, Aws, Duration, RemovalPolicy, Stack, Stage, Validations } from "aws-cdk-lib";
+import { Annotations, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Stage, Validations } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as cloudwatchActions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
@@ -220,8 +220,31 @@ export interface AtlasAuditArchiverProps {
   /**
    * The SNS topic the alarms notify (on ALARM and back to OK).
    *
+   * The construct leaves this topic's policies alone (an imported topic's it could not change
+   * anyway). If the topic has a topic policy, that policy must allow CloudWatch to publish, or no
+   * alarm notification is ever delivered (SNS's default policy, used while a topic has none, does):
+   *
+   * ```json
+   * {
+   *   "Sid": "AllowCloudWatchAlarmsToPublish",
+   *   "Effect": "Allow",
+   *   "Principal": { "Service": "cloudwatch.amazonaws.com" },
+   *   "Action": "sns:Publish",
+   *   "Resource": "<topic ARN>",
+   *   "Condition": {
+   *     "StringEquals": { "aws:SourceAccount": "<account>" },
+   *     "ArnLike": { "aws:SourceArn": "arn:<partition>:cloudwatch:<region>:<account>:alarm:*" }
+   *   }
+   * }
+   * ```
+   *
+   * If it is encrypted with a customer-managed KMS key, the key policy must also allow
+   * `cloudwatch.amazonaws.com` `kms:Decrypt` and `kms:GenerateDataKey*` (same conditions); a topic
+   * encrypted with the AWS-managed `aws/sns` key cannot receive alarms at all.
+   *
    * @default a new topic, encrypted with its own KMS key (CloudWatch cannot publish to a topic
-   * encrypted with the AWS-managed `aws/sns` key) and accepting only TLS
+   * encrypted with the AWS-managed `aws/sns` key), accepting only TLS, whose policy lets only this
+   * account's CloudWatch alarms publish
    */
   readonly alarmTopic?: sns.ITopic;
 
@@ -615,20 +638,35 @@ export class AtlasAuditArchiver extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    // CloudWatch alarms must be able to publish to the encrypted topic.
+    // CloudWatch alarms must be able to publish to the encrypted topic, on behalf of this account's
+    // alarms only (no confused deputy). The key policy cannot name the alarms themselves: they refer
+    // to the topic, which refers to the key, so that would be a dependency cycle.
     key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: "AllowCloudWatchAlarmsToPublish",
         principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
         actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
         resources: ["*"],
+        conditions: thisAccountsAlarms(this),
       }),
     );
-    return new sns.Topic(this, "AlarmTopic", {
+    const topic = new sns.Topic(this, "AlarmTopic", {
       displayName: "Atlas audit archiver alarms",
       masterKey: key,
       enforceSSL: true,
     });
+    // enforceSSL creates a topic policy, which replaces SNS's default policy: without this
+    // statement nothing allows CloudWatch to publish, and no alarm notification is ever sent.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "AllowCloudWatchAlarmsToPublish",
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [topic.topicArn],
+        conditions: thisAccountsAlarms(this),
+      }),
+    );
+    return topic;
   }
 
   private grantLeastPrivilege(settings: ResolvedArchiverSettings, prefix: string): void {
@@ -864,6 +902,25 @@ export function copyCommand(from: string, to: string, platform: NodeJS.Platform 
   if (platform === "win32") return `copy /Y "${from}" "${to}"`;
   const quote = (path: string) => `'${path.replace(/'/g, `'\\''`)}'`;
   return `cp ${quote(from)} ${quote(to)}`;
+}
+
+/**
+ * The conditions that limit the CloudWatch service principal to alarms of the stack's account and
+ * region: `aws:SourceAccount`, and `aws:SourceArn` like `arn:<partition>:cloudwatch:<region>:<account>:alarm:*`.
+ */
+function thisAccountsAlarms(scope: Construct): Record<string, Record<string, unknown>> {
+  const stack = Stack.of(scope);
+  return {
+    StringEquals: { "aws:SourceAccount": stack.account },
+    ArnLike: {
+      "aws:SourceArn": stack.formatArn({
+        service: "cloudwatch",
+        resource: "alarm",
+        resourceName: "*",
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    },
+  };
 }
 
 /** The ARN to put in a policy: a name-only import matches any of the secret's random suffixes. */

@@ -8,6 +8,7 @@ import type * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sns from "aws-cdk-lib/aws-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ArchiverConfig, ConfigError, parseBundledConfig } from "../../lambda/config";
 import {
@@ -417,6 +418,59 @@ describe("AtlasAuditArchiver with its defaults", () => {
     s.template.resourceCountIs("AWS::SNS::Subscription", 0);
   });
 
+  it("lets CloudWatch publish to the topic and use its key only for this account's alarms", () => {
+    const topicId = onlyResource(s.template, "AWS::SNS::Topic").id;
+    const thisAccountsAlarms = {
+      StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
+      ArnLike: {
+        "aws:SourceArn": join_(
+          "arn:",
+          { Ref: "AWS::Partition" },
+          ":cloudwatch:",
+          { Ref: "AWS::Region" },
+          ":",
+          { Ref: "AWS::AccountId" },
+          ":alarm:*",
+        ),
+      },
+    };
+    const { resource: policy } = onlyResource(s.template, "AWS::SNS::TopicPolicy");
+    expect(policy.Properties.Topics).toEqual([{ Ref: topicId }]);
+    // A topic policy replaces SNS's default policy: without the Allow, no alarm could publish.
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Sid: "AllowPublishThroughSSLOnly",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "sns:Publish",
+        Resource: { Ref: topicId },
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+      {
+        Sid: "AllowCloudWatchAlarmsToPublish",
+        Effect: "Allow",
+        Principal: { Service: "cloudwatch.amazonaws.com" },
+        Action: "sns:Publish",
+        Resource: { Ref: topicId },
+        Condition: thisAccountsAlarms,
+      },
+    ]);
+    const { resource: topic } = onlyResource(s.template, "AWS::SNS::Topic");
+    const keyId = (topic.Properties.KmsMasterKeyId as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0] as string;
+    const key = resources(s.template, "AWS::KMS::Key")[keyId] as TemplateResource;
+    const statements = key.Properties.KeyPolicy.Statement as Record<string, unknown>[];
+    expect(statements.filter((st) => JSON.stringify(st.Principal).includes("cloudwatch"))).toEqual([
+      {
+        Sid: "AllowCloudWatchAlarmsToPublish",
+        Effect: "Allow",
+        Principal: { Service: "cloudwatch.amazonaws.com" },
+        Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        Resource: "*",
+        Condition: thisAccountsAlarms,
+      },
+    ]);
+  });
+
   it("exposes what it created", () => {
     expect(s.archiver.encryptionKey).toBeUndefined();
     expect(s.archiver.accessLogsBucket).toBeDefined();
@@ -561,6 +615,24 @@ describe("AtlasAuditArchiver options", () => {
         ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
       ),
     ]);
+  });
+
+  it("leaves an alarm topic passed in alone (its policy is the user's), and notifies it", () => {
+    const { template } = synth(
+      { config: testConfig() },
+      { extra: (stack) => ({ alarmTopic: new sns.Topic(stack, "OpsTopic") }) },
+    );
+    const topicId = onlyResource(template, "AWS::SNS::Topic").id;
+    expect(topicId).toMatch(/^OpsTopic/);
+    template.resourceCountIs("AWS::SNS::TopicPolicy", 0);
+    expect(
+      template.findResources("AWS::KMS::Key", {
+        Properties: { Description: Match.stringLikeRegexp("alarm topic") },
+      }),
+    ).toEqual({});
+    for (const alarm of Object.values(resources(template, "AWS::CloudWatch::Alarm"))) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    }
   });
 
   it("archives into an existing bucket and secret, creating neither, with grants on their ARNs and keys", () => {
