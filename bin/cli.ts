@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { archiveRun, type RunEvent, type RunSummary } from "../lambda/archive/run";
 import { type AtlasCredentials, parseAtlasCredentials } from "../lambda/atlas/auth";
@@ -22,6 +22,7 @@ import { formatBytes, formatListReport, listWindows } from "../lambda/reader/ls"
 import { parseRange, type TimeRange } from "../lambda/reader/range";
 import { checkSelection, type ReaderTarget, resolveTarget } from "../lambda/reader/target";
 import { formatVerifyReport, verifyArchive } from "../lambda/reader/verify";
+import { createS3Client } from "../lambda/s3-client";
 import { SecretCredentials } from "../lambda/secrets";
 
 const USAGE = `Usage: atlas-audit-archiver <command> [options]
@@ -113,9 +114,12 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv): AtlasCredentials | u
   return undefined;
 }
 
-/** An S3 client from the SDK's standard environment; path-style for S3-compatible endpoints. */
+/**
+ * An S3 client from the SDK's standard environment, with the archiver's request timeouts;
+ * path-style for S3-compatible endpoints.
+ */
 function s3FromEnv(env: NodeJS.ProcessEnv): S3Client {
-  return new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL) });
+  return createS3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL) });
 }
 
 /** One human-readable progress line per event. */
@@ -211,6 +215,9 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
   const s3 = s3FromEnv(env);
   try {
+    // Credentials first (the secret read, a service account's token): a problem with them is
+    // reported once, with exit status 2, not once per window.
+    await atlas.prepare();
     const summary = await archiveRun({
       config,
       bucket,
@@ -431,7 +438,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return err.code.startsWith("CONFIG_") ||
         err instanceof UsageError ||
         isReaderSetupProblem(err) ||
-        err.code.startsWith("ATLAS_CREDENTIALS")
+        err.code.startsWith("ATLAS_CREDENTIALS") ||
+        // Thrown (not in a run summary) only by the credentials check before the first window.
+        err.code === "ATLAS_UNAUTHORIZED" ||
+        err.code === "ATLAS_FORBIDDEN"
         ? 2
         : 1;
     }

@@ -5,7 +5,7 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { utcDate, type Workspace, workspaceLabel } from "../config";
 import type { TimeWindow } from "../windows";
-import { readError } from "./errors";
+import { ReaderError, readError } from "./errors";
 import { parseArchiveKey } from "./keys";
 import { overlaps, type TimeRange } from "./range";
 
@@ -53,7 +53,10 @@ interface ListPage {
   readonly prefixes: string[];
 }
 
-/** Pages of one ListObjectsV2 listing, one request at a time (so a consumer can stop early). */
+/**
+ * Pages of one ListObjectsV2 listing, one request at a time (so a consumer can stop early). A
+ * continuation token seen before is an error: a store that hands it out again would loop for ever.
+ */
 async function* listPages(
   s3: S3Client,
   bucket: string,
@@ -61,7 +64,19 @@ async function* listPages(
   signal?: AbortSignal,
 ): AsyncGenerator<ListPage> {
   let token: string | undefined;
+  const seen = new Set<string>();
   do {
+    if (token !== undefined) {
+      if (seen.has(token)) {
+        throw new ReaderError(
+          "READER_S3_FAILED",
+          `ListObjectsV2 of s3://${bucket}/${request.prefix} returned a continuation token it had already ` +
+            `returned (after ${seen.size + 1} pages): the listing would never end. The S3 endpoint ` +
+            "(AWS_ENDPOINT_URL_S3) is not behaving like S3.",
+        );
+      }
+      seen.add(token);
+    }
     let page: ListObjectsV2CommandOutput;
     try {
       page = await s3.send(
