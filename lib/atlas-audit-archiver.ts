@@ -287,7 +287,8 @@ export interface AtlasAuditArchiverProps {
  *
  * Creates (or imports) the archive bucket and the credentials secret, a `NodejsFunction` bundled
  * locally by esbuild with the parameter file inside, the EventBridge schedule, a queue of failed
- * runs, and alarms on errors, failed windows, backlog and a stopped schedule, published to SNS.
+ * runs, and alarms on errors, failed windows, invalid objects at archive keys, backlog, a stopped
+ * schedule and failed runs, published to SNS.
  *
  * @example
  * ```ts
@@ -328,6 +329,11 @@ export class AtlasAuditArchiver extends Construct {
   readonly errorsAlarm: cloudwatch.Alarm;
   /** At least one window failed. */
   readonly windowsFailedAlarm: cloudwatch.Alarm;
+  /**
+   * A window's key holds an object that is not a verified archive object (no full-object CRC32, or
+   * metadata naming another window): it repeats every run until an operator resolves it.
+   */
+  readonly invalidObjectsAlarm: cloudwatch.Alarm;
   /** Every run for `backlogAlarmRuns` intervals left due windows behind. */
   readonly backlogAlarm: cloudwatch.Alarm;
   /** No invocation for about two run intervals: the schedule is disabled, deleted or throttled. */
@@ -480,12 +486,17 @@ export class AtlasAuditArchiver extends Construct {
     const alarms = this.createAlarms(settings);
     this.errorsAlarm = alarms.errors;
     this.windowsFailedAlarm = alarms.windowsFailed;
+    this.invalidObjectsAlarm = alarms.invalidObjects;
     this.backlogAlarm = alarms.backlog;
     if (alarms.notRunning) this.notRunningAlarm = alarms.notRunning;
     this.failedRunsAlarm = alarms.failedRuns;
-    this.alarms = [alarms.errors, alarms.windowsFailed, alarms.backlog, alarms.failedRuns].concat(
-      alarms.notRunning ? [alarms.notRunning] : [],
-    );
+    this.alarms = [
+      alarms.errors,
+      alarms.windowsFailed,
+      alarms.invalidObjects,
+      alarms.backlog,
+      alarms.failedRuns,
+    ].concat(alarms.notRunning ? [alarms.notRunning] : []);
     const action = new cloudwatchActions.SnsAction(this.alarmTopic);
     for (const alarm of this.alarms) {
       alarm.addAlarmAction(action);
@@ -734,6 +745,7 @@ export class AtlasAuditArchiver extends Construct {
   private createAlarms(settings: ResolvedArchiverSettings): {
     readonly errors: cloudwatch.Alarm;
     readonly windowsFailed: cloudwatch.Alarm;
+    readonly invalidObjects: cloudwatch.Alarm;
     readonly backlog: cloudwatch.Alarm;
     readonly notRunning?: cloudwatch.Alarm;
     readonly failedRuns: cloudwatch.Alarm;
@@ -773,6 +785,19 @@ export class AtlasAuditArchiver extends Construct {
         "At least one audit-log window failed to archive (Atlas or S3 error). Later runs retry it while it is " +
         "within window.lookbackHours; see the failed events in the function's logs.",
       metric: runMetric(RUN_METRICS.windowsFailed, cloudwatch.Stats.SUM, failureWindow),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const invalidObjects = new cloudwatch.Alarm(this, "InvalidObjectsAlarm", {
+      alarmDescription:
+        "An object at a window's archive key is not a verified archive object (no full-object CRC32 checksum, " +
+        "or metadata naming another window). The archiver may not delete it, so the window fails on every run " +
+        "until it is resolved: inspect the object with aws s3api head-object --checksum-mode ENABLED; if it is " +
+        "not the archiver's, delete it with a principal other than the function (which has no delete " +
+        "permission), and the next run archives the window again.",
+      metric: runMetric(RUN_METRICS.windowsInvalid, cloudwatch.Stats.SUM, failureWindow),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -834,7 +859,14 @@ export class AtlasAuditArchiver extends Construct {
       // SQS stops reporting for an idle queue: keep the last state rather than calling it OK.
       treatMissingData: cloudwatch.TreatMissingData.IGNORE,
     });
-    return { errors, windowsFailed, backlog, ...(notRunning ? { notRunning } : {}), failedRuns };
+    return {
+      errors,
+      windowsFailed,
+      invalidObjects,
+      backlog,
+      ...(notRunning ? { notRunning } : {}),
+      failedRuns,
+    };
   }
 }
 

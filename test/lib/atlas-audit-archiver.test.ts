@@ -332,7 +332,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
     });
   });
 
-  it("alarms on errors, failed windows, backlog, a stopped schedule and failed runs, notifying the topic both ways", () => {
+  it("alarms on errors, failed and invalid windows, backlog, a stopped schedule and failed runs, notifying the topic both ways", () => {
     const fnId = onlyResource(s.template, "AWS::Lambda::Function").id;
     const topicId = onlyResource(s.template, "AWS::SNS::Topic").id;
     const fn = [{ Name: "FunctionName", Value: { Ref: fnId } }];
@@ -341,7 +341,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
       (a) => (a as { Properties: Record<string, unknown> }).Properties,
     );
     const pick = (metricName: string) => alarms.find((a) => a.MetricName === metricName);
-    expect(alarms).toHaveLength(5);
+    expect(alarms).toHaveLength(6);
     expect(pick("Errors")).toMatchObject({
       Namespace: "AWS/Lambda",
       Dimensions: fn,
@@ -360,6 +360,17 @@ describe("AtlasAuditArchiver with its defaults", () => {
       Period: 7200,
       Threshold: 1,
       ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      TreatMissingData: "notBreaching",
+      ...notify,
+    });
+    expect(pick("WindowsInvalid")).toMatchObject({
+      Namespace: "AtlasAuditArchiver",
+      Dimensions: fn,
+      Statistic: "Sum",
+      Period: 7200,
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      EvaluationPeriods: 1,
       TreatMissingData: "notBreaching",
       ...notify,
     });
@@ -416,6 +427,19 @@ describe("AtlasAuditArchiver with its defaults", () => {
       },
     });
     s.template.resourceCountIs("AWS::SNS::Subscription", 0);
+  });
+
+  it("says what an invalid object at a window's key means and how to resolve it", () => {
+    const { resource } = onlyResource(s.template, "AWS::CloudWatch::Alarm", {
+      Properties: { MetricName: "WindowsInvalid" },
+    });
+    const description = resource.Properties.AlarmDescription as string;
+    expect(description).toMatch(/not a verified archive object/);
+    expect(description).toMatch(/full-object CRC32/);
+    expect(description).toMatch(/head-object --checksum-mode ENABLED/);
+    expect(description).toMatch(/principal other than the function/);
+    expect(description).toMatch(/next run archives the window again/);
+    expect(description.length).toBeLessThanOrEqual(1024);
   });
 
   it("lets CloudWatch publish to the topic and use its key only for this account's alarms", () => {
@@ -475,7 +499,8 @@ describe("AtlasAuditArchiver with its defaults", () => {
     expect(s.archiver.encryptionKey).toBeUndefined();
     expect(s.archiver.accessLogsBucket).toBeDefined();
     expect(s.archiver.notRunningAlarm).toBeDefined();
-    expect(s.archiver.alarms).toHaveLength(5);
+    expect(s.archiver.alarms).toHaveLength(6);
+    expect(s.archiver.alarms).toContain(s.archiver.invalidObjectsAlarm);
     expect(s.archiver.settings.runIntervalMinutes).toBe(60);
   });
 });
