@@ -385,15 +385,23 @@ export class AtlasAuditArchiver extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     if (settings.vpc) {
-      this.role.addManagedPolicy(
-        iam.ManagedPolicy.fromAwsManagedPolicyName("service-role/AWSLambdaVPCAccessExecutionRole"),
+      // The network-interface part of AWSLambdaVPCAccessExecutionRole, without its logs:* on every log
+      // group (the function writes only to its own, granted below). CDK adds that managed policy only
+      // to a role it creates, never to one passed in, as this one is.
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: "ManageVpcNetworkInterfaces",
+          actions: [
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+          ],
+          resources: ["*"],
+        }),
       );
-      Validations.of(this.role).acknowledge({
-        id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-        reason:
-          "Placing the function in a VPC needs the ENI actions (ec2:CreateNetworkInterface, ...), which support " +
-          "no resource scoping; the AWS-managed policy is exactly that set and is maintained by AWS.",
-      });
       if (!settings.securityGroups) {
         this.securityGroup = new ec2.SecurityGroup(this, "SecurityGroup", {
           vpc: settings.vpc,
@@ -739,6 +747,16 @@ export class AtlasAuditArchiver extends Construct {
           "Objects are written under the archive prefix only; the wildcard covers the object keys below it (one " +
           "per workspace and window), which cannot be listed in advance.",
       });
+      if (settings.vpc) {
+        Validations.of(policy).acknowledge({
+          id: "AwsSolutions-IAM5[Resource::*]",
+          reason:
+            "Only the ManageVpcNetworkInterfaces statement (VPC mode) is on *: Lambda creates, describes and " +
+            "deletes the function's network interfaces with these six ec2 actions, whose interfaces do not exist " +
+            "before it creates them and whose Describe actions support no resource-level permissions; it is the " +
+            "ec2 part of AWSLambdaVPCAccessExecutionRole, without that policy's logs:* on every log group.",
+        });
+      }
     }
   }
 

@@ -603,7 +603,7 @@ describe("AtlasAuditArchiver options", () => {
   });
 
   it("runs in the VPC's private subnets with a security group that only allows outbound HTTPS", () => {
-    const { template, stack, archiver } = synth(
+    const { template } = synth(
       { config: testConfig() },
       { extra: (stack) => ({ vpc: new ec2.Vpc(stack, "Vpc", { maxAzs: 2, natGateways: 1 }) }) },
     );
@@ -631,15 +631,61 @@ describe("AtlasAuditArchiver options", () => {
       ],
     });
     expect(template.toJSON().Resources[sgId].Properties.SecurityGroupIngress).toBeUndefined();
+  });
+
+  it("grants only the network-interface actions in a VPC, not the managed policy's logs:* on every log group", () => {
+    const { template, stack, archiver } = synth(
+      { config: testConfig() },
+      { extra: (stack) => ({ vpc: new ec2.Vpc(stack, "Vpc", { maxAzs: 2, natGateways: 1 }) }) },
+    );
     const roleId = stack.getLogicalId(archiver.role.node.defaultChild as iam.CfnRole);
-    const role = template.toJSON().Resources[roleId];
-    expect(role.Properties.ManagedPolicyArns).toEqual([
-      join_(
-        "arn:",
-        { Ref: "AWS::Partition" },
-        ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+    const role = resources(template, "AWS::IAM::Role")[roleId] as TemplateResource;
+    // CDK adds AWSLambdaVPCAccessExecutionRole only to a role it creates itself, never to one passed in.
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns ?? [])).not.toContain(
+      "AWSLambdaVPCAccessExecutionRole",
+    );
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const roleStatements = Object.values(resources(template, "AWS::IAM::Policy"))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
+      .map(normalizeStatement);
+    expect(roleStatements).toContainEqual({
+      Sid: "ManageVpcNetworkInterfaces",
+      Effect: "Allow",
+      Action: [
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:UnassignPrivateIpAddresses",
+      ],
+      Resource: "*",
+    });
+    // The rest is what the function has outside a VPC.
+    const outside = synth({ config: testConfig() }).template;
+    expect(roleStatements.filter((st) => st.Sid !== "ManageVpcNetworkInterfaces").sort(byStatement)).toEqual(
+      policyStatements(outside),
+    );
+    // No statement of any role or policy in the template allows a logs action on every resource.
+    const everyStatement = [
+      ...Object.values(resources(template, "AWS::IAM::Policy")).flatMap(
+        (p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[],
       ),
-    ]);
+      ...Object.values(resources(template, "AWS::IAM::Role")).flatMap((r) =>
+        (
+          (r.Properties.Policies ?? []) as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]
+        ).flatMap((p) => p.PolicyDocument.Statement),
+      ),
+    ].map(normalizeStatement);
+    expect(everyStatement.length).toBeGreaterThan(5);
+    const onEverything = (st: Record<string, unknown>) =>
+      st.Resource === "*" || (Array.isArray(st.Resource) && st.Resource.includes("*"));
+    expect(
+      everyStatement.filter(
+        (st) => onEverything(st) && (st.Action as string[]).some((a) => a.startsWith("logs:")),
+      ),
+    ).toEqual([]);
   });
 
   it("leaves an alarm topic passed in alone (its policy is the user's), and notifies it", () => {
