@@ -422,7 +422,7 @@ export class AtlasAuditArchiver extends Construct {
       handler: "handler",
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: settings.memorySize,
       timeout: settings.timeout,
@@ -450,12 +450,6 @@ export class AtlasAuditArchiver extends Construct {
                 : [],
           }
         : {}),
-    });
-    Validations.of(this.function).acknowledge({
-      id: "AwsSolutions-L1",
-      reason:
-        "Node.js 22 is pinned on purpose: the handler is built (esbuild target node22) and tested for it; a " +
-        "runtime upgrade is a deliberate change with its own tests, not a side effect of a CDK upgrade.",
     });
 
     // --- Permissions (explicit, least privilege) ------------------------------------------------
@@ -903,7 +897,8 @@ function bundlingOptions(files: Readonly<Record<string, string>>): nodejs.Bundli
   return {
     forceDockerBundling: false,
     format: nodejs.OutputFormat.CJS,
-    target: "node22",
+    // Keep in step with the function's runtime (NODEJS_24_X).
+    target: "node24",
     minify: true,
     // Error classes set `name` from their constructor: keep class names through minification.
     keepNames: true,

@@ -71,7 +71,7 @@ describe("the CDK app, as the CDK CLI runs it", () => {
     const fn = Object.values(template.Resources as Record<string, TemplateResource & { Type: string }>).find(
       (r) => r.Type === "AWS::Lambda::Function",
     );
-    expect(fn?.Properties.Runtime).toBe("nodejs22.x");
+    expect(fn?.Properties.Runtime).toBe("nodejs24.x");
     const asset = join(out, `asset.${String(fn?.Properties.Code.S3Key).replace(/\.zip$/, "")}`);
     expect(readdirSync(asset).sort()).toEqual([
       "archiver-config.json",

@@ -79,9 +79,9 @@ describe("AtlasAuditArchiver with its defaults", () => {
     bucketId = archiveBucketId(s.template);
   });
 
-  it("runs the bundled handler on Node.js 22, arm64, 1,024 MB, 15 minutes, never more than one at a time", () => {
+  it("runs the bundled handler on Node.js 24, arm64, 1,024 MB, 15 minutes, never more than one at a time", () => {
     s.template.hasResourceProperties("AWS::Lambda::Function", {
-      Runtime: "nodejs22.x",
+      Runtime: "nodejs24.x",
       Architectures: ["arm64"],
       Handler: "index.handler",
       MemorySize: 1024,
