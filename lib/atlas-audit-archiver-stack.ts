@@ -1,5 +1,5 @@
 /** The stack `bin/app.ts` deploys: one {@link AtlasAuditArchiver}, its optional VPC, and outputs. */
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -68,8 +68,8 @@ export interface AtlasAuditArchiverStackProps extends StackProps {
 
 /**
  * The deployable stack: the archiver, optionally in a VPC with a fixed egress IP, and outputs
- * naming what a user needs after the deploy (bucket, function, secret, topic, queue, log group,
- * Athena database, table and workgroup).
+ * naming what a user needs after the deploy (bucket, function, secret, topic, alarms, queue, log
+ * group, Athena database, table and workgroup).
  *
  * @example
  * ```ts
@@ -159,6 +159,13 @@ export class AtlasAuditArchiverStack extends Stack {
     new CfnOutput(this, "AlarmTopicArn", {
       value: a.alarmTopic.topicArn,
       description: "Alarm notifications",
+    });
+    new CfnOutput(this, "AlarmNames", {
+      value: Fn.join(
+        " ",
+        a.alarms.map((alarm) => alarm.alarmName),
+      ),
+      description: "The alarms, space-separated (aws cloudwatch set-alarm-state / describe-alarm-history)",
     });
     new CfnOutput(this, "FailedRunsQueueUrl", {
       value: a.failedRunsQueue.queueUrl,

@@ -1,5 +1,6 @@
 import { Token } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
+import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -40,6 +41,7 @@ describe("AtlasAuditArchiverStack", () => {
     const outputs = template.findOutputs("*");
     expect(Object.keys(outputs).sort()).toEqual(
       [
+        "AlarmNames",
         "AlarmTopicArn",
         "ArchivePrefix",
         "AthenaDatabaseName",
@@ -56,6 +58,15 @@ describe("AtlasAuditArchiverStack", () => {
     expect(outputs.BucketName?.Value).toEqual({
       Ref: stack.getLogicalId(stack.archiver.bucket.node.defaultChild as s3.CfnBucket),
     });
+  });
+
+  it("names every alarm in one output, for set-alarm-state and describe-alarm-history", () => {
+    const { stack, template } = stackWith();
+    const alarmRefs = stack.archiver.alarms.map((alarm) => ({
+      Ref: stack.getLogicalId(alarm.node.defaultChild as cloudwatch.CfnAlarm),
+    }));
+    expect(alarmRefs).toHaveLength(6);
+    expect(template.findOutputs("AlarmNames").AlarmNames?.Value).toEqual({ "Fn::Join": [" ", alarmRefs] });
   });
 
   it("imports the Atlas secret by name", () => {
