@@ -20,7 +20,12 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { afterEach, describe, expect, it } from "vitest";
-import { type S3ServerOptions, type S3TestServer, startS3Server } from "./s3-server";
+import {
+  REPEATED_CONTINUATION_TOKEN,
+  type S3ServerOptions,
+  type S3TestServer,
+  startS3Server,
+} from "./s3-server";
 import { crc32Combine } from "./s3-server/crc32-combine";
 
 const MiB = 1024 * 1024;
@@ -128,6 +133,41 @@ async function fullObjectUpload(client: S3Client, bucket: string, key: string, b
     parts.push({ PartNumber, ETag: uploaded.ETag ?? "", ChecksumCRC32: uploaded.ChecksumCRC32 ?? "" });
   }
   return { created, UploadId, parts, whole: crc32Base64(Buffer.concat(bodies)) };
+}
+
+/** A raw request to the proxy; resolves with the status, headers and body text. */
+function rawRequest(
+  url: string,
+  options: { method?: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: options.method ?? "PUT", headers: options.headers ?? {} },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+/** An aws-chunked (unsigned, trailing CRC32) framing of `data` in `pieces` chunks, as the SDK streams it. */
+function awsChunked(data: Buffer, pieces: number, crc32Value: string): Buffer {
+  const parts: Buffer[] = [];
+  const size = Math.ceil(data.length / pieces);
+  for (let i = 0; i < data.length; i += size) {
+    const chunk = data.subarray(i, i + size);
+    parts.push(Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n"));
+  }
+  parts.push(Buffer.from(`0\r\nx-amz-checksum-crc32:${crc32Value}\r\n\r\n`));
+  return Buffer.concat(parts);
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
@@ -996,5 +1036,396 @@ describe("startS3Server: FULL_OBJECT CRC32 multipart uploads", () => {
     );
     expect(completed.Key).toBe("k");
     expect((await s3.getObject("k")).body.equals(body)).toBe(true);
+  });
+});
+
+describe("startS3Server: checksums off (an S3-compatible store that ignores them)", () => {
+  it("stores a PutObject whose CRC32 header and Content-MD5 are wrong, and reports no checksum anywhere", async () => {
+    const { s3, client } = await start({ checksums: false });
+    const put = await rawRequest(`${s3.endpoint}/${s3.bucket}/wrong`, {
+      headers: {
+        "x-amz-checksum-crc32": "AAAAAA==",
+        "content-md5": createHash("md5").update("other").digest("base64"),
+        "x-amz-content-sha256": sha256(Buffer.from("other")),
+        "content-length": 5,
+      },
+      body: "hello",
+    });
+    expect(put.status).toBe(200);
+    expect(put.headers["x-amz-checksum-crc32"]).toBeUndefined();
+    expect((await s3.getObject("wrong")).body.toString()).toBe("hello");
+    expect((await s3.getObject("wrong")).checksum).toBeUndefined();
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: s3.bucket, Key: "wrong", ChecksumMode: "ENABLED" }),
+    );
+    expect([head.ChecksumCRC32, head.ChecksumType]).toEqual([undefined, undefined]);
+    const got = await rawRequest(`${s3.endpoint}/${s3.bucket}/wrong`, {
+      method: "GET",
+      headers: { "x-amz-checksum-mode": "ENABLED" },
+    });
+    expect(got.body).toBe("hello");
+    expect(Object.keys(got.headers).filter((h) => h.startsWith("x-amz-checksum"))).toEqual([]);
+  });
+
+  it("decodes an aws-chunked body with a wrong trailing CRC32 and stores its data", async () => {
+    const { s3 } = await start({ checksums: false });
+    const data = randomBytes(10_000);
+    const framed = awsChunked(data, 3, "AAAAAA==");
+    const put = await rawRequest(`${s3.endpoint}/${s3.bucket}/chunked`, {
+      headers: {
+        "content-encoding": "aws-chunked",
+        "x-amz-decoded-content-length": data.length,
+        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "x-amz-trailer": "x-amz-checksum-crc32",
+        "content-length": framed.length,
+      },
+      body: framed,
+    });
+    expect(put.status).toBe(200);
+    expect((await s3.getObject("chunked")).body.equals(data)).toBe(true);
+  });
+
+  it("round-trips the SDK's default-checksum streamed PutObject without storing or echoing its CRC32", async () => {
+    const { s3, client } = await start({ checksums: false });
+    const body = randomBytes(300_000);
+    const put = await client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "streamed",
+        Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]),
+        ContentLength: body.length,
+        ChecksumAlgorithm: "CRC32",
+      }),
+    );
+    expect(put.ChecksumCRC32).toBeUndefined();
+    expect((await s3.getObject("streamed")).body.equals(body)).toBe(true);
+    const got = await client.send(
+      new GetObjectCommand({ Bucket: s3.bucket, Key: "streamed", ChecksumMode: "ENABLED" }),
+    );
+    expect(Buffer.from((await got.Body?.transformToByteArray()) ?? []).equals(body)).toBe(true);
+    expect([got.ChecksumCRC32, got.ChecksumType]).toEqual([undefined, undefined]);
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
+    expect(listed.Contents?.map((o) => [o.Key, o.ChecksumAlgorithm, o.ChecksumType])).toEqual([
+      ["streamed", undefined, undefined],
+    ]);
+  });
+
+  it("takes a FULL_OBJECT CRC32 multipart upload without echoing its settings, part CRC32s or checking the whole CRC32", async () => {
+    const { s3, client } = await start({ checksums: false });
+    const created = await client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "k",
+        ChecksumAlgorithm: "CRC32",
+        ChecksumType: "FULL_OBJECT",
+      }),
+    );
+    expect([created.ChecksumAlgorithm, created.ChecksumType]).toEqual([undefined, undefined]);
+    const UploadId = created.UploadId ?? "";
+    const bodies = [randomBytes(5 * MiB), randomBytes(1000)];
+    const bare = s3.client({ requestChecksumCalculation: "WHEN_REQUIRED" });
+    const first = await bare.send(
+      new UploadPartCommand({ Bucket: s3.bucket, Key: "k", UploadId, PartNumber: 1, Body: bodies[0] }),
+    );
+    const second = await client.send(
+      new UploadPartCommand({
+        Bucket: s3.bucket,
+        Key: "k",
+        UploadId,
+        PartNumber: 2,
+        Body: bodies[1],
+        ChecksumAlgorithm: "CRC32",
+      }),
+    );
+    expect([first.ChecksumCRC32, second.ChecksumCRC32]).toEqual([undefined, undefined]);
+    const completed = await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "k",
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: first.ETag ?? "" },
+            { PartNumber: 2, ETag: second.ETag ?? "" },
+          ],
+        },
+        ChecksumCRC32: "AAAAAA==",
+        ChecksumType: "FULL_OBJECT",
+      }),
+    );
+    expect([completed.ChecksumCRC32, completed.ChecksumType]).toEqual([undefined, undefined]);
+    expect((await s3.getObject("k")).body.equals(Buffer.concat(bodies))).toBe(true);
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: s3.bucket, Key: "k", ChecksumMode: "ENABLED" }),
+    );
+    expect([head.ChecksumCRC32, head.ChecksumType]).toEqual([undefined, undefined]);
+    // Settings S3 refuses are not even looked at.
+    const sha = await client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "sha",
+        ChecksumAlgorithm: "SHA256",
+        ChecksumType: "FULL_OBJECT",
+      }),
+    );
+    expect(sha.UploadId).toBeDefined();
+  });
+
+  it("refuses a checksums option that is not a boolean", async () => {
+    await expect(startS3Server({ checksums: "no" as never })).rejects.toThrow(/checksums/);
+  });
+});
+
+/** `data` with the lowest bit of byte `at` flipped, as the `corrupt` fault does. */
+function flipped(data: Buffer, at: number): Buffer {
+  const copy = Buffer.from(data);
+  copy[at] = (copy[at] ?? 0) ^ 0x01;
+  return copy;
+}
+
+describe("startS3Server: corrupt fault", () => {
+  it("refuses a PutObject whose CRC32 no longer matches its corrupted data with BadDigest, storing nothing", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 1 });
+    s3.inject({ op: "PutObject", kind: "corrupt" });
+    const body = randomBytes(1000);
+    const put = client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: body, ChecksumCRC32: crc32Base64(body) }),
+    );
+    // Over http the SDK also signs a buffered body's SHA-256, which is checked first.
+    expect(await failure(put)).toEqual({ name: "XAmzContentSHA256Mismatch", status: 400 });
+    expect(await s3.keys()).toEqual([]);
+    expect(s3.operationsOf("PutObject").map((o) => [o.status, o.fault])).toEqual([[400, "corrupt"]]);
+    s3.inject({ op: "PutObject", kind: "corrupt" });
+    const raw = await rawRequest(`${s3.endpoint}/${s3.bucket}/k`, {
+      headers: { "x-amz-checksum-crc32": crc32Base64(body), "content-length": body.length },
+      body,
+    });
+    expect([raw.status, /<Code>BadDigest<\/Code>/.test(raw.body)]).toEqual([400, true]);
+    expect(await s3.keys()).toEqual([]);
+    await client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: body, ChecksumCRC32: crc32Base64(body) }),
+    );
+    expect((await s3.getObject("k")).body.equals(body)).toBe(true);
+  });
+
+  it("refuses a corrupted streamed (aws-chunked, trailing CRC32) PutObject too", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 1 });
+    s3.inject({ op: "PutObject", kind: "corrupt", offset: 150_000 });
+    const body = randomBytes(300_000);
+    const put = client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "k",
+        Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]),
+        ContentLength: body.length,
+      }),
+    );
+    expect(await failure(put)).toEqual({ name: "BadDigest", status: 400 });
+    expect(await s3.keys()).toEqual([]);
+  });
+
+  it("stores the corrupted bytes and answers 200 when the store ignores checksums (middle byte by default)", async () => {
+    const { s3 } = await start({ checksums: false });
+    const client = s3.client({ maxAttempts: 1 });
+    s3.inject({ op: "PutObject", kind: "corrupt" }, { op: "PutObject", kind: "corrupt", offset: 7 });
+    const body = randomBytes(1001);
+    await client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "middle",
+        Body: body,
+        ChecksumCRC32: crc32Base64(body),
+      }),
+    );
+    expect((await s3.getObject("middle")).body.equals(flipped(body, 500))).toBe(true);
+    // The offset counts the object's bytes, not the aws-chunked framing.
+    await client.send(
+      new PutObjectCommand({
+        Bucket: s3.bucket,
+        Key: "streamed",
+        Body: Readable.from([body.subarray(0, 3), body.subarray(3)]),
+        ContentLength: body.length,
+      }),
+    );
+    expect((await s3.getObject("streamed")).body.equals(flipped(body, 7))).toBe(true);
+    expect(s3.operationsOf("PutObject").map((o) => [o.status, o.fault])).toEqual([
+      [200, "corrupt"],
+      [200, "corrupt"],
+    ]);
+  });
+
+  it("stores a corrupted PutObject that declares no checksum, even with checksums on", async () => {
+    const { s3 } = await start();
+    s3.inject({ op: "PutObject", kind: "corrupt", offset: 0 });
+    const put = await rawRequest(`${s3.endpoint}/${s3.bucket}/bare`, {
+      headers: { "content-length": 5 },
+      body: "hello",
+    });
+    expect(put.status).toBe(200);
+    expect((await s3.getObject("bare")).body.toString()).toBe("iello");
+  });
+
+  it("refuses a corrupted part of a FULL_OBJECT CRC32 upload and keeps no part; stores it with checksums off", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 1 });
+    const body = randomBytes(2000);
+    const { UploadId } = await fullObjectUpload(client, s3.bucket, "k", []);
+    s3.inject({ op: "UploadPart", kind: "corrupt" });
+    const part = () =>
+      client.send(
+        new UploadPartCommand({
+          Bucket: s3.bucket,
+          Key: "k",
+          UploadId,
+          PartNumber: 1,
+          Body: body,
+          ChecksumAlgorithm: "CRC32",
+        }),
+      );
+    expect(await failure(part())).toEqual({ name: "XAmzContentSHA256Mismatch", status: 400 });
+    expect(existsSync(join(s3.directory, s3.bucket, "._S3rver_uploads", UploadId, "1"))).toBe(false);
+    const { ETag, ChecksumCRC32 } = await part();
+    expect(ChecksumCRC32).toBe(crc32Base64(body));
+    expect(ETag).toBe(`"${createHash("md5").update(body).digest("hex")}"`);
+    await server?.close();
+
+    const off = await start({ checksums: false });
+    const created = await off.client.send(
+      new CreateMultipartUploadCommand({ Bucket: off.s3.bucket, Key: "k" }),
+    );
+    off.s3.inject({ op: "UploadPart", kind: "corrupt", offset: 1999 });
+    const uploaded = await off.client.send(
+      new UploadPartCommand({
+        Bucket: off.s3.bucket,
+        Key: "k",
+        UploadId: created.UploadId,
+        PartNumber: 1,
+        Body: body,
+        ChecksumAlgorithm: "CRC32",
+      }),
+    );
+    await off.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: off.s3.bucket,
+        Key: "k",
+        UploadId: created.UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: uploaded.ETag ?? "" }] },
+      }),
+    );
+    expect((await off.s3.getObject("k")).body.equals(flipped(body, 1999))).toBe(true);
+  });
+
+  it("applies only to PutObject and UploadPart: refused for other operations, skipped by them under op '*'", async () => {
+    const { s3, client } = await start({ checksums: false });
+    expect(() => s3.inject({ op: "GetObject", kind: "corrupt" })).toThrow(/PutObject and UploadPart/);
+    expect(() => s3.inject({ op: "PutObject", kind: "corrupt", offset: -1 })).toThrow(/offset/);
+    expect(() => s3.inject({ op: "PutObject", kind: "explode" as never })).toThrow(/kind/);
+    s3.inject({ op: "*", kind: "corrupt", offset: 0 });
+    await s3.putObject("k", "v");
+    expect((await readBody(client, s3.bucket, "k")).toString()).toBe("v");
+    expect(s3.pendingFaults()).toHaveLength(1);
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: "abc" }));
+    expect((await s3.getObject("k")).body.toString()).toBe("`bc");
+  });
+});
+
+describe("startS3Server: repeat-token fault", () => {
+  it("answers ListObjectsV2 with the request's own continuation token, for `times` requests", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 1 });
+    for (const key of ["a", "b", "c"]) await s3.putObject(key, "x");
+    const list = (ContinuationToken?: string) =>
+      client.send(new ListObjectsV2Command({ Bucket: s3.bucket, MaxKeys: 2, ContinuationToken }));
+    const real = (await list()).NextContinuationToken;
+    expect(real).toBeDefined();
+    s3.inject({ op: "ListObjectsV2", kind: "repeat-token", times: 3 });
+
+    const again = await list(real);
+    expect([again.IsTruncated, again.NextContinuationToken, again.ContinuationToken]).toEqual([
+      true,
+      real,
+      real,
+    ]);
+    expect(again.Contents?.map((o) => o.Key)).toEqual(["c"]);
+
+    const first = await list();
+    expect([first.IsTruncated, first.NextContinuationToken]).toEqual([true, REPEATED_CONTINUATION_TOKEN]);
+    expect(first.Contents?.map((o) => o.Key)).toEqual(["a", "b"]);
+    const looped = await list(REPEATED_CONTINUATION_TOKEN);
+    expect([looped.IsTruncated, looped.NextContinuationToken]).toEqual([true, REPEATED_CONTINUATION_TOKEN]);
+    expect(looped.Contents?.map((o) => o.Key)).toEqual(["a", "b"]);
+    expect(s3.operationsOf("ListObjectsV2").map((o) => o.fault)).toEqual([
+      undefined,
+      "repeat-token",
+      "repeat-token",
+      "repeat-token",
+    ]);
+
+    // Used up: the fixed token lists from the start, and paging then ends normally.
+    const after = await list(REPEATED_CONTINUATION_TOKEN);
+    expect(after.Contents?.map((o) => o.Key)).toEqual(["a", "b"]);
+    expect(after.NextContinuationToken).toBe(real);
+    const last = await list(after.NextContinuationToken);
+    expect([last.IsTruncated, last.NextContinuationToken]).toEqual([false, undefined]);
+  });
+
+  it("keeps a client that follows NextContinuationToken paging for as long as the fault lasts", async () => {
+    const { s3, client } = await start();
+    await s3.putObject("only", "x");
+    s3.inject({ op: "ListObjectsV2", kind: "repeat-token", times: 25 });
+    let pages = 0;
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: s3.bucket, ContinuationToken: token }),
+      );
+      token = page.NextContinuationToken;
+      pages += 1;
+    } while (token !== undefined && pages < 100);
+    expect(pages).toBe(26);
+    expect(() => s3.inject({ op: "PutObject", kind: "repeat-token" })).toThrow(/ListObjectsV2/);
+  });
+});
+
+describe("startS3Server: checksums in listings", () => {
+  it("lists a stored CRC32 as ChecksumAlgorithm [CRC32] and ChecksumType FULL_OBJECT, and none for seeded objects", async () => {
+    const { s3, client } = await start();
+    const body = randomBytes(100);
+    await client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: "a-put", Body: body, ChecksumCRC32: crc32Base64(body) }),
+    );
+    await s3.putObject("b-seeded", "no checksum");
+    const bodies = [randomBytes(5 * MiB), randomBytes(10)];
+    const { UploadId, parts, whole } = await fullObjectUpload(client, s3.bucket, "c-multipart", bodies);
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "c-multipart",
+        UploadId,
+        MultipartUpload: { Parts: parts },
+        ChecksumCRC32: whole,
+        ChecksumType: "FULL_OBJECT",
+      }),
+    );
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
+    expect(listed.Contents?.map((o) => [o.Key, o.ChecksumAlgorithm, o.ChecksumType])).toEqual([
+      ["a-put", ["CRC32"], "FULL_OBJECT"],
+      ["b-seeded", undefined, undefined],
+      ["c-multipart", ["CRC32"], "FULL_OBJECT"],
+    ]);
+    expect(listed.Contents?.[0]?.Size).toBe(100);
+  });
+
+  it("puts the checksum elements between ETag and Size, as S3 does", async () => {
+    const { s3, client } = await start();
+    await client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: "v", ChecksumAlgorithm: "CRC32" }),
+    );
+    const xml = await rawRequest(`${s3.endpoint}/${s3.bucket}?list-type=2`, { method: "GET" });
+    expect(xml.body).toMatch(
+      /<Contents><Key>k<\/Key><LastModified>[^<]+<\/LastModified><ETag>[^<]+<\/ETag><ChecksumAlgorithm>CRC32<\/ChecksumAlgorithm><ChecksumType>FULL_OBJECT<\/ChecksumType><Size>1<\/Size><StorageClass>STANDARD<\/StorageClass><\/Contents>/,
+    );
   });
 });

@@ -196,3 +196,27 @@ export class BodyMeter extends Transform {
       : { ok: true, bytes: this.bytes, checksum };
   }
 }
+
+/**
+ * Passes a (decoded) body through with the lowest bit of the byte at `offset` flipped (xor 0x01):
+ * the `corrupt` fault. An offset at or past the end of the body changes nothing.
+ */
+export class BitFlipper extends Transform {
+  private seen = 0;
+
+  constructor(private readonly offset: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const at = this.offset - this.seen;
+    this.seen += chunk.length;
+    if (at < 0 || at >= chunk.length) {
+      callback(null, chunk);
+      return;
+    }
+    const copy = Buffer.from(chunk);
+    copy[at] = (copy[at] ?? 0) ^ 0x01;
+    callback(null, copy);
+  }
+}

@@ -18,7 +18,18 @@
  *   does, without re-reading the data; a differing `x-amz-checksum-crc32` answers 400 BadDigest and
  *   leaves the upload open; the object then reports its CRC32 as FULL_OBJECT on GET/HEAD and in the
  *   Complete response. Uploads without a checksum type, or COMPOSITE ones, get no checksum;
- * - an operation log and per-attempt fault injection.
+ * - ListObjectsV2 reports each object's stored checksum as S3 does: `<ChecksumAlgorithm>CRC32</ChecksumAlgorithm>`
+ *   and `<ChecksumType>FULL_OBJECT</ChecksumType>` between `<ETag>` and `<Size>` (none for an object
+ *   without one, e.g. seeded by {@link S3TestServer.putObject} without a checksum);
+ * - `checksums: false` plays an S3-compatible store that ignores checksums entirely: nothing is
+ *   verified (`x-amz-checksum-*` headers, aws-chunked trailers, `Content-MD5`, a hex
+ *   `x-amz-content-sha256`), stored or reported (GET/HEAD, CompleteMultipartUpload, listings), no
+ *   per-part CRC32 is required, CreateMultipartUpload does not echo `x-amz-checksum-algorithm`/`-type`;
+ *   aws-chunked bodies are still decoded;
+ * - an operation log and per-attempt fault injection (see {@link S3Fault}): error statuses, resets,
+ *   stalls (of any length; `close()` ends them), `corrupt` (a bit of a PutObject's or UploadPart's
+ *   data flipped before any checksum check) and `repeat-token` (ListObjectsV2 answering with the
+ *   request's own continuation token, a client loop trap).
  *
  * @example
  * ```ts
@@ -50,7 +61,7 @@ import { createHandler, type S3Operation } from "./proxy";
 import { StoreLayout } from "./store";
 
 export type { S3OperationName } from "./classify";
-export type { S3Fault, S3FaultKind } from "./faults";
+export { REPEATED_CONTINUATION_TOKEN, type S3Fault, type S3FaultKind } from "./faults";
 export { S3RVER_CREDENTIALS } from "./owner";
 export type { S3Operation } from "./proxy";
 
@@ -60,6 +71,11 @@ export interface S3ServerOptions {
   readonly bucket?: string;
   /** Honour `If-None-Match: *` (default true); false plays a store without conditional writes. */
   readonly conditionalWrites?: boolean;
+  /**
+   * Verify, store and report checksums as S3 does (default true); false plays an S3-compatible
+   * store that ignores them entirely (see the module comment). aws-chunked bodies are decoded either way.
+   */
+  readonly checksums?: boolean;
   /**
    * Where the temp storage directory is made: default `/dev/shm` where it is writable (file
    * creation there is several times faster than on this machine's disk), else the OS temp dir.
@@ -131,10 +147,16 @@ export interface S3TestServer {
  *
  * @example
  * ```ts
- * const s3 = await startS3Server({ conditionalWrites: false });
+ * const s3 = await startS3Server({ conditionalWrites: false, checksums: false });
  * ```
  */
 export async function startS3Server(options: S3ServerOptions = {}): Promise<S3TestServer> {
+  for (const name of ["conditionalWrites", "checksums"] as const) {
+    const value = options[name];
+    if (value !== undefined && typeof value !== "boolean") {
+      throw new TypeError(`S3ServerOptions.${name} must be a boolean, got ${JSON.stringify(value)}`);
+    }
+  }
   const bucket = options.bucket ?? "archive-test";
   const directory = await mkdtemp(join(options.parentDirectory ?? defaultParent(), "s3-test-server-"));
   const s3rver = new S3rver({
@@ -167,6 +189,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
       operations,
       locks,
       conditionalWrites: options.conditionalWrites ?? true,
+      checksums: options.checksums ?? true,
     }),
   );
   // Longer than the SDK's idle sockets live, so a reused connection is never closed under a request.

@@ -4,6 +4,7 @@
  * `--openssl-legacy-provider`) and walks directories in an order that is not S3's key order, so
  * pagination can skip keys; ListMultipartUploads it does not implement at all.
  */
+import { REPEATED_CONTINUATION_TOKEN } from "./faults";
 import { DUMMY_OWNER } from "./owner";
 import type { StoreLayout } from "./store";
 import { compareKeys } from "./store";
@@ -49,11 +50,28 @@ function parseMax(text: string | null, name: string): number {
   return Math.min(1000, Number(text));
 }
 
-/** The ListObjectsV2 response document for `query` (prefix, delimiter, max-keys, tokens). */
+/** How {@link listObjectsV2} answers, besides the query. */
+export interface ListingOptions {
+  /** Report each object's stored checksum as S3 does (`<ChecksumAlgorithm>`, `<ChecksumType>`). */
+  readonly checksums: boolean;
+  /**
+   * A `repeat-token` fault: the page is truncated, and its next token is the request's own
+   * (or {@link REPEATED_CONTINUATION_TOKEN} without one).
+   */
+  readonly repeatToken?: boolean;
+}
+
+/**
+ * The ListObjectsV2 response document for `query` (prefix, delimiter, max-keys, tokens). An object
+ * with a stored checksum lists it as S3 does, between `<ETag>` and `<Size>`:
+ * `<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>` (its
+ * algorithm upper-case; every checksum this server stores is of the full object).
+ */
 export async function listObjectsV2(
   layout: StoreLayout,
   bucket: string,
   query: URLSearchParams,
+  options: ListingOptions = { checksums: true },
 ): Promise<string> {
   const prefix = query.get("prefix") ?? "";
   const delimiter = query.get("delimiter") ?? "";
@@ -83,19 +101,31 @@ export async function listObjectsV2(
 
   const text = (value: string) => (encode ? encodeKey(value) : value);
   const objects = entries.filter((e) => !e.isPrefix);
-  const metas = await Promise.all(
-    objects.map((entry) =>
-      layout.metadata(bucket, entry.value).catch(() => undefined /* deleted meanwhile */),
+  const [metas, checksums] = await Promise.all([
+    Promise.all(
+      objects.map((entry) =>
+        layout.metadata(bucket, entry.value).catch(() => undefined /* deleted meanwhile */),
+      ),
     ),
-  );
+    Promise.all(
+      objects.map((entry) =>
+        options.checksums ? layout.checksum(bucket, entry.value) : Promise.resolve(undefined),
+      ),
+    ),
+  ]);
   const owner = `<Owner>${element("ID", DUMMY_OWNER.id)}${element("DisplayName", DUMMY_OWNER.displayName)}</Owner>`;
   const contents = objects.map((entry, i) => {
     const meta = metas[i];
     if (meta === undefined) return "";
+    const checksum = checksums[i];
+    const reported =
+      checksum === undefined
+        ? ""
+        : `${element("ChecksumAlgorithm", checksum.algorithm.toUpperCase())}${element("ChecksumType", "FULL_OBJECT")}`;
     return (
       `<Contents>${element("Key", text(entry.value))}` +
       `${element("LastModified", new Date(meta["last-modified"]).toISOString())}` +
-      `${element("ETag", meta.etag)}${element("Size", Number(meta["content-length"]))}` +
+      `${element("ETag", meta.etag)}${reported}${element("Size", Number(meta["content-length"]))}` +
       `${query.get("fetch-owner") === "true" ? owner : ""}${element("StorageClass", "STANDARD")}</Contents>`
     );
   });
@@ -103,14 +133,19 @@ export async function listObjectsV2(
     .filter((e) => e.isPrefix)
     .map((e) => `<CommonPrefixes>${element("Prefix", text(e.value))}</CommonPrefixes>`);
   const last = entries[entries.length - 1];
+  const next = options.repeatToken
+    ? (token ?? REPEATED_CONTINUATION_TOKEN)
+    : truncated && last !== undefined
+      ? encodeToken(last)
+      : undefined;
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="${S3_NAMESPACE}">` +
     `${element("Name", bucket)}${element("Prefix", text(prefix))}` +
     `${delimiter === "" ? "" : element("Delimiter", text(delimiter))}` +
     `${element("MaxKeys", maxKeys)}${encode ? element("EncodingType", "url") : ""}` +
-    `${element("KeyCount", entries.length)}${element("IsTruncated", truncated)}` +
+    `${element("KeyCount", entries.length)}${element("IsTruncated", next !== undefined)}` +
     `${token === null ? "" : element("ContinuationToken", token)}` +
-    `${truncated && last !== undefined ? element("NextContinuationToken", encodeToken(last)) : ""}` +
+    `${next === undefined ? "" : element("NextContinuationToken", next)}` +
     `${token === null && startAfter !== "" ? element("StartAfter", text(startAfter)) : ""}` +
     `${contents.join("")}${prefixes.join("")}</ListBucketResult>`
   );

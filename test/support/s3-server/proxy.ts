@@ -12,9 +12,9 @@ import http, {
   type ServerResponse,
 } from "node:http";
 import type { Readable } from "node:stream";
-import { AwsChunkedDecoder, BodyMeter, type BodyVerdict, type StoredChecksum } from "./body";
+import { AwsChunkedDecoder, BitFlipper, BodyMeter, type BodyVerdict, type StoredChecksum } from "./body";
 import { type ClassifiedRequest, classify, type S3OperationName } from "./classify";
-import type { FaultQueue, S3FaultKind } from "./faults";
+import { type FaultQueue, MAX_TIMER_MS, type S3FaultKind } from "./faults";
 import { ListingError, listMultipartUploads, listObjectsV2 } from "./listing";
 import type { KeyLocks } from "./locks";
 import {
@@ -61,6 +61,13 @@ export interface ProxyContext {
   readonly operations: S3Operation[];
   readonly locks: KeyLocks;
   readonly conditionalWrites: boolean;
+  /** Verify, store and report checksums; false plays a store that ignores them. */
+  readonly checksums: boolean;
+}
+
+/** A `corrupt` fault taken by a write: the data byte to flip, or the middle one. */
+interface Corruption {
+  readonly offset?: number;
 }
 
 /** S3's minimum size of every part but the last. */
@@ -136,6 +143,8 @@ async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerRespon
   res.once("finish", log);
   res.once("close", log);
 
+  let corrupt: Corruption | undefined;
+  let repeatToken = false;
   const injected = ctx.faults.take(c.op, c.key);
   if (injected !== undefined) {
     fault = injected.kind ?? "status";
@@ -157,15 +166,17 @@ async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerRespon
       );
       return;
     }
-    if (await closedWithin(res, injected.ms ?? 1000)) return;
+    if (fault === "stall" && (await closedWithin(res, injected.ms ?? 1000))) return;
+    if (fault === "corrupt") corrupt = injected.offset === undefined ? {} : { offset: injected.offset };
+    repeatToken = fault === "repeat-token";
   }
 
   switch (c.op) {
     case "ListObjectsV2":
     case "ListMultipartUploads":
-      return list(ctx, c, req, res);
+      return list(ctx, c, req, res, repeatToken);
     case "PutObject":
-      return putObject(ctx, c, req, res);
+      return putObject(ctx, c, req, res, corrupt);
     case "CopyObject":
       return copyObject(ctx, c, req, res);
     case "CreateMultipartUpload":
@@ -173,7 +184,7 @@ async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerRespon
     case "CompleteMultipartUpload":
       return completeMultipartUpload(ctx, c, req, res);
     case "UploadPart":
-      return uploadPart(ctx, c, req, res);
+      return uploadPart(ctx, c, req, res, corrupt);
     case "AbortMultipartUpload":
       return abortMultipartUpload(ctx, c, req, res);
     case "DeleteObject":
@@ -224,13 +235,14 @@ async function list(
   c: ClassifiedRequest,
   req: IncomingMessage,
   res: ServerResponse,
+  repeatToken: boolean,
 ): Promise<void> {
   await drain(req);
   if (!ctx.layout.bucketExists(c.bucket)) return noSuchBucket(res, c.bucket);
   try {
     const xml =
       c.op === "ListObjectsV2"
-        ? await listObjectsV2(ctx.layout, c.bucket, c.query)
+        ? await listObjectsV2(ctx.layout, c.bucket, c.query, { checksums: ctx.checksums, repeatToken })
         : listMultipartUploads(ctx.layout, c.bucket, c.query);
     sendXml(res, 200, xml);
   } catch (error) {
@@ -245,6 +257,7 @@ async function putObject(
   c: ClassifiedRequest,
   req: IncomingMessage,
   res: ServerResponse,
+  corrupt: Corruption | undefined,
 ): Promise<void> {
   if (!ctx.layout.bucketExists(c.bucket)) {
     await drain(req);
@@ -258,7 +271,7 @@ async function putObject(
     const staging = ctx.layout.stagingKey();
     let stored: { response: Captured; verdict: BodyVerdict };
     try {
-      stored = await streamBody(ctx, req, res, objectPath(c.bucket, staging));
+      stored = await streamBody(ctx, req, res, objectPath(c.bucket, staging), corrupt);
     } catch (error) {
       await ctx.layout.discard(c.bucket, staging);
       throw error;
@@ -287,6 +300,7 @@ async function uploadPart(
   c: ClassifiedRequest,
   req: IncomingMessage,
   res: ServerResponse,
+  corrupt: Corruption | undefined,
 ): Promise<void> {
   const uploadId = c.uploadId ?? "";
   const partNumber = c.partNumber ?? Number.NaN;
@@ -319,7 +333,7 @@ async function uploadPart(
     // A replaced part must not keep its predecessor's CRC while its new data is being written.
     await ctx.layout.setPartCrc32(c.bucket, uploadId, partNumber, undefined);
   }
-  const { response, verdict } = await streamBody(ctx, req, res, req.url ?? "/");
+  const { response, verdict } = await streamBody(ctx, req, res, req.url ?? "/", corrupt);
   if (isOk(response.status) && !verdict.ok) {
     await ctx.layout.dropPart(c.bucket, uploadId, partNumber);
     return sendError(res, verdict.status, verdict.code, verdict.message);
@@ -465,8 +479,8 @@ async function completeMultipartUpload(
 }
 
 /**
- * CreateMultipartUpload: without checksum headers passed to s3rver as is; with them checked as S3
- * does, recorded in the upload's directory, and echoed in the response.
+ * CreateMultipartUpload: without checksum headers (or with checksums off) passed to s3rver as is;
+ * with them checked as S3 does, recorded in the upload's directory, and echoed in the response.
  */
 async function createMultipartUpload(
   ctx: ProxyContext,
@@ -475,7 +489,9 @@ async function createMultipartUpload(
   res: ServerResponse,
 ): Promise<void> {
   const settings = requestedChecksum(req.headers);
-  if (settings === undefined) return ctx.layout.exclusive(() => passthrough(ctx, req, res));
+  if (settings === undefined || !ctx.checksums) {
+    return ctx.layout.exclusive(() => passthrough(ctx, req, res));
+  }
   const body = await readSmall(req, res);
   if (!ctx.layout.bucketExists(c.bucket)) return noSuchBucket(res, c.bucket);
   const problem = checksumSettingsProblem(settings);
@@ -655,18 +671,29 @@ function drain(req: IncomingMessage): Promise<void> {
   });
 }
 
-/** Waits `ms`; true when the connection closed meanwhile. */
+/**
+ * Waits `ms` (any length: beyond Node's timer limit in steps); true when the connection closed
+ * meanwhile, which ends the wait at once.
+ */
 function closedWithin(res: ServerResponse, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
+    if (res.destroyed) return resolve(true);
+    const deadline = performance.now() + ms;
+    let timer: NodeJS.Timeout | undefined;
     const onClose = () => {
       clearTimeout(timer);
       resolve(true);
     };
-    const timer = setTimeout(() => {
-      res.off("close", onClose);
-      resolve(res.destroyed);
-    }, ms);
+    const arm = () => {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        res.off("close", onClose);
+        return resolve(res.destroyed);
+      }
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
     res.once("close", onClose);
+    arm();
   });
 }
 
@@ -738,14 +765,16 @@ async function exchange(
 }
 
 /**
- * Streams a request body (aws-chunked framing removed) to `path` on s3rver while checking it, and
- * reads s3rver's (small) response. Rejects with {@link ClientGone} or {@link BadBody}.
+ * Streams a request body (aws-chunked framing removed, a bit flipped when `corrupt`) to `path` on
+ * s3rver while checking it (unless checksums are off), and reads s3rver's (small) response. Rejects
+ * with {@link ClientGone} or {@link BadBody}.
  */
 async function streamBody(
   ctx: ProxyContext,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  corrupt?: Corruption,
 ): Promise<{ response: Captured; verdict: BodyVerdict }> {
   const encodings = String(req.headers["content-encoding"] ?? "")
     .split(",")
@@ -767,7 +796,14 @@ async function streamBody(
   const upstream = upstreamRequest(ctx, { method: req.method ?? "PUT", path, headers });
   const response = capture(upstream);
   const decoder = chunked ? new AwsChunkedDecoder() : undefined;
-  const meter = new BodyMeter(req.headers);
+  // A store that ignores checksums sees no declared ones: it verifies nothing and stores nothing.
+  const meter = new BodyMeter(ctx.checksums ? req.headers : {});
+  let flipper: BitFlipper | undefined;
+  if (corrupt !== undefined) {
+    const declared = chunked ? decodedLength : Number(req.headers["content-length"] ?? Number.NaN);
+    const length = declared !== undefined && Number.isFinite(declared) ? declared : 0;
+    flipper = new BitFlipper(corrupt.offset ?? Math.floor(length / 2));
+  }
   const body = new Promise<void>((resolve, reject) => {
     const fail = (error: Error) => {
       upstream.destroy(error);
@@ -786,11 +822,13 @@ async function streamBody(
   });
   response.catch(() => {});
   body.catch(() => {});
-  const source: Readable = decoder === undefined ? req : req.pipe(decoder);
+  const decoded: Readable = decoder === undefined ? req : req.pipe(decoder);
+  const source: Readable = flipper === undefined ? decoded : decoded.pipe(flipper);
   source.pipe(meter).pipe(upstream);
   await body;
   const captured = await response;
-  return { response: captured, verdict: meter.verdict(decoder?.trailers, decodedLength) };
+  const trailers = ctx.checksums ? decoder?.trailers : undefined;
+  return { response: captured, verdict: meter.verdict(trailers, decodedLength) };
 }
 
 /** Streams a request to s3rver and its response back, adding headers from `decorate`. */
@@ -836,7 +874,7 @@ async function checksumHeaders(
   status: number,
 ): Promise<OutgoingHttpHeaders> {
   const enabled = String(req.headers["x-amz-checksum-mode"] ?? "").toUpperCase() === "ENABLED";
-  if (!enabled || status !== 200 || req.headers.range !== undefined) return {};
+  if (!ctx.checksums || !enabled || status !== 200 || req.headers.range !== undefined) return {};
   const checksum = await ctx.layout.checksum(c.bucket, c.key);
   if (checksum === undefined) return {};
   return { [`x-amz-checksum-${checksum.algorithm}`]: checksum.value, "x-amz-checksum-type": "FULL_OBJECT" };
