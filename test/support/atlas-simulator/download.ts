@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { MAX_RANGE_SECONDS } from "./defaults";
 import type { DigestAuthority } from "./digest";
 import type { FaultQueue } from "./faults";
+import { echoCredentials } from "./hostile";
 import { apiError, type Body, defaultErrorCode, type Outgoing, type SendContext, send } from "./http";
 import { defaultBody, lineCount } from "./lines";
 import type { TokenStore } from "./oauth";
@@ -224,6 +225,13 @@ export async function handleDownload(
     case "reset-before-headers":
       base.res.socket?.resetAndDestroy();
       return;
+    case "echo-credentials": {
+      const status = fault.status ?? 400;
+      const echo = echoCredentials(req.headers.authorization);
+      const headers: Record<string, string> = { "x-echo": echo.header };
+      if (status === 401) headers["www-authenticate"] = deps.digest.challenge(false);
+      return respond(apiError(status, defaultErrorCode(status), echo.text, { headers }));
+    }
     case "expire-token":
       if (bearer !== undefined) deps.tokens.revoke(bearer);
       return respond(unauthorized("The access token is expired; request a new one."));

@@ -1,10 +1,17 @@
-import { constants, gunzipSync } from "node:zlib";
+import { constants, gunzipSync, inflateSync } from "node:zlib";
 import { type Dispatcher, request } from "undici";
 import { describe, expect, it } from "vitest";
-import { type AtlasSimulator, EMPTY_GZIP, expectedLines, type SimulatorOptions } from "./index";
+import {
+  type AtlasSimulator,
+  DEFAULT_SERVICE_ACCOUNT,
+  EMPTY_GZIP,
+  expectedLines,
+  type SimulatorOptions,
+} from "./index";
 import {
   ACCEPT,
   auditPath,
+  basic,
   challengeFor,
   digestAuthorization,
   fetchToken,
@@ -285,6 +292,175 @@ describe("fault injection", () => {
       expect(() => sim.inject({ fault: { kind: "not-gzip" }, times: 0 })).toThrow(/times/);
     },
   );
+});
+
+describe("hostile faults", () => {
+  it("trickles the body a few bytes every everyMs, chunked: short silences, long whole", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "trickle-body", everyMs: 4, bytesPerChunk: 50 });
+    const t0 = performance.now();
+    const res = await get();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-length"]).toBeUndefined();
+    expect(res.headers["transfer-encoding"]).toBe("chunked");
+    const chunks: Buffer[] = [];
+    const arrivals: number[] = [];
+    for await (const chunk of res.body) {
+      chunks.push(chunk as Buffer);
+      arrivals.push(performance.now());
+    }
+    const bytes = Buffer.concat(chunks);
+    expect(gunzipSync(bytes).toString("utf8")).toBe(fullBody);
+    const pieces = Math.ceil(bytes.length / 50);
+    expect(pieces).toBeGreaterThan(5);
+    expect(chunks.length).toBeGreaterThanOrEqual(pieces / 2);
+    expect(Math.max(...chunks.map((c) => c.length))).toBeLessThanOrEqual(100);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual((pieces - 1) * 4 * 0.9);
+    const gaps = arrivals.slice(1).map((at, i) => at - (arrivals[i] ?? at));
+    expect(Math.max(...gaps)).toBeLessThan(250);
+    expect(sim.requests.at(-1)).toMatchObject({ status: 200, fault: "trickle-body" });
+  });
+
+  it("trickles one byte at a time by default and stops when the client goes away", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "trickle-body", everyMs: 2 });
+    const res = await get();
+    const first: Buffer[] = [];
+    for await (const chunk of res.body) {
+      first.push(chunk as Buffer);
+      if (Buffer.concat(first).length >= 3) break;
+    }
+    expect(first.every((c) => c.length <= 2)).toBe(true);
+    const next = await get();
+    expect(next.statusCode).toBe(200);
+    expect(gunzipSync(Buffer.from(await next.body.arrayBuffer())).toString("utf8")).toBe(fullBody);
+    const t0 = performance.now();
+    await sim.close();
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it("declares Transfer-Encoding: gzip, chunked and gzips the gzip log again, which undici hands over as is", async () => {
+    const { sim, get } = await start();
+    sim.inject({ kind: "transfer-coding" });
+    const res = await get();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["transfer-encoding"]).toBe("gzip, chunked");
+    expect(res.headers["content-length"]).toBeUndefined();
+    expect(res.headers["content-encoding"]).toBeUndefined();
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    const once = gunzipSync(bytes);
+    expect(once.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    expect(gunzipSync(once).toString("utf8")).toBe(fullBody);
+    expect(sim.requests.at(-1)).toMatchObject({ status: 200, fault: "transfer-coding" });
+  });
+
+  it("applies a deflate transfer coding, and declares an unknown one with the body unchanged", async () => {
+    const { sim, get } = await start();
+    sim.inject(
+      { kind: "transfer-coding", coding: "deflate" },
+      { kind: "transfer-coding", coding: "x-custom" },
+    );
+    const deflated = await get();
+    expect(deflated.headers["transfer-encoding"]).toBe("deflate, chunked");
+    const bytes = Buffer.from(await deflated.body.arrayBuffer());
+    expect(gunzipSync(inflateSync(bytes)).toString("utf8")).toBe(fullBody);
+    const custom = await get();
+    expect(custom.headers["transfer-encoding"]).toBe("x-custom, chunked");
+    expect(gunzipSync(Buffer.from(await custom.body.arrayBuffer())).toString("utf8")).toBe(fullBody);
+    expect(() => sim.inject({ kind: "transfer-coding", coding: "chunked" })).toThrow(/coding/);
+    expect(() => sim.inject({ kind: "transfer-coding", coding: "gzip, chunked" })).toThrow(/coding/);
+  });
+
+  it("echoes the token request's Basic credentials and form in a 401 OAuth error and x-echo", async () => {
+    const { sim } = await start();
+    sim.inject({ fault: { kind: "echo-credentials" }, match: { endpoint: "token" } });
+    const res = await postToken(sim.baseUrl);
+    expect(res.statusCode).toBe(401);
+    expect(res.headers["www-authenticate"]).toBe('Basic realm="MongoDB Atlas"');
+    const header = basic();
+    expect(res.headers["x-echo"]).toBe(header);
+    const body = (await res.body.json()) as { error: string; error_description: string };
+    expect(body.error).toBe("invalid_client");
+    const { clientId, clientSecret } = DEFAULT_SERVICE_ACCOUNT;
+    for (const leaked of [
+      header,
+      header.slice("Basic ".length),
+      `${clientId}:${clientSecret}`,
+      clientSecret,
+      "grant_type=client_credentials",
+    ]) {
+      expect(body.error_description).toContain(leaked);
+    }
+    expect(sim.tokensIssued()).toBe(1); // the one start() fetched
+    expect(sim.requests.at(-1)).toMatchObject({ endpoint: "token", status: 401, fault: "echo-credentials" });
+  });
+
+  it("echoes the bearer token of a download in an ApiError detail, with the given status", async () => {
+    const { sim, token, get } = await start();
+    sim.inject({ kind: "echo-credentials" }, { kind: "echo-credentials", status: 503 });
+    const res = await get();
+    expect(res.statusCode).toBe(400);
+    expect(res.headers["x-echo"]).toBe(`Bearer ${token}`);
+    const body = (await res.body.json()) as { error: number; detail: string };
+    expect(body.error).toBe(400);
+    expect(body.detail).toContain(`Bearer ${token}`);
+    const other = await get();
+    expect(other.statusCode).toBe(503);
+    expect(((await other.body.json()) as { detail: string }).detail).toContain(token);
+  });
+
+  it("echoes a Digest header and its response in a 401 that still carries the Digest challenge", async () => {
+    const { sim } = await startAndInject({ kind: "echo-credentials", status: 401 });
+    const challenge = await challengeFor(sim.baseUrl, path);
+    expect(sim.pendingFaults()).toBe(1);
+    const authorization = digestAuthorization({ challenge, method: "GET", uri: path, nc: 1 });
+    const res = await request(`${sim.baseUrl}${path}`, { headers: { accept: ACCEPT, authorization } });
+    expect(res.statusCode).toBe(401);
+    expect(parseChallenge(res.headers["www-authenticate"]).realm).toBe("MMS Public API");
+    expect(res.headers["x-echo"]).toBe(authorization);
+    const detail = ((await res.body.json()) as { detail: string }).detail;
+    const response = /response="([^"]+)"/.exec(authorization)?.[1] ?? "";
+    expect(response).toMatch(/^[0-9a-f]{32}$/);
+    for (const leaked of [authorization, authorization.slice("Digest ".length), response]) {
+      expect(detail).toContain(leaked);
+    }
+    expect(() => sim.inject({ kind: "echo-credentials", status: 200 })).toThrow(/status/);
+  });
+
+  it("streams a huge 200 token response of exactly `bytes` bytes, chunked, issuing no token", async () => {
+    const { sim } = await start();
+    sim.inject({ kind: "huge-token-response", bytes: 2 * 1024 * 1024 });
+    const res = await postToken(sim.baseUrl);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toBe("application/json");
+    expect(res.headers["content-length"]).toBeUndefined();
+    const text = Buffer.from(await res.body.arrayBuffer()).toString("utf8");
+    expect(text).toHaveLength(2 * 1024 * 1024);
+    const json = JSON.parse(text) as { access_token: string; token_type: string };
+    expect(json.token_type).toBe("Bearer");
+    expect(json.access_token.length).toBeGreaterThan(2_000_000);
+    expect(sim.tokensIssued()).toBe(1);
+    expect(sim.requests.at(-1)).toMatchObject({ endpoint: "token", fault: "huge-token-response" });
+  });
+
+  it("generates a huge token response as it is read, so a gigabyte costs only what the client reads", async () => {
+    const { sim } = await start();
+    sim.inject({ kind: "huge-token-response", bytes: 1_000_000_000 });
+    const before = process.memoryUsage().rss;
+    const t0 = performance.now();
+    const res = await postToken(sim.baseUrl);
+    let read = 0;
+    for await (const chunk of res.body) {
+      read += (chunk as Buffer).length;
+      if (read >= 4 * 1024 * 1024) break;
+    }
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+    expect(() =>
+      sim.inject({ fault: { kind: "huge-token-response", bytes: 10 }, match: { endpoint: "download" } }),
+    ).toThrow(/token endpoint/);
+    expect(() => sim.inject({ kind: "huge-token-response", bytes: 0 })).toThrow(/bytes/);
+  });
 });
 
 describe("close", () => {

@@ -1,5 +1,6 @@
 /** Response helpers: ApiError bodies, abortable sleeps, and a body pump that applies faults and throttling. */
 import { type OutgoingHttpHeaders, type ServerResponse, STATUS_CODES } from "node:http";
+import { transferEncode } from "./hostile";
 import type { Fault, RequestRecord } from "./types";
 
 /** A body: a known buffer (sent with Content-Length) or a stream (sent chunked). */
@@ -78,20 +79,30 @@ export function jsonResponse(status: number, payload: unknown, headers: Outgoing
   };
 }
 
-/** Wait `ms`, or less if `signal` aborts. */
+/** Node timers hold at most this many milliseconds (longer ones fire after 1 ms, with a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Wait `ms` (any length: beyond Node's timer limit in steps), or less if `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (ms <= 0 || signal.aborted) {
+    if (!(ms > 0) || signal.aborted) {
       resolve();
       return;
     }
+    const deadline = performance.now() + ms;
+    let timer: NodeJS.Timeout | undefined;
     const done = (): void => {
       clearTimeout(timer);
       signal.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const arm = (): void => {
+      const left = deadline - performance.now();
+      if (left <= 0) done();
+      else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
     signal.addEventListener("abort", done, { once: true });
+    arm();
   });
 }
 
@@ -161,7 +172,8 @@ const DEFAULT_SPLIT_BYTES = 10; // the gzip member header
 
 /**
  * Send a response: headers after `latencyMs` (plus a stall-headers fault), then the body, throttled
- * to `bytesPerSecond` with backpressure, cut, paused or truncated as the context's fault says.
+ * to `bytesPerSecond` with backpressure, cut, paused, truncated, trickled or transfer-coded as the
+ * context's fault says.
  */
 export async function send(ctx: SendContext, out: Outgoing): Promise<void> {
   const { res, signal, fault, record } = ctx;
@@ -174,8 +186,14 @@ export async function send(ctx: SendContext, out: Outgoing): Promise<void> {
     destroyBody(body);
     body = HTML_BODY;
   }
-  if (Buffer.isBuffer(body) && fault?.kind !== "truncate-body") headers["content-length"] = body.length;
+  const chunked =
+    fault?.kind === "truncate-body" || fault?.kind === "trickle-body" || fault?.kind === "transfer-coding";
+  if (Buffer.isBuffer(body) && !chunked) headers["content-length"] = body.length;
   else delete headers["content-length"];
+  if (fault?.kind === "transfer-coding") {
+    // Node frames the body chunked when the header's last coding is chunked.
+    headers["transfer-encoding"] = `${fault.coding ?? "gzip"}, chunked`;
+  }
 
   await sleep((ctx.latencyMs ?? 0) + (fault?.kind === "stall-headers" ? fault.ms : 0), signal);
   if (signal.aborted) {
@@ -186,6 +204,7 @@ export async function send(ctx: SendContext, out: Outgoing): Promise<void> {
   record.status = out.status;
 
   let source: AsyncIterable<Buffer> = chunksOf(body);
+  if (fault?.kind === "transfer-coding") source = transferEncode(source, fault.coding ?? "gzip");
   let boundary: number | undefined;
   if (fault?.kind === "reset-mid-body") {
     boundary = fault.afterBytes ?? DEFAULT_SPLIT_BYTES;
@@ -214,8 +233,13 @@ export async function send(ctx: SendContext, out: Outgoing): Promise<void> {
   };
 
   const bps = ctx.bytesPerSecond;
+  const trickle = fault?.kind === "trickle-body" ? fault : undefined;
   const slice =
-    bps === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.min(65_536, Math.floor(bps / 50)));
+    trickle !== undefined
+      ? (trickle.bytesPerChunk ?? 1)
+      : bps === undefined
+        ? Number.POSITIVE_INFINITY
+        : Math.max(1, Math.min(65_536, Math.floor(bps / 50)));
   const started = performance.now();
   let sent = 0;
   try {
@@ -227,6 +251,7 @@ export async function send(ctx: SendContext, out: Outgoing): Promise<void> {
         if (boundary !== undefined) n = Math.min(n, boundary - sent);
         const piece = chunk.subarray(0, n);
         chunk = chunk.subarray(n);
+        if (trickle !== undefined && sent > 0) await sleep(trickle.everyMs, signal);
         if (bps !== undefined) await sleep(started + ((sent + n) / bps) * 1000 - performance.now(), signal);
         if (signal.aborted) return;
         if (!res.write(piece)) await waitDrain(res, signal);

@@ -23,6 +23,14 @@ export class TokenStore {
     return this.issuedCount;
   }
 
+  /** Tokens issued and neither revoked nor expired, over all accounts. */
+  get live(): number {
+    const now = performance.now();
+    let live = 0;
+    for (const state of this.tokens.values()) if (!state.revoked && state.expiresAt > now) live++;
+    return live;
+  }
+
   /** A new token for `clientId`, or undefined when it already holds `maxLive` live tokens. */
   issue(clientId: string): string | undefined {
     const now = performance.now();
@@ -52,9 +60,15 @@ export class TokenStore {
   }
 }
 
-function oauthError(status: number, error: string, description: string): Outgoing {
+/** An OAuth error response (RFC 6749 §5.2); a 401 carries a Basic challenge. */
+export function oauthError(
+  status: number,
+  error: string,
+  description: string,
+  extraHeaders: Record<string, string> = {},
+): Outgoing {
   const headers = status === 401 ? { "www-authenticate": 'Basic realm="MongoDB Atlas"' } : {};
-  return jsonResponse(status, { error, error_description: description }, headers);
+  return jsonResponse(status, { error, error_description: description }, { ...headers, ...extraHeaders });
 }
 
 /** The account a `Basic` header names with its exact raw credentials, or an OAuth error response. */

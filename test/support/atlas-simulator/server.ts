@@ -5,8 +5,9 @@ import { DEFAULT_API_KEY, DEFAULT_API_VERSIONS, DEFAULT_SERVICE_ACCOUNT } from "
 import { DigestAuthority } from "./digest";
 import { type DownloadDeps, handleDownload } from "./download";
 import { FaultQueue } from "./faults";
+import { echoCredentials, hugeTokenBody } from "./hostile";
 import { apiError, defaultErrorCode, type SendContext, send } from "./http";
-import { revokeEndpoint, TokenStore, tokenEndpoint } from "./oauth";
+import { oauthError, revokeEndpoint, TokenStore, tokenEndpoint } from "./oauth";
 import { RateLimiter, RetryAfterLedger } from "./rate-limit";
 import type { AtlasSimulator, RequestRecord, SimulatorOptions } from "./types";
 
@@ -171,6 +172,22 @@ export async function startAtlasSimulator(options: SimulatorOptions = {}): Promi
         await send(base, apiError(fault.status, errorCode, detail, { headers }));
         return;
       }
+      if (fault?.kind === "echo-credentials") {
+        const status = fault.status ?? 401;
+        const echo = echoCredentials(req.headers.authorization, form ?? "(larger than the form limit)");
+        const error = status === 401 ? "invalid_client" : "invalid_request";
+        await send(base, oauthError(status, error, echo.text, { "x-echo": echo.header }));
+        return;
+      }
+      if (fault?.kind === "huge-token-response") {
+        const headers = {
+          "content-type": "application/json",
+          "cache-control": "no-store",
+          pragma: "no-cache",
+        };
+        await send(base, { status: 200, headers, body: hugeTokenBody(fault.bytes) });
+        return;
+      }
       if (form === undefined) {
         await send(
           base,
@@ -224,6 +241,7 @@ export async function startAtlasSimulator(options: SimulatorOptions = {}): Promi
     clearFaults: () => faults.clear(),
     pendingFaults: () => faults.pending,
     tokensIssued: () => tokens.issued,
+    liveTokens: () => tokens.live,
     rateLimitViolations: () => requests.filter((r) => r.retryAfterViolation).length,
     close() {
       closing ??= new Promise<void>((resolve) => {

@@ -78,14 +78,45 @@ export type Fault =
   /** The bearer token presented is treated as expired: 401, and the token is dead from now on. */
   | { kind: "expire-token" }
   /** The digest nonce presented is treated as stale: 401 with a fresh challenge and `stale=true`. */
-  | { kind: "stale-nonce" };
+  | { kind: "stale-nonce" }
+  /**
+   * Send the body `bytesPerChunk` (default 1) bytes at a time, one piece every `everyMs` (the first
+   * right after the headers), chunked (no `Content-Length`): no single silence is long, but the whole
+   * body takes long. Stops when the client goes away or the simulator closes.
+   */
+  | { kind: "trickle-body"; everyMs: number; bytesPerChunk?: number }
+  /**
+   * Declare `Transfer-Encoding: <coding>, chunked` (default coding `gzip`; no `Content-Length`) and
+   * encode the body with it, as a server applying that transfer coding would: for `gzip` (and
+   * `x-gzip`) the normal gzip log is gzip-compressed AGAIN; `deflate` (zlib) and `br` compress it
+   * too; any other token (e.g. `identity`, `x-custom`) is declared with the body unchanged.
+   */
+  | { kind: "transfer-coding"; coding?: string }
+  /**
+   * Answer an error `status` (default 401 on the token endpoint, 400 on a download; 400..599) whose
+   * text echoes the client's credentials verbatim: the whole `Authorization` value, the credential
+   * after the scheme (bearer token, Basic base64, Digest parameters), for Basic the decoded
+   * `clientId:clientSecret` and the bare clientSecret, for Digest its `response=` value, and on the
+   * token endpoint the request form body. The text is the ApiError `detail` of a download (a 401
+   * still carries the Digest challenge) or the OAuth `error_description` of the token endpoint (a
+   * 401 carries `WWW-Authenticate: Basic`); the response header `x-echo` carries the `Authorization`
+   * value (empty without one). On a download it applies to authenticated attempts, like the others.
+   */
+  | { kind: "echo-credentials"; status?: number }
+  /**
+   * Token endpoint only (the rule's `match.endpoint` defaults to `"token"` for it): a 200
+   * `application/json` token response of `bytes` bytes (at least the JSON's 60-odd fixed bytes):
+   * `{"access_token":"AAAA…","token_type":"Bearer","expires_in":3600}`, streamed chunked (no
+   * `Content-Length`) 64 KiB at a time, never held whole, so 200 MB cost nothing. No token is issued.
+   */
+  | { kind: "huge-token-response"; bytes: number };
 
 /** A fault with a repeat count and a filter on the attempts it applies to. */
 export interface FaultRule {
   fault: Fault;
   /** How many matching attempts consume it; default 1 (`Infinity` allowed). */
   times?: number;
-  /** Default endpoint `"download"`. */
+  /** Default endpoint `"download"` (`"token"` for `huge-token-response`, which applies there only). */
   match?: { endpoint?: "download" | "token"; groupId?: string; tenantName?: string };
 }
 
@@ -122,6 +153,8 @@ export interface AtlasSimulator {
   pendingFaults(): number;
   /** Access tokens issued so far. */
   tokensIssued(): number;
+  /** Access tokens issued and not revoked nor expired, over all service accounts. */
+  liveTokens(): number;
   /** Requests that arrived while a `Retry-After` sent for their group was still pending. */
   rateLimitViolations(): number;
   /** Stop listening and destroy every open connection (keep-alive, stalled bodies). */
