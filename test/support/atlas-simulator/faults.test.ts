@@ -487,6 +487,30 @@ describe("close", () => {
     expect(error).toBeDefined();
   });
 
+  it("holds an hour-long or longer-than-a-timer stall-headers without a timer overflow, and close() ends it", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const { sim, get } = await start();
+      sim.inject({ kind: "stall-headers", ms: 3_600_000 }, { kind: "stall-headers", ms: 3_000_000_000 });
+      const pending = [get(), get()];
+      for (const p of pending) p.catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(sim.requests.filter((r) => r.endpoint === "download").map((r) => [r.status, r.fault])).toEqual([
+        [0, "stall-headers"],
+        [0, "stall-headers"],
+      ]);
+      const t0 = performance.now();
+      await sim.close();
+      expect(performance.now() - t0).toBeLessThan(1000);
+      for (const p of pending) await expect(p).rejects.toThrow();
+      expect(warnings.map((w) => w.name)).not.toContain("TimeoutOverflowWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("does not hang on a request waiting for its headers", async () => {
     const { sim, get } = await start();
     sim.inject({ kind: "stall-headers", ms: 60_000 });

@@ -118,6 +118,32 @@ describe("service-account token endpoint", () => {
     await download.body.dump();
   });
 
+  it("counts live tokens over all accounts: issued, minus revoked and expired ones", async () => {
+    const other = { clientId: "mdb_sa_id_other", clientSecret: "mdb_sa_sk_other" };
+    const s = await start({ serviceAccounts: [DEFAULT_SERVICE_ACCOUNT, other], tokenTtlSeconds: 0.2 });
+    expect(s.liveTokens()).toBe(0);
+    const first = await fetchToken(s.baseUrl);
+    await fetchToken(s.baseUrl);
+    const res = await postToken(s.baseUrl, { authorization: basic(other) });
+    expect(res.statusCode).toBe(200);
+    const third = ((await res.body.json()) as { access_token: string }).access_token;
+    expect(s.liveTokens()).toBe(3);
+    const revoke = (token: string, account = DEFAULT_SERVICE_ACCOUNT) =>
+      request(`${s.baseUrl}/api/oauth/revoke`, {
+        method: "POST",
+        headers: { authorization: basic(account), "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token, token_type_hint: "access_token" }).toString(),
+      }).then((r) => r.body.dump());
+    await revoke(first);
+    await revoke(third); // another account's token: not revoked
+    expect(s.liveTokens()).toBe(2);
+    await revoke(third, other);
+    expect(s.liveTokens()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(s.liveTokens()).toBe(0);
+    expect(s.tokensIssued()).toBe(3);
+  });
+
   it("rejects GET on the token endpoint with 405", async () => {
     const s = await start();
     const res = await request(`${s.baseUrl}/api/oauth/token`);

@@ -94,6 +94,39 @@ describe("rate limiting", () => {
     expect(sim.rateLimitViolations()).toBe(1);
   });
 
+  it("sends an HTTP-date or huge Retry-After verbatim without a crash or an overflowing timer", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const { sim, get } = await start({});
+      const values = [
+        "Wed, 02 Dec 2026 10:00:00 GMT",
+        "999999",
+        "99999999999",
+        99_999_999_999,
+        "1e400",
+        "soon",
+      ];
+      for (const retryAfter of values) {
+        sim.inject({ kind: "status", status: 503, retryAfter });
+        const res = await get();
+        expect(res.status).toBe(503);
+        expect(res.headers["retry-after"]).toBe(String(retryAfter));
+      }
+      await sleep(60);
+      expect((await get()).status).toBe(200);
+      expect(sim.rateLimitViolations()).toBe(1); // the huge delays are still pending
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((w) => w.name)).not.toContain("TimeoutOverflowWarning");
+      expect(() => sim.inject({ kind: "status", status: 503, retryAfter: "1\r\nx-evil: 1" })).toThrow(
+        /header value/,
+      );
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("sends a counting-down RateLimit-Remaining without a configured limit", async () => {
     const { get } = await start({});
     const a = await get();
