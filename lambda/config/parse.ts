@@ -7,6 +7,13 @@ import type { ArchiverConfig } from "./types";
 const MAX_VALUE_LENGTH = 80;
 
 /**
+ * How deep arrays and objects may nest in the parameter file. The file itself needs 3 levels (the
+ * file's object, `workspaces`, a workspace); anything much deeper is not a parameter file, and is
+ * refused before validation, whose code (and zod's) recurses once per level.
+ */
+export const MAX_NESTING = 32;
+
+/**
  * Validates the parameter file's text and applies the defaults. Pure: no file access.
  *
  * @param source the file name, used in messages
@@ -19,6 +26,17 @@ const MAX_VALUE_LENGTH = 80;
  */
 export function parseConfig(text: string, source: string): ArchiverConfig {
   const raw = parseJson(text, source);
+  const tooDeep = nestingProblem(raw);
+  if (tooDeep) {
+    const path = jsonPath(tooDeep);
+    const message =
+      `nests arrays and objects deeper than ${MAX_NESTING} levels (the parameter file needs 3: the file, ` +
+      `"workspaces" and a workspace); remove the extra nesting`;
+    throw new ConfigError("CONFIG_INVALID", `${source} has 1 problem:\n  - ${path}: ${message}`, {
+      file: source,
+      problems: [{ path, message }],
+    });
+  }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const problems = describeIssues(result.error.issues, raw);
@@ -142,33 +160,13 @@ export function jsonSyntaxErrorOffset(text: string): number | undefined {
       else fail();
     }
   };
-  const value = (): void => {
+  const key = () => {
     space();
-    const c = text[i];
-    if (c === "{" || c === "[") {
-      const close = c === "{" ? "}" : "]";
-      i++;
-      space();
-      if (text[i] === close) {
-        i++;
-        return;
-      }
-      for (;;) {
-        if (c === "{") {
-          space();
-          string();
-          space();
-          expect(":");
-        }
-        value();
-        space();
-        if (text[i] === close) {
-          i++;
-          return;
-        }
-        expect(",");
-      }
-    }
+    string();
+    space();
+    expect(":");
+  };
+  const scalar = (c: string | undefined) => {
     if (c === '"') {
       string();
       return;
@@ -192,6 +190,37 @@ export function jsonSyntaxErrorOffset(text: string): number | undefined {
     if (literal === undefined) fail();
     for (const ch of literal ?? "") expect(ch);
   };
+  // Iterative, with the open containers' closing characters on a stack: any depth fits.
+  const value = (): void => {
+    const closers: string[] = [];
+    for (;;) {
+      // A value begins here.
+      space();
+      const c = text[i];
+      if (c === "{" || c === "[") {
+        const close = c === "{" ? "}" : "]";
+        i++;
+        space();
+        if (text[i] === close) i++;
+        else {
+          closers.push(close);
+          if (close === "}") key();
+          continue;
+        }
+      } else scalar(c);
+      // A value ended here: close containers, or go on to the next element.
+      for (;;) {
+        const close = closers.at(-1);
+        if (close === undefined) return;
+        space();
+        if (text[i] !== close) break;
+        i++;
+        closers.pop();
+      }
+      expect(",");
+      if (closers.at(-1) === "}") key();
+    }
+  };
   try {
     value();
     space();
@@ -199,7 +228,6 @@ export function jsonSyntaxErrorOffset(text: string): number | undefined {
     return undefined;
   } catch (error) {
     if (error instanceof SyntaxAt) return error.offset;
-    if (error instanceof RangeError) return undefined; // absurdly deep nesting: no location
     throw error;
   }
 }
@@ -230,6 +258,45 @@ function excerpt(text: string, at: JsonErrorLocation): string {
   const shown = line.slice(start, start + 100);
   const gutter = String(at.line);
   return `  ${gutter} | ${shown}\n  ${" ".repeat(gutter.length)} | ${" ".repeat(Math.max(0, at.column - 1 - start))}^`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nesting
+
+/**
+ * The path of the first array or object (in document order) nested more than {@link MAX_NESTING}
+ * levels deep, if any. Iterative, with at most MAX_NESTING frames: any input fits.
+ */
+function nestingProblem(raw: unknown): PathSegment[] | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  interface Frame {
+    readonly value: object;
+    /** The object's keys; `undefined` for an array. */
+    readonly keys: readonly string[] | undefined;
+    readonly length: number;
+    next: number;
+    /** How this container is reached from its parent. */
+    readonly segment: PathSegment;
+  }
+  const frame = (value: object, segment: PathSegment): Frame => {
+    const keys = Array.isArray(value) ? undefined : Object.keys(value);
+    return { value, keys, length: keys ? keys.length : (value as unknown[]).length, next: 0, segment };
+  };
+  const stack: Frame[] = [frame(raw, "")];
+  for (;;) {
+    const top = stack.at(-1);
+    if (top === undefined) return undefined;
+    if (top.next >= top.length) {
+      stack.pop();
+      continue;
+    }
+    const index = top.next++;
+    const segment = top.keys ? (top.keys[index] as string) : index;
+    const child = (top.value as Record<PropertyKey, unknown>)[segment];
+    if (typeof child !== "object" || child === null) continue;
+    if (stack.length >= MAX_NESTING) return [...stack.slice(1).map((f) => f.segment), segment];
+    stack.push(frame(child, segment));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,10 +430,14 @@ function describeIssues(
   return described;
 }
 
+/** Freezes `value` and everything in it (iteratively). */
 function deepFreeze<T>(value: unknown): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
+  const pending = [value];
+  for (let next = pending.pop(); next !== undefined || pending.length > 0; next = pending.pop()) {
+    if (typeof next === "object" && next !== null && !Object.isFrozen(next)) {
+      Object.freeze(next);
+      for (const child of Object.values(next)) pending.push(child);
+    }
   }
   return value as T;
 }
