@@ -1429,3 +1429,125 @@ describe("startS3Server: checksums in listings", () => {
     );
   });
 });
+
+describe("startS3Server: faults the archiver's hardening meets", () => {
+  it("answers a CompleteMultipartUpload 409 ConditionalRequestConflict after draining its body, storing nothing and keeping the upload open", async () => {
+    const { s3, client } = await start();
+    const { UploadId, parts, part } = await stagedUpload(client, s3.bucket, "k");
+    s3.inject({ op: "CompleteMultipartUpload", status: 409, code: "ConditionalRequestConflict" });
+    const xml = Buffer.from(
+      `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${parts[0]?.ETag}</ETag></Part></CompleteMultipartUpload>`,
+    );
+    let answered = false;
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(`${s3.endpoint}/${s3.bucket}/k?uploadId=${encodeURIComponent(UploadId)}`, {
+        method: "POST",
+        headers: { "content-length": xml.length },
+      });
+      req.on("response", (res) => {
+        answered = true;
+        let text = "";
+        res.on("data", (chunk) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on("error", reject);
+      req.write(xml.subarray(0, 20));
+      setTimeout(() => {
+        // Not answered before the whole body arrived: the fault drains it first.
+        expect(answered).toBe(false);
+        req.end(xml.subarray(20));
+      }, 50);
+    });
+    const conflict = await response;
+    expect(conflict.status).toBe(409);
+    expect(conflict.body).toContain("<Code>ConditionalRequestConflict</Code>");
+    expect(await s3.keys()).toEqual([]);
+    expect(s3.openMultipartUploads()).toEqual([{ bucket: s3.bucket, key: "k", uploadId: UploadId }]);
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: s3.bucket,
+        Key: "k",
+        UploadId,
+        MultipartUpload: { Parts: parts },
+        IfNoneMatch: "*",
+      }),
+    );
+    expect((await s3.getObject("k")).body.equals(part)).toBe(true);
+    expect(s3.operationsOf("CompleteMultipartUpload").map((o) => [o.status, o.fault])).toEqual([
+      [409, "status"],
+      [200, undefined],
+    ]);
+  });
+
+  it("fails an SDK CompleteMultipartUpload with the 409 it does not retry, and the next attempt completes", async () => {
+    const { s3, client } = await start();
+    const { UploadId, parts } = await stagedUpload(client, s3.bucket, "k");
+    s3.inject({ op: "CompleteMultipartUpload", status: 409, code: "ConditionalRequestConflict" });
+    const complete = () =>
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: s3.bucket,
+          Key: "k",
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+    expect(await failure(complete())).toEqual({ name: "ConditionalRequestConflict", status: 409 });
+    expect(s3.openMultipartUploads()).toHaveLength(1);
+    await complete();
+    expect(await s3.keys()).toEqual(["k"]);
+  });
+
+  it("ends an hour-long PutObject stall cleanly when the client aborts, leaving no timer behind", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 1 });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    s3.inject({ op: "PutObject", kind: "stall", ms: 3_600_000 });
+    const abort = new AbortController();
+    const put = client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "late", Body: "v" }), {
+      abortSignal: abort.signal,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(s3.pendingFaults()).toEqual([]);
+    abort.abort();
+    expect((await failure(put)).name).toBe("AbortError");
+    await until(() => s3.operationsOf("PutObject").length === 1, "the stalled PutObject to be logged");
+    expect(s3.operationsOf("PutObject").map((o) => [o.status, o.fault])).toEqual([[0, "stall"]]);
+    expect(timers()).toBeLessThanOrEqual(before);
+    expect(await s3.keys()).toEqual([]);
+    const t0 = performance.now();
+    await s3.close();
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it("does not wait for a stalled request on close(), even one stalled beyond Node's timer limit", async () => {
+    const { s3 } = await start();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      s3.inject(
+        { op: "PutObject", kind: "stall", ms: 3_000_000_000 },
+        { op: "PutObject", kind: "stall", ms: Infinity },
+      );
+      const puts = [1, 2].map((n) =>
+        rawRequest(`${s3.endpoint}/${s3.bucket}/k${n}`, { headers: { "content-length": 1 }, body: "v" }).then(
+          () => "answered",
+          () => "failed",
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const t0 = performance.now();
+      await s3.close();
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(await Promise.all(puts)).toEqual(["failed", "failed"]);
+      expect(warnings.map((w) => w.name)).not.toContain("TimeoutOverflowWarning");
+      expect(() => s3.inject({ op: "PutObject", kind: "stall", ms: -1 })).toThrow(/ms/);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
