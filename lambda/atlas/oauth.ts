@@ -100,7 +100,7 @@ export class OAuthTokenSource {
     this.cache = options.cache ?? processTokenCache;
     this.redactor = options.redactor ?? new SecretRedactor();
     this.redactor.addCredential(options.credentials.clientSecret);
-    this.redactor.addCredential(basicAuthorization(options.credentials));
+    this.redactor.addAuthorization(basicAuthorization(options.credentials), true);
     ({ origin: this.origin, basePath: this.basePath } = atlasEndpoint(options.baseUrl));
     // The key identifies the account without keeping the secret in a readable form.
     this.key = createHash("sha256")
@@ -123,6 +123,13 @@ export class OAuthTokenSource {
   /** Forgets `accessToken` (after Atlas answered 401 to it), unless a newer token already replaced it. */
   invalidate(accessToken: string): void {
     if (this.cache.tokens.get(this.key)?.accessToken === accessToken) this.cache.tokens.delete(this.key);
+    // Atlas refused it: it is dead already, and needs no revoking.
+    const minted = this.cache.minted.get(this.key);
+    if (minted)
+      this.cache.minted.set(
+        this.key,
+        minted.filter((t) => t.accessToken !== accessToken),
+      );
   }
 
   /**

@@ -41,9 +41,10 @@ export class SecretRedactor {
 
   /**
    * Registers an `Authorization` header value as sent: the whole value, its credentials after the
-   * scheme, the decoded `id:secret` of a Basic value, and a Digest header's `response`.
+   * scheme, the decoded `id:secret` of a Basic value, and a Digest header's `response`. `lasting`
+   * keeps it for good (a Basic value); otherwise it is one of the latest per-request values.
    */
-  addAuthorization(header: string | undefined): void {
+  addAuthorization(header: string | undefined, lasting = false): void {
     if (!header) return;
     const values = [header];
     const space = header.indexOf(" ");
@@ -57,6 +58,10 @@ export class SecretRedactor {
     }
     for (const value of values) {
       for (const form of forms(value)) {
+        if (lasting) {
+          this.fixed.add(form);
+          continue;
+        }
         if (this.fixed.has(form)) continue;
         this.ephemeral.delete(form);
         this.ephemeral.add(form);

@@ -3,7 +3,7 @@ import { PassThrough } from "node:stream";
 import { text } from "node:stream/consumers";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { Agent } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type AtlasClient,
@@ -644,17 +644,152 @@ describe("AtlasClient: every wait and every request is bounded", () => {
   });
 
   it("uses a short-lived token for most of its life instead of minting one per download, and revokes every token it minted", async () => {
+    // A 2-minute token (at or below the 5-minute refresh margin) is used until a quarter of its life is left.
     sim = await startAtlasSimulator({ tokenTtlSeconds: 120 });
-    const c = client();
+    const clock = fakeClock();
+    const c = client({ clock });
     for (let h = 0; h < 4; h++) await drain(await c.download(workspace, hour(h)));
     expect(sim.tokensIssued()).toBe(1);
-    sim.inject({ kind: "expire-token" });
+    clock.advance(85_000);
+    await drain(await c.download(workspace, hour(4)));
+    expect(sim.tokensIssued()).toBe(1);
+    // Past 90 s a new one is minted, while the first still lives at Atlas.
+    clock.advance(10_000);
     await drain(await c.download(workspace, hour(5)));
     expect(sim.tokensIssued()).toBe(2);
+    // One Atlas refuses is dead and needs no revoking.
+    sim.inject({ kind: "expire-token" });
+    await drain(await c.download(workspace, hour(6)));
+    expect(sim.tokensIssued()).toBe(3);
+    expect(sim.liveTokens()).toBe(2);
     await c.close();
     expect(sim.requests.filter((r) => r.endpoint === "revoke")).toHaveLength(2);
+    expect(sim.liveTokens()).toBe(0);
+  });
+
+  it("ends a body that trickles (never silent for long, never done) at the download's overall bound", async () => {
+    sim = await startAtlasSimulator({ linesPerWindow: () => 50 });
+    sim.inject({ kind: "trickle-body", everyMs: 20 });
+    const c = client({ timeouts: { downloadMs: 400, bodyIdleMs: 60_000 } });
+    const started = Date.now();
+    const log = await c.download(workspace, hour(1));
+    const err = await gunzipText(log.body).catch((e) => e);
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(c.bodyError(err, workspace, hour(1))).toBeInstanceOf(AtlasTimeoutError);
   });
 });
+
+describe("AtlasClient against a hostile server", () => {
+  let sim: AtlasSimulator;
+  let dispatcher: Agent;
+  /** Every Authorization header the client sent, to look for in what it reports. */
+  let sent: string[];
+  beforeAll(() => {
+    dispatcher = new Agent({ connect: { timeout: 2_000 } });
+  });
+  afterAll(async () => {
+    await dispatcher.close();
+  });
+  afterEach(async () => {
+    await sim?.close();
+  });
+  const client = (overrides: Partial<CreateAtlasClientOptions> = {}) => {
+    sent = [];
+    const recording = {
+      request: (options: Dispatcher.RequestOptions) => {
+        const authorization = (options.headers as Record<string, string> | undefined)?.authorization;
+        if (authorization) sent.push(authorization);
+        return dispatcher.request(options);
+      },
+    } as unknown as Dispatcher;
+    return createAtlasClient({
+      baseUrl: sim.baseUrl,
+      apiVersion: "2023-02-01",
+      dispatcher: recording,
+      credentials: serviceAccount,
+      tokenCache: new TokenCache(),
+      clock: fakeClock(),
+      random: () => 0.5,
+      ...overrides,
+    });
+  };
+  /** The credential parts a leak would show. */
+  const secretsIn = (header: string): string[] => {
+    const credential = header.slice(header.indexOf(" ") + 1);
+    const parts = [header, credential];
+    if (header.startsWith("Basic ")) parts.push(Buffer.from(credential, "base64").toString("utf8"));
+    const response = /response="?([0-9a-f]+)/.exec(header)?.[1];
+    if (response) parts.push(response);
+    return parts;
+  };
+  const expectNoLeak = (err: unknown, extra: string[]) => {
+    const text = `${(err as Error).message}\n${JSON.stringify(err)}`;
+    expect(text).toContain("[redacted]");
+    for (const secret of [...sent.flatMap(secretsIn), ...extra]) expect(text).not.toContain(secret);
+  };
+
+  it("keeps the client secret out of a token endpoint's 401 that echoes it", async () => {
+    sim = await startAtlasSimulator();
+    sim.inject({ fault: { kind: "echo-credentials" }, match: { endpoint: "token" } });
+    const err = await client()
+      .download(workspace, hour(1))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(AtlasUnauthorizedError);
+    expect(sent[0]).toMatch(/^Basic /);
+    expectNoLeak(err, [DEFAULT_SERVICE_ACCOUNT.clientSecret]);
+  });
+
+  it("keeps the bearer token out of a download error that echoes it", async () => {
+    sim = await startAtlasSimulator();
+    sim.inject({ kind: "echo-credentials", status: 400 });
+    const err = await client()
+      .download(workspace, hour(1))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(AtlasRequestError);
+    expect(sent.some((h) => h.startsWith("Bearer "))).toBe(true);
+    expectNoLeak(err, []);
+    expect(err.detail).toContain("[redacted]");
+  });
+
+  it("keeps the private key and the Digest response out of a download error that echoes them", async () => {
+    sim = await startAtlasSimulator();
+    sim.inject({ kind: "echo-credentials", status: 403 });
+    const err = await client({ credentials: apiKey })
+      .download(workspace, hour(1))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(AtlasForbiddenError);
+    expect(sent.some((h) => h.startsWith("Digest "))).toBe(true);
+    expectNoLeak(err, [DEFAULT_API_KEY.privateKey]);
+  });
+
+  it("refuses a 200 MB token reply after reading 64 KiB of it", async () => {
+    sim = await startAtlasSimulator();
+    sim.inject({ kind: "huge-token-response", bytes: 200 * 1024 * 1024 });
+    const before = process.memoryUsage().rss;
+    const started = Date.now();
+    const err = await client()
+      .download(workspace, hour(1))
+      .catch((e) => e);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(err).toBeInstanceOf(AtlasUnexpectedResponseError);
+    expect(err.message).toContain("more than 64 KiB");
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
+    expect(downloadsOf(sim)).toEqual([]);
+  });
+
+  it("refuses a 200 sent with a compressing transfer coding instead of archiving it compressed twice", async () => {
+    sim = await startAtlasSimulator();
+    sim.inject({ kind: "transfer-coding" });
+    const err = await client()
+      .download(workspace, hour(1))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(AtlasUnexpectedResponseError);
+    expect(err.message).toContain('Transfer-Encoding "gzip, chunked"');
+    expect(downloadsOf(sim)).toHaveLength(1);
+  });
+});
+
+const downloadsOf = (sim: AtlasSimulator) => sim.requests.filter((r) => r.endpoint === "download");
 
 describe("contentDispositionFileName", () => {
   it("reads quoted and token forms", () => {
