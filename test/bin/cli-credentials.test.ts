@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GROUP } from "../support/archive-fixture";
 import {
   type AtlasSimulator,
+  DEFAULT_API_KEY,
   DEFAULT_SERVICE_ACCOUNT,
   startAtlasSimulator,
 } from "../support/atlas-simulator";
@@ -97,5 +98,21 @@ describe("atlas-audit-archiver run: credentials are checked once, before any win
     expect(result.stderr.match(/Atlas refused the service account/g)).toHaveLength(1);
     expect(result.stderr).not.toContain("mdb_sa_sk_WRONG_SECRET");
     expect(sim.requests.filter((r) => r.endpoint === "download")).toEqual([]);
+  });
+
+  it("prints no credential a server echoes back, on stderr or in the --json summary", async () => {
+    const vars = await env({
+      ATLAS_PUBLIC_KEY: DEFAULT_API_KEY.publicKey,
+      ATLAS_PRIVATE_KEY: DEFAULT_API_KEY.privateKey,
+    });
+    sim.inject({ fault: { kind: "echo-credentials", status: 400 }, times: 2 });
+    const result = await cli(["run", "--config", configFile, "--now", NOW, "--json"], vars);
+    expect(result.status).toBe(1);
+    const output = `${result.stdout}\n${result.stderr}`;
+    expect(output).toContain("echoes the credentials");
+    expect(output).toContain("[redacted]");
+    expect(output).not.toContain(DEFAULT_API_KEY.privateKey);
+    expect(output).not.toMatch(/digest response: (?!\[redacted\])/);
+    expect(output).not.toMatch(/Authorization: Digest/);
   });
 });
