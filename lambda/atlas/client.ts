@@ -228,7 +228,7 @@ export class AtlasClient {
     this.endpoint = atlasEndpoint(options.baseUrl);
   }
 
-  /** The URL path and query Atlas is asked for, base path included (also the Digest `uri`). */
+  /** The URL path and query requested, base path included (the Digest `uri` leaves the base path out). */
   downloadPath(workspace: Workspace, window: TimeWindow): string {
     const { startDate, endDate } = toEpochSeconds(window);
     const query = new URLSearchParams({ startDate: String(startDate), endDate: String(endDate) });
@@ -358,7 +358,9 @@ export class AtlasClient {
     let refusals = 0;
     for (let requests = 1; ; requests++) {
       await this.waitForScope(scope, context, signal, budget);
-      const authorization = await authenticator.authorization("GET", path, signal);
+      // A Digest `uri` names the request as Atlas sees it: a path-prefix proxy in front strips its prefix.
+      const atlasPath = path.slice(this.endpoint.basePath.length);
+      const authorization = await authenticator.authorization("GET", atlasPath, signal);
       this.redactor.addAuthorization(authorization);
       // The request may not outlive the call's budget: its own controller aborts it then. Once the
       // headers are in, only `signal` (the download's bound) governs the body.
