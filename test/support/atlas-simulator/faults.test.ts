@@ -330,7 +330,7 @@ describe("hostile faults", () => {
       first.push(chunk as Buffer);
       if (Buffer.concat(first).length >= 3) break;
     }
-    expect(first.every((c) => c.length <= 2)).toBe(true);
+    expect(first.every((c) => c.length <= 2)).toBe(true); // undici may join two 1-byte pieces
     const next = await get();
     expect(next.statusCode).toBe(200);
     expect(gunzipSync(Buffer.from(await next.body.arrayBuffer())).toString("utf8")).toBe(fullBody);

@@ -164,6 +164,19 @@ async function* withoutTail(source: AsyncIterable<Buffer>, n: number): AsyncGene
   }
 }
 
+/** A byte stream in pieces of exactly `size` bytes (the last one may be shorter). */
+async function* rechunk(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let held: Buffer = Buffer.alloc(0);
+  for await (const chunk of source) {
+    held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+    while (held.length >= size) {
+      yield held.subarray(0, size);
+      held = held.subarray(size);
+    }
+  }
+  if (held.length > 0) yield held;
+}
+
 const HTML_BODY = Buffer.from(
   "<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head>" +
     "<body><h1>Please try again later</h1></body></html>\n",
@@ -205,6 +218,7 @@ export async function send(ctx: SendContext, out: Outgoing): Promise<void> {
 
   let source: AsyncIterable<Buffer> = chunksOf(body);
   if (fault?.kind === "transfer-coding") source = transferEncode(source, fault.coding ?? "gzip");
+  if (fault?.kind === "trickle-body") source = rechunk(source, fault.bytesPerChunk ?? 1);
   let boundary: number | undefined;
   if (fault?.kind === "reset-mid-body") {
     boundary = fault.afterBytes ?? DEFAULT_SPLIT_BYTES;

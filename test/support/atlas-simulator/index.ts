@@ -5,6 +5,21 @@
  *
  * Error `errorCode`s other than `RATE_LIMITED_TOKEN_BUCKET` are the simulator's own plausible choices.
  *
+ * Per-attempt faults (see {@link Fault}; queued FIFO with `times` and `match`) play a hostile Atlas:
+ * error statuses with any `Retry-After` (delay-seconds, HTTP dates, huge values: sent verbatim, and
+ * no timer overflows), resets before the headers or mid-body, truncated bodies, stalls before the
+ * headers or mid-body (of any length; `close()` ends them), wrong content types, HTML bodies,
+ * expired tokens, stale nonces, and:
+ *
+ * - `trickle-body`: the body a few bytes every `everyMs`, so no single silence is long but the whole is;
+ * - `transfer-coding`: `Transfer-Encoding: gzip, chunked` with the gzip log gzipped again;
+ * - `echo-credentials`: an error whose text (and `x-echo` header) leaks the client's credentials
+ *   verbatim, on the token endpoint or a download, to test that clients redact server text;
+ * - `huge-token-response`: a streamed token response of any size (e.g. 200 MB) at no memory cost.
+ *
+ * {@link AtlasSimulator.liveTokens} counts tokens neither revoked nor expired, to prove a client
+ * revoked every token it minted.
+ *
  * @example
  * ```ts
  * const atlas = await startAtlasSimulator();

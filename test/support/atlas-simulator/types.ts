@@ -80,9 +80,10 @@ export type Fault =
   /** The digest nonce presented is treated as stale: 401 with a fresh challenge and `stale=true`. */
   | { kind: "stale-nonce" }
   /**
-   * Send the body `bytesPerChunk` (default 1) bytes at a time, one piece every `everyMs` (the first
-   * right after the headers), chunked (no `Content-Length`): no single silence is long, but the whole
-   * body takes long. Stops when the client goes away or the simulator closes.
+   * Send the body in pieces of `bytesPerChunk` (default 1) bytes (the last may be shorter), one piece
+   * every `everyMs` (the first right after the headers), chunked (no `Content-Length`): no single
+   * silence is long, but the whole body takes long. Applies to whatever response the attempt gets;
+   * stops when the client goes away or the simulator closes.
    */
   | { kind: "trickle-body"; everyMs: number; bytesPerChunk?: number }
   /**
