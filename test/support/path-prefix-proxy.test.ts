@@ -3,8 +3,10 @@ import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { expectedLines } from "./atlas-simulator";
 import {
+  ACCEPT,
   auditPath,
   basic,
+  digestAuthorization,
   fetchToken,
   findWindow,
   getWithToken,
@@ -100,6 +102,27 @@ describe("startPathPrefixProxy", () => {
     expect(bad.statusCode).toBe(401);
     expect(bad.headers["www-authenticate"]).toBe('Basic realm="MongoDB Atlas"');
     await bad.body.dump();
+  });
+
+  it("lets Digest through when the client signs the path the target sees, not the one it requested", async () => {
+    const { proxy } = await start();
+    const challengeRes = await request(`${proxy.baseUrl}${path}`, { headers: { accept: ACCEPT } });
+    expect(challengeRes.statusCode).toBe(401);
+    await challengeRes.body.dump();
+    const challenge = parseChallenge(challengeRes.headers["www-authenticate"]);
+    const get = (uri: string, nc: number) =>
+      request(`${proxy.baseUrl}${path}`, {
+        headers: {
+          accept: ACCEPT,
+          authorization: digestAuthorization({ challenge, method: "GET", uri, nc }),
+        },
+      });
+    const prefixed = await get(`/atlas-proxy${path}`, 1);
+    expect(prefixed.statusCode).toBe(401);
+    expect(((await prefixed.body.json()) as { detail: string }).detail).toMatch(/uri=/);
+    const stripped = await get(path, 2);
+    expect(stripped.statusCode).toBe(200);
+    expect(gunzipSync(Buffer.from(await stripped.body.arrayBuffer())).toString("utf8")).toBe(fullBody);
   });
 
   it("passes a declared transfer coding on, and a reset or cut body as a dropped connection", async () => {

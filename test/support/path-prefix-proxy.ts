@@ -8,8 +8,10 @@
  * target. An upstream failure (reset, connection error) is passed on as a dropped connection, not a
  * 502, so faults of the target look the same through the proxy.
  *
- * Note: HTTP Digest signs the URI the client requested, which the proxy rewrites; Digest through it
- * fails, as it would through a real path-rewriting proxy. Bearer and Basic credentials pass.
+ * Note: HTTP Digest signs a `uri`, which the target checks against the path it receives (prefix
+ * stripped): a client that signs the path the target sees gets through; one that signs the path it
+ * requested (prefix included) is refused, as through any path-rewriting proxy. Bearer and Basic
+ * credentials pass unchanged.
  *
  * @example
  * ```ts

@@ -23,9 +23,9 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  *   (default 500) with S3's XML error body for `code` (default from the status: 500 `InternalError`,
  *   503 `SlowDown`, ...). The request never reaches the store.
  * - `reset`: the connection is destroyed as soon as the request arrives.
- * - `stall`: the request waits `ms` (default 1000; any length, `Infinity` and lengths beyond Node's 2^31-1 ms timer
- *   limit) before it is handled normally; a client that gives up meanwhile leaves the store untouched,
- *   and the server's `close()` ends the wait at once (no timer outlives the connection).
+ * - `stall`: the request waits `ms` (default 1000; any length: `Infinity`, or beyond Node's
+ *   2^31-1 ms timer limit) before it is handled normally; a client that gives up meanwhile leaves the
+ *   store untouched, and the server's `close()` ends the wait at once (no timer outlives the connection).
  * - `corrupt` (PutObject and UploadPart only): one bit (xor 0x01) of the byte at `offset` of the
  *   object's data (after aws-chunked decoding) is flipped as the body streams in, before any checksum
  *   is computed. With checksums on, a request that declares a checksum is then refused (400
