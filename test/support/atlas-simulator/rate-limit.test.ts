@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SimulatorOptions } from "./index";
+import { MAX_RETRY_AFTER_MS, RetryAfterLedger, retryAfterMs } from "./rate-limit";
 import { auditPath, fetchToken, findWindow, GROUP_ID, getWithToken, simulatorPerTest } from "./test-client";
 
 const startSimulator = simulatorPerTest();
@@ -125,6 +126,25 @@ describe("rate limiting", () => {
     } finally {
       process.off("warning", onWarning);
     }
+  });
+
+  it("clamps Retry-After values in the ledger: HTTP dates, huge and endless delays stay finite and armed", async () => {
+    expect(retryAfterMs("Wed, 02 Dec 2026 10:00:00 GMT")).toBeGreaterThanOrEqual(0);
+    expect(retryAfterMs("Wed, 02 Dec 2026 10:00:00 GMT")).toBeLessThanOrEqual(MAX_RETRY_AFTER_MS);
+    expect(retryAfterMs("Thu, 01 Jan 1970 00:00:00 GMT")).toBe(0);
+    expect(retryAfterMs("999999")).toBe(999_999_000); // 11.6 days: under the cap
+    expect(retryAfterMs("99999999999")).toBe(MAX_RETRY_AFTER_MS);
+    expect(retryAfterMs("9".repeat(400))).toBe(MAX_RETRY_AFTER_MS);
+    expect(retryAfterMs("2")).toBe(2000);
+    expect(retryAfterMs("soon")).toBeUndefined();
+    const ledger = new RetryAfterLedger();
+    for (const ms of [Number.POSITIVE_INFINITY, 1e20, Number.NaN, -5]) {
+      expect(() => ledger.promise("g", ms)).not.toThrow();
+    }
+    expect(ledger.violated("g")).toBe(false); // still in flight
+    await sleep(30);
+    expect(ledger.violated("g")).toBe(true); // the clamped ones are pending
+    expect(ledger.violated("other")).toBe(false);
   });
 
   it("sends a counting-down RateLimit-Remaining without a configured limit", async () => {

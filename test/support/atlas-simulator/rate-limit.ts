@@ -42,12 +42,21 @@ export class RateLimiter {
   }
 }
 
-/** A `Retry-After` value in milliseconds (delay-seconds or HTTP-date), or undefined when unusable. */
+/**
+ * The longest `Retry-After` the ledger keeps, in milliseconds (about 24.8 days, Node's timer limit):
+ * longer ones (e.g. `99999999999` seconds) are kept as this long, so every deadline stays finite.
+ */
+export const MAX_RETRY_AFTER_MS = 2 ** 31 - 1;
+
+/**
+ * A `Retry-After` value in milliseconds (delay-seconds or HTTP-date), at most
+ * {@link MAX_RETRY_AFTER_MS}, or undefined when unusable.
+ */
 export function retryAfterMs(value: number | string): number | undefined {
   const text = String(value).trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.min(MAX_RETRY_AFTER_MS, Number(text) * 1000);
   const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return Number.isNaN(date) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - Date.now()));
 }
 
 /**
@@ -67,11 +76,13 @@ const IN_FLIGHT_MS = 25;
 export class RetryAfterLedger {
   private readonly pending = new Map<string, Array<{ issuedAt: number; until: number }>>();
 
-  /** Records a `Retry-After` of `ms` that leaves with a response sent `sentAfterMs` from now (the simulated latency). */
+  /** Records a `Retry-After` of `ms` (clamped to 0..{@link MAX_RETRY_AFTER_MS}) that leaves with a response sent `sentAfterMs` from now (the simulated latency). */
   promise(groupId: string, ms: number, sentAfterMs = 0): void {
     const now = performance.now() + sentAfterMs;
     const live = (this.pending.get(groupId) ?? []).filter((p) => p.until > now);
-    live.push({ issuedAt: now, until: now + ms });
+    // No timer is armed: deadlines are compared with the clock; clamped so they stay finite.
+    const wait = Number.isNaN(ms) ? 0 : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
+    live.push({ issuedAt: now, until: now + wait });
     this.pending.set(groupId, live);
   }
 
