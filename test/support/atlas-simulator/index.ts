@@ -18,7 +18,9 @@
  * - `huge-token-response`: a streamed token response of any size (e.g. 200 MB) at no memory cost.
  *
  * {@link AtlasSimulator.liveTokens} counts tokens neither revoked nor expired, to prove a client
- * revoked every token it minted.
+ * revoked every token it minted; a revoke request's {@link RequestRecord} names the token it revoked
+ * (`revokedToken`) and whether that token was still live (`revokedLive`). `expires_in` is exactly
+ * `tokenTtlSeconds` (fractions too).
  *
  * @example
  * ```ts

@@ -144,6 +144,51 @@ describe("service-account token endpoint", () => {
     expect(s.tokensIssued()).toBe(3);
   });
 
+  it("sends expires_in exactly as configured, a fraction too, and the token dies after it", async () => {
+    const s = await start({ tokenTtlSeconds: 0.05 });
+    const res = await postToken(s.baseUrl);
+    const text = await res.body.text();
+    expect(text).toContain('"expires_in":0.05');
+    const { access_token: token, expires_in } = JSON.parse(text) as {
+      access_token: string;
+      expires_in: number;
+    };
+    expect(expires_in).toBe(0.05);
+    expect(s.liveTokens()).toBe(1);
+    const fresh = await getWithToken(s.baseUrl, path, token);
+    expect(fresh.statusCode).toBe(200);
+    await fresh.body.dump();
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(s.liveTokens()).toBe(0);
+    const stale = await getWithToken(s.baseUrl, path, token);
+    expect(stale.statusCode).toBe(401);
+    await stale.body.dump();
+  });
+
+  it("records the token a revoke request named and whether it was still live", async () => {
+    const s = await start();
+    const token = await fetchToken(s.baseUrl);
+    const revoke = (value: string, authorization = basic()) =>
+      request(`${s.baseUrl}/api/oauth/revoke`, {
+        method: "POST",
+        headers: { authorization, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token: value, token_type_hint: "access_token" }).toString(),
+      }).then((r) => r.body.dump());
+    await revoke(token, "Basic bm9ib2R5Om5vdGhpbmc="); // refused: 401, nothing recorded
+    await revoke(token);
+    await revoke(token);
+    await revoke("never-issued");
+    expect(
+      s.requests.filter((r) => r.endpoint === "revoke").map((r) => [r.status, r.revokedToken, r.revokedLive]),
+    ).toEqual([
+      [401, undefined, undefined],
+      [200, token, true],
+      [200, token, false],
+      [200, "never-issued", false],
+    ]);
+    expect(s.liveTokens()).toBe(0);
+  });
+
   it("rejects GET on the token endpoint with 405", async () => {
     const s = await start();
     const res = await request(`${s.baseUrl}/api/oauth/token`);

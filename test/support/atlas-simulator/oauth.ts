@@ -53,10 +53,13 @@ export class TokenStore {
     return state.revoked || state.expiresAt <= performance.now() ? "expired" : "live";
   }
 
-  /** Kill a token; with `clientId`, only if that account owns it. */
-  revoke(token: string, clientId?: string): void {
+  /** Kill a token; with `clientId`, only if that account owns it. True when it was live until now. */
+  revoke(token: string, clientId?: string): boolean {
     const state = this.tokens.get(token);
-    if (state && (clientId === undefined || state.clientId === clientId)) state.revoked = true;
+    if (!state || (clientId !== undefined && state.clientId !== clientId)) return false;
+    const wasLive = !state.revoked && state.expiresAt > performance.now();
+    state.revoked = true;
+    return wasLive;
   }
 }
 
@@ -153,6 +156,7 @@ export function revokeEndpoint(
   input: OAuthInput,
   accounts: readonly ServiceAccount[],
   store: TokenStore,
+  onRevoke?: (token: string, wasLive: boolean) => void,
 ): Outgoing {
   const account = authenticateClient(input.authorization, accounts);
   if ("status" in account) return account;
@@ -164,6 +168,6 @@ export function revokeEndpoint(
   if (hint !== null && hint !== "access_token") {
     return oauthError(400, "unsupported_token_type", `token_type_hint=${hint} is not supported.`);
   }
-  store.revoke(tokens[0], account.clientId);
+  onRevoke?.(tokens[0], store.revoke(tokens[0], account.clientId));
   return { status: 200, headers: {}, body: Buffer.alloc(0) };
 }

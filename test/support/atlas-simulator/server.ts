@@ -203,7 +203,10 @@ export async function startAtlasSimulator(options: SimulatorOptions = {}): Promi
       const out =
         endpoint === "token"
           ? tokenEndpoint(input, serviceAccounts, tokens, tokenTtlSeconds)
-          : revokeEndpoint(input, serviceAccounts, tokens);
+          : revokeEndpoint(input, serviceAccounts, tokens, (token, wasLive) => {
+              record.revokedToken = token;
+              record.revokedLive = wasLive;
+            });
       await send({ ...base, fault }, out);
     } catch (error) {
       if (res.headersSent) {

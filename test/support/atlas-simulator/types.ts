@@ -139,6 +139,13 @@ export interface RequestRecord {
   fault?: Fault["kind"];
   /** The request arrived while a `Retry-After` the simulator sent for its group had not elapsed. */
   retryAfterViolation: boolean;
+  /**
+   * A revoke request the simulator accepted (200): the token its form named (RFC 7009 answers 200
+   * for unknown tokens too).
+   */
+  revokedToken?: string;
+  /** With {@link revokedToken}: whether that token was live (this account's, unrevoked, unexpired) until then. */
+  revokedLive?: boolean;
 }
 
 /** A running simulator. */
