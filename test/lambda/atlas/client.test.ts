@@ -35,6 +35,7 @@ import {
   startAtlasSimulator,
 } from "../../support/atlas-simulator";
 import { fakeClock } from "../../support/fake-clock";
+import { type PathPrefixProxy, startPathPrefixProxy } from "../../support/path-prefix-proxy";
 
 const workspace: Workspace = { groupId: "32b6e34b3d91647abb20e7b8", tenantName: "prod-workspace" };
 const hour = (h: number): TimeWindow => ({
@@ -787,6 +788,54 @@ describe("AtlasClient against a hostile server", () => {
     expect(err.message).toContain('Transfer-Encoding "gzip, chunked"');
     expect(downloadsOf(sim)).toHaveLength(1);
   });
+});
+
+describe("AtlasClient behind a path-prefix proxy (atlas.baseUrl with a path)", () => {
+  let sim: AtlasSimulator;
+  let proxy: PathPrefixProxy;
+  let dispatcher: Agent;
+  beforeAll(() => {
+    dispatcher = new Agent({ connect: { timeout: 2_000 } });
+  });
+  afterAll(async () => {
+    await dispatcher.close();
+  });
+  afterEach(async () => {
+    await proxy?.close();
+    await sim?.close();
+  });
+
+  it.each([
+    [
+      "a service account",
+      serviceAccount,
+      ["POST /atlas-proxy/api/oauth/token", "GET", "POST /atlas-proxy/api/oauth/revoke"],
+    ],
+    ["an API key", apiKey, ["GET", "GET"]],
+  ] as const)(
+    "downloads, gets and revokes its token through the prefix with %s",
+    async (_, credentials, calls) => {
+      sim = await startAtlasSimulator();
+      proxy = await startPathPrefixProxy({ target: sim.baseUrl, prefix: "/atlas-proxy" });
+      const c = createAtlasClient({
+        baseUrl: `${proxy.baseUrl}/`,
+        apiVersion: "2023-02-01",
+        dispatcher,
+        credentials,
+        tokenCache: new TokenCache(),
+      });
+      const window = nonEmptyWindow();
+      const log = await c.download(workspace, window);
+      expect(await gunzipText(log.body)).toBe(linesOf(workspace, window));
+      await c.close();
+      const seen = proxy.requests.map((r) => `${r.method} ${r.path}`);
+      expect(seen.map((line, i) => (calls[i] === "GET" ? line.split(" ")[0] : line))).toEqual(calls);
+      for (const line of seen.filter((l) => l.startsWith("GET"))) {
+        expect(line.startsWith("GET /atlas-proxy/api/atlas/v2/groups/")).toBe(true);
+      }
+      expect(sim.liveTokens()).toBe(0);
+    },
+  );
 });
 
 const downloadsOf = (sim: AtlasSimulator) => sim.requests.filter((r) => r.endpoint === "download");
