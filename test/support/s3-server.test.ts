@@ -1500,6 +1500,54 @@ describe("startS3Server: faults the archiver's hardening meets", () => {
     expect(await s3.keys()).toEqual(["k"]);
   });
 
+  it("answers a PutObject 409 ConditionalRequestConflict after draining its body, storing nothing; the next attempt stores", async () => {
+    const { s3, client } = await start();
+    s3.inject({ op: "PutObject", status: 409, code: "ConditionalRequestConflict" });
+    const body = randomBytes(MiB);
+    const conflict = await sendInHalves(`${s3.endpoint}/${s3.bucket}/raw`, body, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      // Not answered before the whole body arrived: the fault drains it first.
+      expect(s3.operationsOf("PutObject")).toEqual([]);
+    });
+    expect(conflict).toBe(409);
+    s3.inject({ op: "PutObject", status: 409, code: "ConditionalRequestConflict" });
+    const put = () =>
+      client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: body, IfNoneMatch: "*" }));
+    expect(await failure(put())).toEqual({ name: "ConditionalRequestConflict", status: 409 });
+    expect(await s3.keys()).toEqual([]);
+    await put(); // on the same keep-alive connection, which the drained body left clean
+    expect((await s3.getObject("k")).body.equals(body)).toBe(true);
+    expect(s3.operationsOf("PutObject").map((o) => [o.key, o.status, o.fault])).toEqual([
+      ["raw", 409, "status"],
+      ["k", 409, "status"],
+      ["k", 200, undefined],
+    ]);
+  });
+
+  it("ends an hour-long ListObjectsV2 stall cleanly when the client aborts, leaving no timer behind", async () => {
+    const { s3, client } = await start();
+    await s3.putObject("a", "x");
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    s3.inject({ op: "ListObjectsV2", kind: "stall", ms: 3_600_000 });
+    const abort = new AbortController();
+    const listing = client.send(new ListObjectsV2Command({ Bucket: s3.bucket }), {
+      abortSignal: abort.signal,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(s3.pendingFaults()).toEqual([]);
+    abort.abort();
+    expect((await failure(listing)).name).toBe("AbortError");
+    await until(() => s3.operationsOf("ListObjectsV2").length === 1, "the stalled listing to be logged");
+    expect(s3.operationsOf("ListObjectsV2").map((o) => [o.status, o.fault])).toEqual([[0, "stall"]]);
+    expect(timers()).toBeLessThanOrEqual(before);
+    const next = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
+    expect(next.Contents?.map((o) => o.Key)).toEqual(["a"]);
+    const t0 = performance.now();
+    await s3.close();
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
   it("ends an hour-long PutObject stall cleanly when the client aborts, leaving no timer behind", async () => {
     const { s3 } = await start();
     const client = s3.client({ maxAttempts: 1 });
