@@ -134,7 +134,7 @@ export function describeEvent(event: RunEvent): string {
     case "failed":
       return `  ! ${event.window} FAILED ${event.code}: ${event.message}`;
     case "deferred":
-      return `  … ${event.windows} window(s) left for the next run (${event.reason})`;
+      return `  … ${event.windows} window(s) left for the next run (${event.reason}${event.detail ? `: ${event.detail}` : ""})`;
   }
 }
 
@@ -151,7 +151,13 @@ export function describeSummary(summary: RunSummary): string {
     for (const f of w.failed.slice(0, 5)) lines.push(`    ${f.window} ${f.code}`);
     if (w.failed.length > 5) lines.push(`    … and ${w.failed.length - 5} more`);
   }
-  lines.push(summary.ok ? "OK" : "FAILED: the next run retries the failed windows.");
+  lines.push(
+    !summary.ok
+      ? "FAILED: the next run retries the failed windows."
+      : t.deferred > 0
+        ? `INCOMPLETE: ${t.deferred} window(s) deferred; run again to archive them.`
+        : "OK",
+  );
   return lines.join("\n");
 }
 
