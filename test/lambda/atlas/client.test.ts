@@ -78,31 +78,35 @@ function emptyWindow(w: Workspace = workspace): TimeWindow {
   throw new Error("no empty window in two days");
 }
 
+let dispatcher: Agent;
+beforeAll(() => {
+  dispatcher = new Agent({ connect: { timeout: 2_000 } });
+});
+afterAll(async () => {
+  await dispatcher.close();
+});
+
+/** A client of `sim` with a service account, a token cache of its own and fixed jitter. */
+function clientOf(sim: AtlasSimulator, overrides: Partial<CreateAtlasClientOptions> = {}): AtlasClient {
+  return createAtlasClient({
+    baseUrl: sim.baseUrl,
+    apiVersion: "2023-02-01",
+    dispatcher,
+    credentials: serviceAccount,
+    tokenCache: new TokenCache(),
+    random: () => 0.5,
+    ...overrides,
+  });
+}
+
 describe("AtlasClient against the simulator", () => {
   let sim: AtlasSimulator;
-  let dispatcher: Agent;
-
-  beforeAll(async () => {
-    dispatcher = new Agent({ connect: { timeout: 2_000 } });
-  });
-  afterAll(async () => {
-    await dispatcher.close();
-  });
   afterEach(async () => {
     await sim?.close();
   });
 
   function client(overrides: Partial<CreateAtlasClientOptions> = {}): AtlasClient {
-    return createAtlasClient({
-      baseUrl: sim.baseUrl,
-      apiVersion: "2023-02-01",
-      dispatcher,
-      credentials: serviceAccount,
-      tokenCache: new TokenCache(),
-      clock: fakeClock(),
-      random: () => 0.5,
-      ...overrides,
-    });
+    return clientOf(sim, { clock: fakeClock(), ...overrides });
   }
 
   const downloads = () => sim.requests.filter((r) => r.endpoint === "download");
@@ -498,26 +502,10 @@ describe("AtlasClient against the simulator", () => {
 
 describe("AtlasClient: every wait and every request is bounded", () => {
   let sim: AtlasSimulator;
-  let dispatcher: Agent;
-  beforeAll(() => {
-    dispatcher = new Agent({ connect: { timeout: 2_000 } });
-  });
-  afterAll(async () => {
-    await dispatcher.close();
-  });
   afterEach(async () => {
     await sim?.close();
   });
-  const client = (overrides: Partial<CreateAtlasClientOptions> = {}) =>
-    createAtlasClient({
-      baseUrl: sim.baseUrl,
-      apiVersion: "2023-02-01",
-      dispatcher,
-      credentials: serviceAccount,
-      tokenCache: new TokenCache(),
-      random: () => 0.5,
-      ...overrides,
-    });
+  const client = (overrides: Partial<CreateAtlasClientOptions> = {}) => clientOf(sim, overrides);
   const downloads = () => sim.requests.filter((r) => r.endpoint === "download");
   const other: Workspace = { groupId: workspace.groupId, tenantName: "billing" };
 
@@ -682,15 +670,8 @@ describe("AtlasClient: every wait and every request is bounded", () => {
 
 describe("AtlasClient against a hostile server", () => {
   let sim: AtlasSimulator;
-  let dispatcher: Agent;
   /** Every Authorization header the client sent, to look for in what it reports. */
   let sent: string[];
-  beforeAll(() => {
-    dispatcher = new Agent({ connect: { timeout: 2_000 } });
-  });
-  afterAll(async () => {
-    await dispatcher.close();
-  });
   afterEach(async () => {
     await sim?.close();
   });
@@ -703,16 +684,7 @@ describe("AtlasClient against a hostile server", () => {
         return dispatcher.request(options);
       },
     } as unknown as Dispatcher;
-    return createAtlasClient({
-      baseUrl: sim.baseUrl,
-      apiVersion: "2023-02-01",
-      dispatcher: recording,
-      credentials: serviceAccount,
-      tokenCache: new TokenCache(),
-      clock: fakeClock(),
-      random: () => 0.5,
-      ...overrides,
-    });
+    return clientOf(sim, { dispatcher: recording, clock: fakeClock(), ...overrides });
   };
   /** The credential parts a leak would show. */
   const secretsIn = (header: string): string[] => {
@@ -793,13 +765,6 @@ describe("AtlasClient against a hostile server", () => {
 describe("AtlasClient behind a path-prefix proxy (atlas.baseUrl with a path)", () => {
   let sim: AtlasSimulator;
   let proxy: PathPrefixProxy;
-  let dispatcher: Agent;
-  beforeAll(() => {
-    dispatcher = new Agent({ connect: { timeout: 2_000 } });
-  });
-  afterAll(async () => {
-    await dispatcher.close();
-  });
   afterEach(async () => {
     await proxy?.close();
     await sim?.close();
@@ -817,13 +782,7 @@ describe("AtlasClient behind a path-prefix proxy (atlas.baseUrl with a path)", (
     async (_, credentials, calls) => {
       sim = await startAtlasSimulator();
       proxy = await startPathPrefixProxy({ target: sim.baseUrl, prefix: "/atlas-proxy" });
-      const c = createAtlasClient({
-        baseUrl: `${proxy.baseUrl}/`,
-        apiVersion: "2023-02-01",
-        dispatcher,
-        credentials,
-        tokenCache: new TokenCache(),
-      });
+      const c = clientOf(sim, { baseUrl: `${proxy.baseUrl}/`, credentials });
       const window = nonEmptyWindow();
       const log = await c.download(workspace, window);
       expect(await gunzipText(log.body)).toBe(linesOf(workspace, window));
