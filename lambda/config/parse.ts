@@ -14,6 +14,13 @@ const MAX_VALUE_LENGTH = 80;
 export const MAX_NESTING = 32;
 
 /**
+ * The most entries an array of the parameter file may have: `workspaces` is its only array, and a
+ * run fetches at most 2,000 windows, so even with daily windows far fewer workspaces can be kept up
+ * to date. Refused before validation, which would otherwise describe every entry of a huge array.
+ */
+export const MAX_ARRAY_ENTRIES = 10_000;
+
+/**
  * Validates the parameter file's text and applies the defaults. Pure: no file access.
  *
  * @param source the file name, used in messages
@@ -26,25 +33,24 @@ export const MAX_NESTING = 32;
  */
 export function parseConfig(text: string, source: string): ArchiverConfig {
   const raw = parseJson(text, source);
-  const tooDeep = nestingProblem(raw);
-  if (tooDeep) {
-    const path = jsonPath(tooDeep);
-    const message =
-      `nests arrays and objects deeper than ${MAX_NESTING} levels (the parameter file needs 3: the file, ` +
-      `"workspaces" and a workspace); remove the extra nesting`;
-    throw new ConfigError("CONFIG_INVALID", `${source} has 1 problem:\n  - ${path}: ${message}`, {
+  const shape = shapeProblem(raw);
+  if (shape) {
+    const path = jsonPath(shape.path);
+    throw new ConfigError("CONFIG_INVALID", `${source} has 1 problem:\n  - ${path}: ${shape.message}`, {
       file: source,
-      problems: [{ path, message }],
+      problems: [{ path, message: shape.message }],
     });
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const problems = describeIssues(result.error.issues, raw);
-    const lines = problems.map((p) => `  - ${p.line}`).join("\n");
-    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
-    throw new ConfigError("CONFIG_INVALID", `${source} has ${count}:\n${lines}`, {
+    const { described, unlisted } = describeIssues(result.error.issues, raw);
+    const total = described.length + unlisted;
+    const lines = described.map((p) => `  - ${p.line}`);
+    if (unlisted > 0) lines.push(`  … and ${unlisted} more problem${unlisted === 1 ? "" : "s"}, not listed`);
+    const count = total === 1 ? "1 problem" : `${total} problems`;
+    throw new ConfigError("CONFIG_INVALID", `${source} has ${count}:\n${lines.join("\n")}`, {
       file: source,
-      problems: problems.map((p) => p.problem),
+      problems: described.map((p) => p.problem),
     });
   }
   const { $schema: _ignored, ...config } = result.data;
@@ -68,13 +74,17 @@ function parseJson(text: string, source: string): unknown {
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     const at = locateJsonError(detail, body);
-    const reason = `${cleanJsonMessage(detail)}${jsonHint(body, at.position)}`;
+    const reason = clip(
+      redact(`${cleanJsonMessage(detail)}${jsonHint(body, at.position)}`),
+      MAX_MESSAGE_LENGTH,
+    );
     throw new ConfigError(
       "CONFIG_MALFORMED_JSON",
       `${source} is not valid JSON at line ${at.line}, column ${at.column}: ${reason}\n${excerpt(body, at)}`,
       {
         file: source,
-        cause: error,
+        // V8's message quotes the text around the error: the cause keeps it with credentials masked.
+        cause: new SyntaxError(maskLine(detail)),
         problems: [
           {
             path: "$",
@@ -253,7 +263,7 @@ function jsonHint(text: string, position: number): string {
 
 /** The offending line with a caret under the column. */
 function excerpt(text: string, at: JsonErrorLocation): string {
-  const line = (text.split("\n")[at.line - 1] ?? "").replace(/\r$/, "").replace(/\t/g, " ");
+  const line = maskLine((text.split("\n")[at.line - 1] ?? "").replace(/\r$/, "").replace(/\t/g, " "));
   const start = Math.max(0, at.column - 1 - 60);
   const shown = line.slice(start, start + 100);
   const gutter = String(at.line);
@@ -264,11 +274,11 @@ function excerpt(text: string, at: JsonErrorLocation): string {
 // Nesting
 
 /**
- * The path of the first array or object (in document order) nested more than {@link MAX_NESTING}
- * levels deep, if any. Iterative, with at most MAX_NESTING frames: any input fits.
+ * The first array or object (in document order) nested more than {@link MAX_NESTING} levels deep
+ * or holding more than {@link MAX_ARRAY_ENTRIES} entries, if any. Iterative, with at most
+ * MAX_NESTING frames: any input fits.
  */
-function nestingProblem(raw: unknown): PathSegment[] | undefined {
-  if (typeof raw !== "object" || raw === null) return undefined;
+function shapeProblem(raw: unknown): { path: PathSegment[]; message: string } | undefined {
   interface Frame {
     readonly value: object;
     /** The object's keys; `undefined` for an array. */
@@ -278,11 +288,31 @@ function nestingProblem(raw: unknown): PathSegment[] | undefined {
     /** How this container is reached from its parent. */
     readonly segment: PathSegment;
   }
-  const frame = (value: object, segment: PathSegment): Frame => {
+  const stack: Frame[] = [];
+  const enter = (value: unknown, segment: PathSegment) => {
+    if (typeof value !== "object" || value === null) return undefined;
+    const path = () => [...stack.slice(1).map((f) => f.segment), ...(stack.length > 0 ? [segment] : [])];
+    if (stack.length >= MAX_NESTING) {
+      return {
+        path: path(),
+        message:
+          `nests arrays and objects deeper than ${MAX_NESTING} levels (the parameter file needs 3: the file, ` +
+          `"workspaces" and a workspace); remove the extra nesting`,
+      };
+    }
     const keys = Array.isArray(value) ? undefined : Object.keys(value);
-    return { value, keys, length: keys ? keys.length : (value as unknown[]).length, next: 0, segment };
+    const length = keys ? keys.length : (value as unknown[]).length;
+    if (!keys && length > MAX_ARRAY_ENTRIES) {
+      return {
+        path: path(),
+        message: `has ${length} entries; at most ${MAX_ARRAY_ENTRIES} are allowed (the archiver handles at most ${MAX_ARRAY_ENTRIES} workspaces)`,
+      };
+    }
+    stack.push({ value, keys, length, next: 0, segment });
+    return undefined;
   };
-  const stack: Frame[] = [frame(raw, "")];
+  const first = enter(raw, "");
+  if (first) return first;
   for (;;) {
     const top = stack.at(-1);
     if (top === undefined) return undefined;
@@ -292,10 +322,8 @@ function nestingProblem(raw: unknown): PathSegment[] | undefined {
     }
     const index = top.next++;
     const segment = top.keys ? (top.keys[index] as string) : index;
-    const child = (top.value as Record<PropertyKey, unknown>)[segment];
-    if (typeof child !== "object" || child === null) continue;
-    if (stack.length >= MAX_NESTING) return [...stack.slice(1).map((f) => f.segment), segment];
-    stack.push(frame(child, segment));
+    const problem = enter((top.value as Record<PropertyKey, unknown>)[segment], segment);
+    if (problem) return problem;
   }
 }
 
@@ -304,15 +332,37 @@ function nestingProblem(raw: unknown): PathSegment[] | undefined {
 
 type PathSegment = PropertyKey;
 
-/** `$.workspaces[1].groupId` */
+/** The longest key shown in a path; a longer one is cut (with "..."). */
+const MAX_KEY_SHOWN = 40;
+/** The longest string kept in a problem's `value`; a longer one is cut (with "..."). */
+const MAX_PROBLEM_STRING = 1000;
+/** How many array entries or object keys of an offending value a problem keeps. */
+const MAX_PROBLEM_ENTRIES = 20;
+/** The longest problem message; a longer one is cut (with "..."). */
+const MAX_MESSAGE_LENGTH = 1000;
+/** How many problems the error lists (and keeps in `problems`); the others are counted. */
+export const MAX_LISTED_PROBLEMS = 100;
+
+/** `text` cut to `max` characters, "..." included, without splitting a surrogate pair. */
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 3;
+  if (/[\uD800-\uDBFF]/.test(text.charAt(end - 1))) end--;
+  return `${text.slice(0, end)}...`;
+}
+
+/** `$.workspaces[1].groupId`; long keys are cut, and any credentials in them hidden. */
 function jsonPath(path: readonly PathSegment[]): string {
-  return path
-    .map((segment) => {
-      if (typeof segment === "number") return `[${segment}]`;
-      const key = String(segment);
-      return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
-    })
-    .reduce((acc, part) => acc + part, "$");
+  let text = "$";
+  for (const segment of path) {
+    if (typeof segment === "number") {
+      text += `[${segment}]`;
+      continue;
+    }
+    const key = clip(redact(String(segment)), MAX_KEY_SHOWN);
+    text += /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  }
+  return text;
 }
 
 /** The value at `path` in the parsed file, if the key is there. */
@@ -327,14 +377,114 @@ function valueAt(raw: unknown, path: readonly PathSegment[]): { found: boolean; 
   return { found: true, value: current };
 }
 
-/** Hides the credentials of any URL inside a string. */
-function redact(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s"]*@/gi, "$1***@");
+/** Whether the UTF-16 code unit `c` ends a URL-ish token: whitespace (as `\s`) or a quote. */
+function endsToken(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c === 0x22 || c === 0x27 || c === 0x60) return true;
+  if (c < 0xa0) return false;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
 }
 
+/**
+ * Hides the credentials of every URL in `text`: after each "://", everything up to the last "@"
+ * of that URL-ish token (whitespace or a quote ends it; a backslash escapes the next character, as
+ * in JSON text) becomes `***`, whatever the password holds. One pass over the text, no regular
+ * expression: linear, whatever the text.
+ *
+ * @example
+ * ```ts
+ * redact("see https://svc:p@ss@cloud.mongodb.com/x"); // "see https://***@cloud.mongodb.com/x"
+ * ```
+ */
+export function redact(text: string): string {
+  let scheme = text.indexOf("://");
+  if (scheme === -1) return text;
+  let out = "";
+  let copied = 0;
+  while (scheme !== -1) {
+    const start = scheme + 3;
+    let end = start;
+    let lastAt = -1;
+    while (end < text.length) {
+      const c = text.charCodeAt(end);
+      if (c === 0x5c) end += 2;
+      else if (endsToken(c)) break;
+      else {
+        if (c === 0x40) lastAt = end;
+        end++;
+      }
+    }
+    if (lastAt !== -1) {
+      out += `${text.slice(copied, start)}***`;
+      copied = lastAt;
+    }
+    scheme = end < text.length ? text.indexOf("://", end) : -1;
+  }
+  return out + text.slice(copied);
+}
+
+/**
+ * The base URL with everything between its "://" (or its start) and its last "@" hidden: a value
+ * that is refused because it has credentials never shows them, even with spaces or quotes in them.
+ */
+function hideBaseUrlCredentials(value: string): string {
+  const scheme = value.indexOf("://");
+  const start = scheme === -1 ? 0 : scheme + 3;
+  const at = value.lastIndexOf("@");
+  return at < start ? redact(value) : `${value.slice(0, start)}***${redact(value.slice(at))}`;
+}
+
+/** A JSON syntax error's line, with the credentials of any URL in it masked character for character. */
+function maskLine(line: string): string {
+  const scheme = line.indexOf("://");
+  const at = line.lastIndexOf("@");
+  if (scheme === -1 || at < scheme + 3) return line;
+  return `${line.slice(0, scheme + 3)}${"*".repeat(at - scheme - 3)}${line.slice(at)}`;
+}
+
+/**
+ * The offending value as a problem keeps it: credentials hidden, strings cut to
+ * {@link MAX_PROBLEM_STRING} characters, arrays and objects to their first
+ * {@link MAX_PROBLEM_ENTRIES} entries (recursion is bounded by {@link MAX_NESTING}).
+ */
+function safeValue(value: unknown, isBaseUrl = false): unknown {
+  if (typeof value === "string") {
+    return clip(isBaseUrl ? hideBaseUrlCredentials(value) : redact(value), MAX_PROBLEM_STRING);
+  }
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    const entries = value.slice(0, MAX_PROBLEM_ENTRIES).map((v) => safeValue(v));
+    if (value.length > MAX_PROBLEM_ENTRIES) entries.push(`... ${value.length - MAX_PROBLEM_ENTRIES} more`);
+    return entries;
+  }
+  const copy: Record<string, unknown> = {};
+  let kept = 0;
+  let more = 0;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (kept === MAX_PROBLEM_ENTRIES) more++;
+    else {
+      kept++;
+      copy[clip(redact(key), MAX_PROBLEM_STRING)] = safeValue((value as Record<string, unknown>)[key]);
+    }
+  }
+  if (more > 0) copy["..."] = `${more} more`;
+  return copy;
+}
+
+/** A safe value (see {@link safeValue}) as the line shows it: JSON, at most 80 characters. */
 function showValue(value: unknown): string {
-  const json = redact(JSON.stringify(value) ?? String(value));
-  return json.length > MAX_VALUE_LENGTH ? `${json.slice(0, MAX_VALUE_LENGTH - 3)}...` : json;
+  return clip(JSON.stringify(value) ?? String(value), MAX_VALUE_LENGTH);
 }
 
 /** The keys the schema knows for the object at `path`. */
@@ -372,16 +522,21 @@ function editDistance(a: string, b: string): number {
   return previous[b.length] ?? 0;
 }
 
-/** The known key `key` most likely is a typo of, if any. */
+/**
+ * The known key `key` most likely is a typo of, if any. The edit distance of two keys is at least
+ * the difference of their lengths (exactly that when one begins with the other), so the table is
+ * computed only for keys of nearly the same length: a long key costs no more than reading it.
+ */
 export function closestKey(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   let best: { candidate: string; distance: number } | undefined;
   for (const candidate of known) {
     const other = candidate.toLowerCase();
-    const distance = editDistance(lower, other);
-    const near =
-      distance <= Math.max(1, Math.floor(Math.max(key.length, candidate.length) / 3)) ||
-      (lower.length >= 4 && (other.startsWith(lower) || lower.startsWith(other)));
+    const limit = Math.max(1, Math.floor(Math.max(key.length, candidate.length) / 3));
+    const prefix = lower.length >= 4 && (other.startsWith(lower) || lower.startsWith(other));
+    const gap = Math.abs(lower.length - other.length);
+    const distance = prefix ? gap : gap > limit ? Number.POSITIVE_INFINITY : editDistance(lower, other);
+    const near = distance <= limit || prefix;
     if (near && (best === undefined || distance < best.distance)) best = { candidate, distance };
   }
   return best?.candidate;
@@ -395,21 +550,30 @@ function unknownKeyMessage(key: string, known: readonly string[]): string {
     : `is not a known key; did you mean "${guess}"? (${allowed})`;
 }
 
-/** Zod issues → problems in file terms: JSON path, offending value, what is allowed. Duplicates merged. */
+/**
+ * Zod issues → problems in file terms: JSON path, offending value, what is allowed. Duplicates
+ * merged; at most {@link MAX_LISTED_PROBLEMS} are described, the others only counted.
+ */
 function describeIssues(
   issues: readonly z.core.$ZodIssue[],
   raw: unknown,
-): { problem: ConfigProblem; line: string }[] {
+): { described: { problem: ConfigProblem; line: string }[]; unlisted: number } {
   const described: { problem: ConfigProblem; line: string }[] = [];
   const seen = new Set<string>();
-  const add = (path: readonly PathSegment[], message: string, fallback?: { value: unknown }) => {
-    const at = valueAt(raw, path);
+  let unlisted = 0;
+  const add = (path: readonly PathSegment[], rawMessage: string, fallback?: { value: unknown }) => {
+    const message = clip(redact(rawMessage), MAX_MESSAGE_LENGTH);
     const pathText = jsonPath(path);
     const key = `${pathText}\u0000${message}`;
     if (seen.has(key)) return;
     seen.add(key);
-    const shown = at.found ? at.value : fallback?.value;
-    const value = typeof shown === "string" ? redact(shown) : shown;
+    if (described.length === MAX_LISTED_PROBLEMS) {
+      unlisted++;
+      return;
+    }
+    const at = valueAt(raw, path);
+    const isBaseUrl = path.length === 2 && path[0] === "atlas" && path[1] === "baseUrl";
+    const value = safeValue(at.found ? at.value : fallback?.value, isBaseUrl);
     let line: string;
     if (at.found) line = `${pathText} = ${showValue(value)}: ${message}`;
     else if (fallback) line = `${pathText} = ${showValue(value)} (default): ${message}`;
@@ -420,14 +584,17 @@ function describeIssues(
   };
   for (const issue of issues) {
     if (issue.code === "unrecognized_keys") {
+      // Each key of one object is distinct: the keys past the limit are only counted.
+      const room = Math.max(0, MAX_LISTED_PROBLEMS - described.length);
       const known = knownKeys(issue.path);
-      for (const key of issue.keys) add([...issue.path, key], unknownKeyMessage(key, known));
+      for (const key of issue.keys.slice(0, room)) add([...issue.path, key], unknownKeyMessage(key, known));
+      unlisted += Math.max(0, issue.keys.length - room);
       continue;
     }
     const params = issue.code === "custom" ? (issue.params as { value?: unknown } | undefined) : undefined;
     add(issue.path, issue.message, params && "value" in params ? { value: params.value } : undefined);
   }
-  return described;
+  return { described, unlisted };
 }
 
 /** Freezes `value` and everything in it (iteratively). */

@@ -15,6 +15,28 @@ const MAX_LOOKBACK_HOURS = 720;
 const MAX_LAG_MINUTES = 43_200;
 const MAX_NAME_LENGTH = 64;
 const MAX_PREFIX_LENGTH = 256;
+/** EventBridge's limit on a schedule expression. */
+const MAX_SCHEDULE_LENGTH = 256;
+/** Longer base URLs are refused: no real API base URL comes near, and URLs past 2,048 characters fail in many places. */
+const MAX_BASE_URL_LENGTH = 2048;
+/**
+ * How much of a value the rules read to name its refused characters: a value longer than the
+ * field allows is refused for its length anyway, and reading further would only cost time.
+ */
+const SCANNED_LENGTH = 1024;
+/** How many refused characters a message names. */
+const MAX_REFUSED_NAMED = 8;
+
+/** `text` cut to `max` characters (with "..."), for quoting part of a value in a message. */
+function quoted(text: string, max = 40): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max - 3)}...` : text);
+}
+
+/** The refused characters found, described for a person: at most {@link MAX_REFUSED_NAMED}. */
+function listRefused(found: readonly string[]): string {
+  const named = found.slice(0, MAX_REFUSED_NAMED);
+  return found.length > MAX_REFUSED_NAMED ? `${named.join(", ")} and others` : named.join(", ");
+}
 
 /** Every window length (minutes) that divides a day evenly. */
 export const WINDOW_LENGTHS: readonly number[] = Array.from({ length: DAY_MINUTES }, (_, i) => i + 1).filter(
@@ -80,12 +102,16 @@ function groupIdProblem(value: string): string | undefined {
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const NAME_ALLOWED = `1 to ${MAX_NAME_LENGTH} letters, digits, "-" or "_"`;
 
-/** The characters of `value` that a name may not contain, described for a person. */
+/**
+ * The characters of `value` that a name may not contain, described for a person (those of its
+ * first {@link SCANNED_LENGTH} characters: a longer value is refused for its length anyway).
+ */
 function refusedCharacters(value: string): string[] {
+  const head = value.slice(0, SCANNED_LENGTH);
   const found = new Set<string>();
-  if (value.includes("..")) found.add('".."');
-  for (const ch of value) {
-    if (/[A-Za-z0-9_-]/.test(ch) || (ch === "." && found.has('".."'))) continue;
+  if (head.includes("..")) found.add('".."');
+  for (const ch of head.replace(/[A-Za-z0-9_-]+/g, "")) {
+    if (ch === "." && found.has('".."')) continue;
     const code = ch.codePointAt(0) ?? 0;
     if (ch === " ") found.add("spaces");
     else if (code < 0x20 || code === 0x7f) found.add("control characters");
@@ -102,7 +128,7 @@ function nameProblem(what: string, emptyAdvice: string) {
     const length = value.length > MAX_NAME_LENGTH ? ` (this one has ${value.length} characters)` : "";
     if (refused.length === 0) return `must be ${NAME_ALLOWED}${length}`;
     return (
-      `must be ${NAME_ALLOWED}${length}; ${refused.join(", ")} ${refused.length === 1 ? "is" : "are"} refused ` +
+      `must be ${NAME_ALLOWED}${length}; ${listRefused(refused)} ${refused.length === 1 ? "is" : "are"} refused ` +
       `because the ${what} becomes part of an S3 key`
     );
   };
@@ -116,6 +142,14 @@ function isLoopback(hostname: string): boolean {
 }
 
 function baseUrlProblem(value: string): string | undefined {
+  if (value.length > MAX_BASE_URL_LENGTH) {
+    return `must be ${BASE_URL_ALLOWED}, at most ${MAX_BASE_URL_LENGTH} characters (this one has ${value.length})`;
+  }
+  // Any "@" at all: parsers disagree on where userinfo ends ("\\" is "/" to WHATWG URL, not to others),
+  // and a base URL never needs one.
+  if (value.includes("@")) {
+    return 'must not contain credentials (user:password@) or any other "@"; the Atlas credentials come from the secret';
+  }
   let url: URL;
   try {
     url = new URL(value);
@@ -137,6 +171,7 @@ function baseUrlProblem(value: string): string | undefined {
 
 /** Drops the trailing slash (and the default port, upper-case host letters) from a valid base URL. */
 function normalizeBaseUrl(value: string): string {
+  if (value.length > MAX_BASE_URL_LENGTH) return value; // invalid: already reported by baseUrlProblem
   try {
     const url = new URL(value);
     return `${url.origin}${url.pathname}`.replace(/\/+$/, "");
@@ -188,8 +223,13 @@ const PREFIX_ALLOWED = `"" or a key prefix ending in "/" made of letters, digits
 function prefixProblem(value: string): string | undefined {
   const rule = `must be ${PREFIX_ALLOWED}`;
   if (value === "") return undefined;
-  const bad = [...new Set(value.replace(/[A-Za-z0-9._=/-]/g, ""))].map((ch) => JSON.stringify(ch));
-  if (bad.length > 0) return `${rule}; ${bad.join(", ")} ${bad.length === 1 ? "is" : "are"} not allowed`;
+  // The refused characters of the first SCANNED_LENGTH characters: a longer prefix is refused for its length.
+  const bad = [...new Set(value.slice(0, SCANNED_LENGTH).replace(/[A-Za-z0-9._=/-]+/g, ""))].map((ch) =>
+    JSON.stringify(ch),
+  );
+  if (bad.length > 0) {
+    return `${rule}; ${listRefused(bad)} ${bad.length === 1 ? "is" : "are"} not allowed`;
+  }
   if (value.length > MAX_PREFIX_LENGTH) {
     return `${rule}, at most ${MAX_PREFIX_LENGTH} characters (this one has ${value.length}) so that keys stay within S3's 1024 bytes`;
   }
@@ -220,7 +260,7 @@ function rateProblem(value: string): string | undefined {
   }
   const singular = unit.replace(/s$/, "");
   if (!(singular in RATE_UNIT_MINUTES)) {
-    return `must use the unit minute(s), hour(s) or day(s), not "${unit}", e.g. rate(15 minutes)`;
+    return `must use the unit minute(s), hour(s) or day(s), not ${quoted(unit)}, e.g. rate(15 minutes)`;
   }
   const expected = amount === "1" ? singular : `${singular}s`;
   if (unit !== expected) {
@@ -240,7 +280,7 @@ function cronProblem(value: string): string | undefined {
   }
   const odd = fields.find((f) => !/^[0-9A-Za-z*?,/#-]+$/.test(f));
   if (odd !== undefined) {
-    return `must use only what EventBridge allows in cron fields (digits, letters and * ? , - / #), not "${odd}"`;
+    return `must use only what EventBridge allows in cron fields (digits, letters and * ? , - / #), not ${quoted(odd)}`;
   }
   if ((fields[2] === "?") === (fields[4] === "?")) {
     return 'must have "?" in exactly one of day-of-month and day-of-week, as EventBridge requires, e.g. cron(0 2 * * ? *)';
@@ -249,6 +289,9 @@ function cronProblem(value: string): string | undefined {
 }
 
 function scheduleProblem(value: string): string | undefined {
+  if (value.length > MAX_SCHEDULE_LENGTH) {
+    return `must be ${SCHEDULE_ALLOWED}, at most ${MAX_SCHEDULE_LENGTH} characters as EventBridge requires (this one has ${value.length})`;
+  }
   if (value.startsWith("rate(")) return rateProblem(value);
   if (value.startsWith("cron(") && value.endsWith(")")) return cronProblem(value);
   return `must be ${SCHEDULE_ALLOWED}`;
@@ -313,7 +356,9 @@ const workspacesSchema = z
           seen.set(key, index);
           return;
         }
-        const label = [groupId, tenantName, ...(typeof spName === "string" ? [spName] : [])].join("/");
+        const label = [groupId, tenantName, ...(typeof spName === "string" ? [spName] : [])]
+          .map((part) => (part.length > 64 ? `${part.slice(0, 61)}...` : part))
+          .join("/");
         ctx.addIssue({
           code: "custom",
           path: [index],
