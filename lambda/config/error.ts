@@ -14,8 +14,15 @@ export interface ConfigProblem {
   readonly column?: number;
 }
 
-/** `CONFIG_INVALID`: the file breaks rules; `CONFIG_MALFORMED_JSON`: not JSON; `CONFIG_UNREADABLE`: cannot be read. */
-export type ConfigErrorCode = "CONFIG_INVALID" | "CONFIG_MALFORMED_JSON" | "CONFIG_UNREADABLE";
+/**
+ * `CONFIG_INVALID`: the file breaks rules; `CONFIG_MALFORMED_JSON`: not JSON; `CONFIG_UNREADABLE`:
+ * cannot be read; `CONFIG_TOO_LARGE`: more than 4 MiB.
+ */
+export type ConfigErrorCode =
+  | "CONFIG_INVALID"
+  | "CONFIG_MALFORMED_JSON"
+  | "CONFIG_UNREADABLE"
+  | "CONFIG_TOO_LARGE";
 
 /**
  * The parameter file cannot be used; the message lists every problem at once.
