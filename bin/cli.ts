@@ -14,12 +14,12 @@ import { AtlasCredentialsError } from "../lambda/atlas/errors";
 import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig } from "../lambda/config";
 import { compactUtc } from "../lambda/config/layout";
 import { ArchiverError } from "../lambda/errors";
+import { parseInstant, parseRange, type TimeRange } from "../lambda/range";
 import { catLogs } from "../lambda/reader/cat";
 import { isReaderSetupProblem } from "../lambda/reader/errors";
 import { formatProgress, getObjects } from "../lambda/reader/get";
 import { listArchive } from "../lambda/reader/listing";
 import { formatBytes, formatListReport, listWindows } from "../lambda/reader/ls";
-import { parseRange, type TimeRange } from "../lambda/reader/range";
 import { checkSelection, type ReaderTarget, resolveTarget } from "../lambda/reader/target";
 import { formatVerifyReport, verifyArchive } from "../lambda/reader/verify";
 import { createS3Client } from "../lambda/s3-client";
@@ -36,15 +36,16 @@ Commands:
 
 Options of run:
   --config FILE      Parameter file (default ${DEFAULT_CONFIG_PATH})
-  --now ISO          Treat this instant as now (default: the current time)
-  --from ISO --to ISO
-                     Archive the due windows overlapping [from, to) instead of the lookback
+  --now INSTANT      Treat this instant as now (default: the current time): ISO 8601 with
+                     its zone, e.g. 2026-11-28T13:00:00Z or 2026-11-28T14:00:00+01:00
+  --from D --to D    Archive the due windows overlapping the range instead of the lookback
+                     (both together; dates and instants as for the readers below; at most 366 days)
   --secret-id ID     Read Atlas credentials from this Secrets Manager secret (name or ARN)
   --json             Print the run summary as one JSON object on stdout
   -h, --help         Show this help
 
 Options of ls, cat, get and verify:
-  ls     --group G [--tenant T] [--from DATE] [--to DATE] [--now ISO] [--json]
+  ls     --group G [--tenant T] [--from DATE] [--to DATE] [--now INSTANT] [--json]
   cat    --group G --tenant T [--sp NAME] --from DATE --to DATE
   get    --group G [--tenant T] --from DATE --to DATE --out DIR [--json]
   verify [--group G] [--from DATE --to DATE] [--json]
@@ -53,8 +54,9 @@ Options of ls, cat, get and verify:
   --bucket NAME      The archive bucket (wins over ARCHIVE_BUCKET and archive.bucket)
   --prefix PREFIX    The archive prefix (wins over archive.prefix)
   --from, --to       YYYY-MM-DD (whole UTC days, --to included) or ISO 8601 instants with a zone
-                     (--to excluded); every window overlapping the range is read. ls defaults to
-                     the lookback; ls exits 1 when a due window in the range has no object.
+                     (--to excluded), years 1970 through 9999; every window overlapping the range
+                     is read. ls defaults to the lookback; ls exits 1 when a due window in the
+                     range has no object.
   --sp NAME          cat: this stream processor's log (default: the whole workspace's log)
   --out DIR          get: where to write (DIR/group=.../tenant=.../date=.../file)
 
@@ -77,15 +79,9 @@ class UsageError extends ArchiverError {
   }
 }
 
-function parseInstant(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
-    throw new UsageError(
-      `${flag} ${JSON.stringify(value)} is not a date: use ISO 8601, e.g. 2026-11-28T13:00:00Z.`,
-    );
-  }
-  return ms;
+/** `--now`: an ISO 8601 instant with its zone (see lambda/range.ts), or the current time. */
+function parseNow(value: string | undefined): number {
+  return value === undefined ? Date.now() : parseInstant(value, "--now");
 }
 
 /** Atlas credentials from the environment, or undefined when none are set. */
@@ -180,11 +176,12 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const nowMs = parseInstant(values.now, "--now") ?? Date.now();
-  const fromMs = parseInstant(values.from, "--from");
-  const toMs = parseInstant(values.to, "--to");
-  if ((fromMs === undefined) !== (toMs === undefined))
-    throw new UsageError("--from and --to go together: give both.");
+  const nowMs = parseNow(values.now);
+  // The readers' rules: dates are whole UTC days (a --to date included), instants need a zone.
+  const range =
+    values.from !== undefined || values.to !== undefined
+      ? parseRange({ from: values.from, to: values.to }, { required: true })
+      : undefined;
 
   const loaded = await loadConfig(values.config ?? DEFAULT_CONFIG_PATH);
   // The override goes through the same validation as the file (https, or http to loopback only).
@@ -231,7 +228,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
       s3,
       nowMs,
       runId: `cli-${compactUtc(Date.now())}-${randomBytes(3).toString("hex")}`,
-      ...(fromMs !== undefined && toMs !== undefined ? { range: { fromMs, toMs } } : {}),
+      ...(range ? { range } : {}),
       onEvent: (event) => process.stderr.write(`${describeEvent(event)}\n`),
     });
     process.stderr.write(`${describeSummary(summary)}\n`);
@@ -294,7 +291,7 @@ async function read(command: ReaderCommand, args: string[], env: NodeJS.ProcessE
     return 0;
   }
   checkSelection(values);
-  const nowMs = parseInstant(values.now, "--now") ?? Date.now();
+  const nowMs = parseNow(values.now);
   const target = await resolveTarget({
     config: values.config,
     bucket: values.bucket,
@@ -439,10 +436,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   } catch (err) {
     if (err instanceof ArchiverError) {
       process.stderr.write(`atlas-audit-archiver: ${err.message}\n`);
-      if (err instanceof UsageError || err.code === "READER_USAGE")
-        process.stderr.write("Run atlas-audit-archiver --help for usage.\n");
+      const usage = err instanceof UsageError || err.code === "READER_USAGE" || err.code === "RANGE_INVALID";
+      if (usage) process.stderr.write("Run atlas-audit-archiver --help for usage.\n");
       return err.code.startsWith("CONFIG_") ||
-        err instanceof UsageError ||
+        usage ||
         isReaderSetupProblem(err) ||
         err.code.startsWith("ATLAS_CREDENTIALS") ||
         // Thrown (not in a run summary) only by the credentials check before the first window.

@@ -8,9 +8,9 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { workspaceLabel } from "../config";
+import type { TimeRange } from "../range";
 import { ReaderError, readError } from "./errors";
 import { type ArchivedObject, type ArchiveLocation, listArchive } from "./listing";
-import type { TimeRange } from "./range";
 
 /** What {@link catLogs} prints. */
 export interface CatRequest {

@@ -4,10 +4,10 @@
  */
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { utcDate, type Workspace, workspaceLabel } from "../config";
+import { overlaps, type TimeRange } from "../range";
 import type { TimeWindow } from "../windows";
 import { ReaderError, readError } from "./errors";
 import { parseArchiveKey } from "./keys";
-import { overlaps, type TimeRange } from "./range";
 
 /** Where the archive is: a bucket and the key prefix (empty or ending with `/`). */
 export interface ArchiveLocation {

@@ -4,6 +4,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type Workspace, workspaceLabel } from "../config";
+import type { TimeRange } from "../range";
 import {
   dueWindows,
   formatWindow,
@@ -13,7 +14,6 @@ import {
   windowsInRange,
 } from "../windows";
 import { type ArchiveLocation, listArchive, type UnparsedKey } from "./listing";
-import type { TimeRange } from "./range";
 
 /** A run of consecutive missing windows. */
 export interface Gap {

@@ -9,9 +9,9 @@ import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import { crc32Base64, GzipInspector } from "../archive/inspect";
 import { metadataMismatches, storedCrc32 } from "../archive/object";
+import type { TimeRange } from "../range";
 import { isChecksumMismatch, readError } from "./errors";
 import { type ArchivedObject, type ArchiveLocation, listArchive } from "./listing";
-import type { TimeRange } from "./range";
 
 /** One object that failed verification. */
 export interface BadObject {

@@ -1,8 +1,9 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../bin/cli";
 import type { RunSummary } from "../../lambda/archive/run";
 import { GROUP } from "../support/archive-fixture";
 import {
@@ -35,6 +36,36 @@ function cli(args: string[], env: Record<string, string | undefined>): Promise<R
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject).on("exit", (code) => resolve({ status: code ?? -1, stdout, stderr }));
   });
+}
+
+/** Runs the command line in this process (fast), with exactly `env`, capturing what it prints. */
+async function inProcess(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  let stdout = "";
+  let stderr = "";
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const status = await main(args, env);
+    return { status, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+/** Exit 2 with one message (and the usage hint), no stack trace. */
+function expectRefused(result: Result, message: string): void {
+  expect(result.status).toBe(2);
+  expect(result.stderr).toContain(message);
+  expect(result.stderr).toMatch(
+    /^atlas-audit-archiver: [^\n]+\n(Run atlas-audit-archiver --help for usage\.\n)?$/,
+  );
 }
 
 describe("atlas-audit-archiver run", () => {
@@ -137,14 +168,114 @@ describe("atlas-audit-archiver run", () => {
 
   it.each([
     [["run", "--config", "missing.json"], "does not exist"],
-    [["run", "--now", "yesterday"], '--now "yesterday" is not a date'],
-    [["run", "--from", "2026-11-01T00:00:00Z"], "--from and --to go together"],
+    [["run", "--now", "yesterday"], '--now "yesterday" is not an instant'],
+    [["run", "--from", "2026-11-01T00:00:00Z"], "--from and --to are required together: give --to too"],
     [["run", "--frobnicate"], "Unknown option '--frobnicate'"],
     [["launch"], 'Unknown command "launch"'],
   ])("exits 2 with a clear message for %j", async (args, message) => {
     const result = await cli(args, {});
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(message);
+  });
+
+  it.each([
+    ["275760-09-13T00:00:00.001Z", "is not an instant"],
+    ["+275760-09-13T00:00:00Z", "is not an instant"],
+    ["-271821-04-19T00:00:00Z", "is not an instant"],
+    ["12345678901234567890-01-01T00:00:00Z", "is not an instant"],
+    ["1", "is not an instant"],
+    ["2026-02-30T00:00:00Z", "is not a calendar date: February 2026 has 28 days"],
+    ["2026-11-28T13:00:00", "The zone is missing"],
+    ["1969-12-31T23:59:59Z", "outside the years 1970 through 9999"],
+    ["9999-12-31T23:30:00-01:00", "outside the years 1970 through 9999"],
+    ["2026-11-28", "is a date, not an instant"],
+  ])("exits 2 for --now %j", async (now, message) => {
+    const result = await inProcess(["run", `--now=${now}`]);
+    expectRefused(result, `--now ${JSON.stringify(now)} `);
+    expect(result.stderr).toContain(message);
+  });
+
+  it.each([
+    [
+      ["--from", "2026-11-28T00:00:00", "--to", "2026-11-29T00:00:00Z"],
+      '--from "2026-11-28T00:00:00" is not a date',
+    ],
+    [["--from", "2026-11-29", "--to", "2026-11-28"], "is reversed"],
+    [["--from", "2026-11-28T12:00:00Z", "--to", "2026-11-28T12:00:00Z"], "is empty"],
+    [["--to", "2026-11-28"], "--from and --to are required together: give --from too"],
+    [["--from", "0001-01-01", "--to", "2026-11-28"], "outside the years 1970 through 9999"],
+  ])("exits 2 for the range %j, as the readers would", async (range, message) => {
+    expectRefused(await inProcess(["run", ...range]), message);
+  });
+
+  it("takes a --from and --to date as whole UTC days, as the readers do", async () => {
+    await start();
+    const result = await cli(
+      ["run", "--config", configFile, "--now", NOW, "--from", "2026-11-28", "--to", "2026-11-28", "--json"],
+      {
+        ...awsEnv(),
+        ATLAS_CLIENT_ID: DEFAULT_SERVICE_ACCOUNT.clientId,
+        ATLAS_CLIENT_SECRET: DEFAULT_SERVICE_ACCOUNT.clientSecret,
+      },
+    );
+    expect(result.stderr).toContain("prod-workspace: 15 due window(s), 15 missing");
+    expect(result.status).toBe(0);
+    expect((JSON.parse(result.stdout) as RunSummary).totals.archived).toBe(15);
+  });
+
+  it.each([
+    "x@SEKRET",
+    "x:SEKRET",
+    "a/SEKRET",
+    "a#SEKRET",
+    "a%40SEKRET",
+    "a SEKRET",
+    'a"SEKRET',
+    "a\\SEKRET",
+    "SEKRET?x",
+    "a@b@SEKRET",
+  ])("exits 2 for an ATLAS_BASE_URL with the password %j, and never prints it", async (password) => {
+    const file = join(dir, "base-url.json");
+    await writeFile(file, JSON.stringify({ workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }] }));
+    const result = await inProcess(["run", "--config", file], {
+      ATLAS_BASE_URL: `https://svc:${password}@cloud.mongodb.com`,
+      ARCHIVE_BUCKET: "b",
+      ATLAS_CLIENT_ID: "id",
+      ATLAS_CLIENT_SECRET: "secret",
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(
+      '$.atlas.baseUrl = "https://***@cloud.mongodb.com": must not contain credentials',
+    );
+    expect(result.stderr + result.stdout).not.toContain("SEKRET");
+  });
+
+  it("never prints the password of a base URL in the parameter file", async () => {
+    const file = join(dir, "base-url-file.json");
+    await writeFile(
+      file,
+      JSON.stringify({
+        atlas: { baseUrl: "https://svc:x@SEKRET@cloud.mongodb.com" },
+        workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }],
+      }),
+    );
+    const result = await inProcess(["run", "--config", file]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("https://***@cloud.mongodb.com");
+    expect(result.stderr).not.toContain("SEKRET");
+  });
+
+  it("exits 2 at once for a parameter file that never ends, or a pipe that nobody writes", async () => {
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    for (const [file, message] of [
+      ["/dev/zero", "Parameter file /dev/zero is larger than 4 MiB"],
+      [fifo, `Parameter file ${fifo} is a named pipe (FIFO) that nothing was written to`],
+    ] as const) {
+      const started = performance.now();
+      expectRefused(await inProcess(["run", "--config", file]), message);
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
   });
 
   it("exits 2 and says which variables to set when there are no credentials", async () => {

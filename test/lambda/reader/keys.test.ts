@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { archiveKey, type Workspace } from "../../../lambda/config";
-import { isReaderSetupProblem, ReaderError, readError } from "../../../lambda/reader/errors";
+import { isReaderSetupProblem, readError } from "../../../lambda/reader/errors";
 import { formatProgress } from "../../../lambda/reader/get";
 import { parseArchiveKey } from "../../../lambda/reader/keys";
 import { formatListReport } from "../../../lambda/reader/ls";
-import { parseBoundary, parseRange } from "../../../lambda/reader/range";
 import { checkSelection } from "../../../lambda/reader/target";
 
 const PREFIX = "atlas/stream-audit/";
@@ -57,47 +56,6 @@ describe("parseArchiveKey", () => {
     const parsed = parseArchiveKey(PREFIX, key);
     expect(parsed.ok).toBe(false);
     expect(parsed.ok ? "" : parsed.reason).toContain(reason);
-  });
-});
-
-describe("parseRange", () => {
-  const now = Date.parse("2026-11-29T02:20:00Z");
-  const defaults = { nowMs: now, fallbackSpanMs: 6 * 3_600_000 };
-
-  it("takes dates as whole UTC days, the --to date included", () => {
-    expect(parseRange({ from: "2026-11-28", to: "2026-11-28" }, defaults)).toEqual({
-      fromMs: Date.parse("2026-11-28T00:00:00Z"),
-      toMs: Date.parse("2026-11-29T00:00:00Z"),
-    });
-  });
-
-  it("takes instants with a zone as given, and defaults a missing end to now and a missing start to the span", () => {
-    expect(parseRange({ from: "2026-11-28T23:30:00+01:00" }, defaults)).toEqual({
-      fromMs: Date.parse("2026-11-28T22:30:00Z"),
-      toMs: now,
-    });
-    expect(parseRange({}, defaults)).toEqual({ fromMs: now - 6 * 3_600_000, toMs: now });
-  });
-
-  it.each([
-    [{ from: "yesterday" }, '--from "yesterday" is not a date'],
-    [{ from: "2026-11-28T13:00:00" }, "with its zone"],
-    [{ to: "2026-02-30" }, '--to "2026-02-30" is not a calendar date'],
-    [{ from: "2026-11-29", to: "2026-11-28" }, "is reversed"],
-    [{ from: "2026-11-28T13:00:00Z", to: "2026-11-28T13:00:00Z" }, "is empty"],
-  ])("refuses %j", (options, message) => {
-    expect(() => parseRange(options, defaults)).toThrow(message);
-    expect(() => parseRange(options, defaults)).toThrow(ReaderError);
-  });
-
-  it("requires both ends when asked to", () => {
-    expect(() => parseRange({ from: "2026-11-28" }, { ...defaults, required: true })).toThrow(
-      "--from and --to are required",
-    );
-  });
-
-  it("parses a --from date as its midnight", () => {
-    expect(parseBoundary("2026-11-28", "--from")).toBe(Date.parse("2026-11-28T00:00:00Z"));
   });
 });
 
