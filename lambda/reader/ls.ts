@@ -5,14 +5,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type Workspace, workspaceLabel } from "../config";
 import type { TimeRange } from "../range";
-import {
-  dueWindows,
-  formatWindow,
-  isDue,
-  type TimeWindow,
-  type WindowSettings,
-  windowsInRange,
-} from "../windows";
+import { formatWindow, type TimeWindow, type WindowSettings } from "../windows";
 import { type ArchiveLocation, listArchive, type UnparsedKey } from "./listing";
 
 /** A run of consecutive missing windows. */
@@ -91,11 +84,7 @@ function iso(ms: number): string {
  */
 export async function listWindows(request: ListRequest): Promise<ListReport> {
   const { s3, location, groupId, tenantName, nowMs, window } = request;
-  const due = request.range
-    ? windowsInRange(request.range.fromMs, request.range.toMs, window.minutes).filter((w) =>
-        isDue(w, nowMs, window.lagMinutes),
-      )
-    : dueWindows(nowMs, window);
+  const due = dueRun(request.range, nowMs, window);
   const range = request.range ?? { fromMs: nowMs - window.lookbackHours * 3_600_000, toMs: nowMs };
   const listing = await listArchive(s3, location, { groupId, tenantName, range }, request.signal);
 
@@ -115,8 +104,10 @@ export async function listWindows(request: ListRequest): Promise<ListReport> {
   const workspaces = [...byLabel.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([label, { workspace, objects }]): WorkspaceListing => {
-      const present = new Set(objects.map((o) => `${o.window.startMs}/${o.window.endMs}`));
-      const gaps = mergeGaps(due.filter((w) => !present.has(`${w.startMs}/${w.endMs}`)));
+      const gaps = gapsOf(
+        due,
+        objects.map((o) => o.window),
+      );
       return {
         workspace: label,
         groupId: workspace.groupId,
@@ -146,17 +137,83 @@ export async function listWindows(request: ListRequest): Promise<ListReport> {
   };
 }
 
-/** Consecutive missing windows as one gap each. */
-function mergeGaps(missing: readonly TimeWindow[]): Gap[] {
-  const runs: Array<{ startMs: number; endMs: number; windows: number }> = [];
-  for (const w of missing) {
-    const last = runs[runs.length - 1];
-    if (last && last.endMs === w.startMs) {
-      last.endMs = w.endMs;
-      last.windows++;
-    } else runs.push({ startMs: w.startMs, endMs: w.endMs, windows: 1 });
+/**
+ * The due windows of a range, or of the lookback: always one contiguous run of aligned windows
+ * `[startMs, endMs)` (empty when `endMs <= startMs`), so that no range, however long, needs its
+ * windows listed one by one.
+ */
+export interface WindowRun {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly lengthMs: number;
+}
+
+/** The largest multiple of `stepMs` that is `<= timeMs`. */
+function floorTo(timeMs: number, stepMs: number): number {
+  return timeMs - (((timeMs % stepMs) + stepMs) % stepMs) + 0;
+}
+
+/** The smallest multiple of `stepMs` that is `>= timeMs`. */
+function ceilTo(timeMs: number, stepMs: number): number {
+  const floor = floorTo(timeMs, stepMs);
+  return floor === timeMs ? floor : floor + stepMs;
+}
+
+/**
+ * The windows due at `nowMs` (their end plus the lag has passed) that overlap `range`, or, without
+ * a range, those a run would fetch (starting inside the lookback): the same windows as
+ * `windowsInRange(...).filter(isDue)` and `dueWindows`, as one run, in constant time.
+ *
+ * @example
+ * ```ts
+ * dueRun(undefined, Date.parse("2026-11-28T15:20:00Z"), { minutes: 60, lagMinutes: 15, lookbackHours: 72 });
+ * // 2026-11-25T16:00Z to 2026-11-28T15:00Z: 71 windows of 1 hour
+ * ```
+ */
+export function dueRun(range: TimeRange | undefined, nowMs: number, window: WindowSettings): WindowRun {
+  const lengthMs = window.minutes * 60_000;
+  const lastDueEnd = floorTo(nowMs - Math.round(window.lagMinutes * 60_000), lengthMs);
+  if (range) {
+    // The windows overlapping [from, to): from the one containing `from` to the one containing `to - 1`.
+    const startMs = floorTo(range.fromMs, lengthMs);
+    const endMs = range.toMs > range.fromMs ? Math.min(ceilTo(range.toMs, lengthMs), lastDueEnd) : startMs;
+    return { startMs, endMs, lengthMs };
   }
-  return runs.map((r) => ({ from: iso(r.startMs), to: iso(r.endMs), windows: r.windows }));
+  const startMs = ceilTo(nowMs - Math.round(window.lookbackHours * 3_600_000), lengthMs);
+  return { startMs, endMs: lastDueEnd, lengthMs };
+}
+
+/**
+ * The gaps of `run`: the stretches between the windows present exactly on its grid (same start and
+ * length). Other windows (another length, misaligned) fill no gap. O(n log n) in the windows present,
+ * whatever the length of the run.
+ */
+export function gapsOf(run: WindowRun, present: readonly TimeWindow[]): Gap[] {
+  const { startMs, endMs, lengthMs } = run;
+  const starts = [
+    ...new Set(
+      present
+        .filter(
+          (w) =>
+            w.endMs - w.startMs === lengthMs &&
+            floorTo(w.startMs, lengthMs) === w.startMs &&
+            w.startMs >= startMs &&
+            w.endMs <= endMs,
+        )
+        .map((w) => w.startMs),
+    ),
+  ].sort((a, b) => a - b);
+  const gaps: Gap[] = [];
+  const gap = (from: number, to: number) => {
+    if (to > from) gaps.push({ from: iso(from), to: iso(to), windows: (to - from) / lengthMs });
+  };
+  let cursor = startMs;
+  for (const start of starts) {
+    gap(cursor, start);
+    cursor = start + lengthMs;
+  }
+  gap(cursor, endMs);
+  return gaps;
 }
 
 /**

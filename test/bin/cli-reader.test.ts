@@ -253,6 +253,52 @@ describe("atlas-audit-archiver verify", () => {
   });
 });
 
+describe("absurd ranges", () => {
+  const WIDEST = ["--from", "1970-01-01", "--to", "9999-12-31"];
+
+  it("ls finds the gaps of 1970 through 9999 at once", async () => {
+    const started = performance.now();
+    const result = await inProcess([
+      "ls",
+      "--config",
+      configFile,
+      "--group",
+      GROUP,
+      ...WIDEST,
+      "--now",
+      NOW,
+      "--json",
+    ]);
+    expect(result.status).toBe(1);
+    const report = JSON.parse(result.stdout);
+    const missing = Date.parse("2026-11-28T21:00:00Z") / 3_600_000;
+    expect(report.totals).toMatchObject({ objects: 10, missing: 2 * missing });
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it.each([
+    ["cat", ["--tenant", "billing"]],
+    ["verify", []],
+    ["get", ["--out"]],
+  ])("%s reads only what is archived in 1970 through 9999", async (command, extra) => {
+    const started = performance.now();
+    const out = extra[0] === "--out" ? [join(dir, "widest")] : [];
+    const result = await inProcess([
+      command,
+      "--config",
+      configFile,
+      "--group",
+      GROUP,
+      ...WIDEST,
+      ...extra,
+      ...out,
+    ]);
+    expect(result.stderr).not.toContain("FAILED");
+    expect(result.status).toBe(0);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+});
+
 describe("bad input", () => {
   const bucket = () => ["--bucket", fixture.s3server.bucket];
   it.each<[string, () => string[], string]>([
@@ -289,6 +335,32 @@ describe("bad input", () => {
         dir,
       ],
       "is reversed",
+    ],
+    [
+      "a --now past the years allowed",
+      () => ["ls", ...bucket(), "--group", GROUP, "--now=+275760-09-13T00:00:00Z"],
+      '--now "+275760-09-13T00:00:00Z" is not an instant',
+    ],
+    [
+      "a --to date past the calendar",
+      () => [
+        "cat",
+        ...bucket(),
+        "--group",
+        GROUP,
+        "--tenant",
+        "t",
+        "--from",
+        "2026-02-01",
+        "--to",
+        "2026-02-30",
+      ],
+      '--to "2026-02-30" is not a calendar date: February 2026 has 28 days',
+    ],
+    [
+      "a --from before 1970",
+      () => ["verify", ...bucket(), "--from", "1969-12-31", "--to", "2026-11-28"],
+      "outside the years 1970 through 9999",
     ],
     [
       "an uppercase group id",

@@ -170,6 +170,27 @@ describe("listWindows (ls)", () => {
     expect(report.totals.missing).toBe(6);
   });
 
+  it("reports the gaps of the widest range quickly, without enumerating its windows", async () => {
+    const started = performance.now();
+    const report = await listWindows({
+      s3,
+      location,
+      groupId: GROUP,
+      range: { fromMs: 0, toMs: Date.UTC(10000, 0, 1) },
+      nowMs: NOW,
+      window: config.window,
+    });
+    const before = Date.parse("2026-11-28T21:00:00Z");
+    // Before the archived windows, everything since 1970 is missing; after them nothing is due yet.
+    const gap = { from: "1970-01-01T00:00:00Z", to: "2026-11-28T21:00:00Z", windows: before / 3_600_000 };
+    expect(report.workspaces.map((w) => [w.windows.length, w.gaps])).toEqual([
+      [5, [gap]],
+      [5, [gap]],
+    ]);
+    expect(report.range).toEqual({ from: "1970-01-01T00:00:00Z", to: "+010000-01-01T00:00:00Z" });
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it("is not ok when it finds nothing and knows of no workspace (a mistyped group)", async () => {
     const report = await listWindows({
       s3,
