@@ -22,6 +22,7 @@ import {
 } from "./config";
 import { ArchiverError } from "./errors";
 import { runMetrics, setupFailureMetrics } from "./metrics";
+import { parseBoundary, RangeInputError } from "./range";
 import { createS3Client } from "./s3-client";
 import { SecretCredentials } from "./secrets";
 
@@ -37,12 +38,6 @@ export class RunFailedError extends ArchiverError {
         `${failed.slice(0, 10).join("; ")}${failed.length > 10 ? `; and ${failed.length - 10} more` : ""}`,
     );
   }
-}
-
-/** Optional event fields for a manual backfill: `aws lambda invoke --payload '{"from":"…","to":"…"}'`. */
-interface ManualEvent {
-  readonly from?: string;
-  readonly to?: string;
 }
 
 /** What is built once per container and reused by warm invocations. */
@@ -118,16 +113,22 @@ function deadlineMargin(remainingMs: number): number {
   return Math.min(120_000, Math.floor(remainingMs / 4));
 }
 
-function parseInstant(value: string | undefined, field: string): number | undefined {
+/** One end of a backfill range: an ISO 8601 instant with its zone, or a date (a whole UTC day). */
+function eventBoundary(event: Record<string, unknown>, field: "from" | "to"): number | undefined {
+  const value = event[field];
   if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
+  if (typeof value !== "string") {
     throw new ArchiverError(
       "HANDLER_BAD_EVENT",
-      `Event field "${field}" = ${JSON.stringify(value)} is not an ISO date.`,
+      `Event field "${field}" must be a string (an ISO 8601 instant with its zone, or a date YYYY-MM-DD), not ${typeof value}.`,
     );
   }
-  return ms;
+  try {
+    return parseBoundary(value, field, `Event field "${field}"`);
+  } catch (err) {
+    if (!(err instanceof RangeInputError)) throw err;
+    throw new ArchiverError("HANDLER_BAD_EVENT", err.message, { cause: err });
+  }
 }
 
 function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}): void {
@@ -141,14 +142,18 @@ function writeMetrics(document: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(document)}\n`);
 }
 
-/** The Lambda entry point, invoked by the EventBridge schedule (or by hand with `from`/`to`). */
+/**
+ * The Lambda entry point, invoked by the EventBridge schedule, or by hand for a backfill with
+ * `aws lambda invoke --payload '{"from":"…","to":"…"}'` (instants with their zone, or dates: a `to`
+ * date is included, as on the command line).
+ */
 export async function handler(event: unknown, context: Context): Promise<RunSummary> {
   state ??= init();
   const { config, bucket, s3, dispatcher, credentials, namespace } = state;
   const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local";
-  const manual = (event && typeof event === "object" ? event : {}) as ManualEvent;
-  const fromMs = parseInstant(manual.from, "from");
-  const toMs = parseInstant(manual.to, "to");
+  const manual = (event && typeof event === "object" ? event : {}) as Record<string, unknown>;
+  const fromMs = eventBoundary(manual, "from");
+  const toMs = eventBoundary(manual, "to");
   if ((fromMs === undefined) !== (toMs === undefined)) {
     throw new ArchiverError("HANDLER_BAD_EVENT", 'A backfill needs both "from" and "to" (ISO dates).');
   }

@@ -188,6 +188,15 @@ describe("the bundled Lambda handler", () => {
     expect(backfill.result?.totals.archived).toBe(3);
     const bad = await invoke({ from: "2026-11-01T00:00:00Z" });
     expect(bad.error?.code).toBe("HANDLER_BAD_EVENT");
+    // Only real instants with a zone, or dates; a --to date includes its whole day.
+    for (const from of ["2026-02-30T00:00:00Z", "2026-11-01T00:00:00", "+275760-09-13T00:00:00Z", 1]) {
+      const refused = await invoke({ from, to: "2026-11-02T00:00:00Z" });
+      expect(refused.error?.code).toBe("HANDLER_BAD_EVENT");
+      expect(refused.error?.message).toContain('Event field "from"');
+    }
+    const day = await invoke({ from: "2026-09-01", to: "2026-09-01" });
+    expect(day.result?.range).toEqual({ from: "2026-09-01T00:00:00Z", to: "2026-09-02T00:00:00Z" });
+    expect(day.result?.totals.archived).toBe(24);
   });
 
   it("stores a log above the part size with a conditional, full-object-CRC32 multipart upload", async () => {
