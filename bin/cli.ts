@@ -17,7 +17,7 @@ import { ArchiverError } from "../lambda/errors";
 import { parseInstant, parseRange, type TimeRange } from "../lambda/range";
 import { catLogs } from "../lambda/reader/cat";
 import { isReaderSetupProblem } from "../lambda/reader/errors";
-import { formatProgress, getObjects } from "../lambda/reader/get";
+import { formatProgress, getObjects, prepareOutputDirectory } from "../lambda/reader/get";
 import { listArchive } from "../lambda/reader/listing";
 import { formatBytes, formatListReport, listWindows } from "../lambda/reader/ls";
 import { checkSelection, type ReaderTarget, resolveTarget } from "../lambda/reader/target";
@@ -365,6 +365,8 @@ async function get(s3: S3Client, target: ReaderTarget, values: ReaderValues, now
   const groupId = required(values.group, "--group G", "get");
   const outDir = required(values.out, "--out DIR", "get");
   const range = rangeOf(values, nowMs, target, true);
+  // Before anything is listed or downloaded: an unusable --out is a usage problem (exit 2).
+  await prepareOutputDirectory(outDir);
   const { objects } = await listArchive(s3, target, {
     groupId,
     ...(values.tenant === undefined ? {} : { tenantName: values.tenant }),

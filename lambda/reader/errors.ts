@@ -18,7 +18,9 @@ export type ReaderErrorCode =
   /** An object could not be decompressed while printing it. */
   | "READER_GZIP_INVALID"
   /** An object's bytes do not match the full-object checksum S3 stored with it. */
-  | "READER_CHECKSUM_MISMATCH";
+  | "READER_CHECKSUM_MISMATCH"
+  /** `get`'s output directory cannot be created or written. */
+  | "READER_OUTPUT_UNWRITABLE";
 
 /** An error of the archive reader; see {@link ReaderErrorCode}. */
 export class ReaderError extends ArchiverError {
@@ -39,12 +41,15 @@ export function isChecksumMismatch(err: unknown): boolean {
 
 /**
  * Whether `err` is a problem of how the reader was called or where it points (usage, range,
- * bucket, permissions), as opposed to a failure while reading: the CLI exits 2 for these.
+ * bucket, permissions, output directory), as opposed to a failure while reading: the CLI exits 2
+ * for these.
  */
 export function isReaderSetupProblem(err: unknown): boolean {
   return (
     err instanceof ReaderError &&
-    ["READER_USAGE", "READER_NO_SUCH_BUCKET", "READER_ACCESS_DENIED"].includes(err.code)
+    ["READER_USAGE", "READER_NO_SUCH_BUCKET", "READER_ACCESS_DENIED", "READER_OUTPUT_UNWRITABLE"].includes(
+      err.code,
+    )
   );
 }
 

@@ -2,8 +2,8 @@
  * `get`: downloads archived objects to a local directory, preserving the key layout, resumably.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { crc32Base64 } from "../archive/inspect";
 import { storedCrc32 } from "../archive/store";
-import { isChecksumMismatch, readError } from "./errors";
+import { isChecksumMismatch, ReaderError, readError } from "./errors";
 import type { ArchivedObject, ArchiveLocation } from "./listing";
 import { formatBytes } from "./ls";
 
@@ -86,6 +86,77 @@ async function alreadyPresent(request: GetRequest, object: ArchivedObject, path:
   return expected !== undefined && (await fileCrc32(path)) === expected;
 }
 
+/** The system's reason for `err`: `ENOTDIR: not a directory, mkdir '/x/y'`. */
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Creates the directory `path` and its missing parents, one level at a time. (Node's
+ * `mkdir(path, { recursive: true })` never returns for some paths, e.g. under /proc, where a
+ * directory cannot be created although its parent exists.)
+ *
+ * @throws the system error of the first directory that cannot be created; EEXIST when `path` or a
+ *   parent exists and is not a directory
+ */
+async function makeDirectory(path: string): Promise<void> {
+  const missing: string[] = [];
+  for (let current = resolve(path); ; ) {
+    try {
+      await mkdir(current);
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") {
+        if ((await stat(current)).isDirectory()) break;
+        throw Object.assign(new Error(`EEXIST: it exists and is not a directory, mkdir '${current}'`), {
+          code: "EEXIST",
+        });
+      }
+      const parent = dirname(current);
+      if (code !== "ENOENT" || parent === current) throw err;
+      missing.push(current);
+      current = parent;
+    }
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      await mkdir(dir);
+    } catch (err) {
+      // Created meanwhile by someone else: fine if it is a directory.
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || !(await stat(dir)).isDirectory()) throw err;
+    }
+  }
+}
+
+/**
+ * Makes sure `outDir` can receive downloads: creates it (and its parents) and writes and removes a
+ * probe file in it. Called before anything is listed or downloaded.
+ *
+ * @throws {ReaderError} `READER_OUTPUT_UNWRITABLE` naming the directory and the system's reason
+ */
+export async function prepareOutputDirectory(outDir: string): Promise<void> {
+  const refuse = (what: string, err: unknown) =>
+    new ReaderError(
+      "READER_OUTPUT_UNWRITABLE",
+      `The output directory ${outDir} ${what} (${reason(err)}): give --out a directory this user can create and write.`,
+      { file: outDir, cause: err },
+    );
+  try {
+    await makeDirectory(outDir);
+  } catch (err) {
+    throw refuse("cannot be created", err);
+  }
+  // Named like a temporary file, so that the next get removes it should this one be killed now.
+  const probe = join(outDir, `.write-check.partial-${process.pid}`);
+  try {
+    await writeFile(probe, "");
+  } catch (err) {
+    throw refuse("cannot be written", err);
+  }
+  await rm(probe, { force: true }).catch(() => {});
+}
+
 /** Whether a process with this id is running (on this machine). */
 function isRunning(pid: number): boolean {
   try {
@@ -105,7 +176,8 @@ async function removeStalePartials(dir: string): Promise<void> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(/\.partial-(\d+)$/.exec(name)?.[1]);
     if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && !isRunning(pid)) {
-      await rm(join(dir, name), { force: true });
+      // One that cannot be removed stays; it never counts as a downloaded file.
+      await rm(join(dir, name), { force: true }).catch(() => {});
     }
   }
 }
@@ -117,8 +189,9 @@ async function removeStalePartials(dir: string): Promise<void> {
  * full-object CRC32 S3 stored with it, then renamed: a path never holds a partial or unverified
  * file. Temporary files left by an earlier `get` that was killed are removed.
  *
- * @throws {ReaderError} when S3 refuses the bucket (missing, access denied); other per-object
- *   failures are in the report
+ * @throws {ReaderError} `READER_OUTPUT_UNWRITABLE` before any download when `outDir` cannot be
+ *   created or written; when S3 refuses the bucket (missing, access denied). Other per-object
+ *   failures (a file that cannot be written included) are in the report
  * @example
  * ```ts
  * const report = await getObjects({ s3, location, objects, outDir: "./audit" });
@@ -135,22 +208,23 @@ export async function getObjects(request: GetRequest): Promise<GetReport> {
   let files = 0;
   const progress = () =>
     request.onProgress?.({ files, totalFiles: objects.length, bytes: doneBytes, totalBytes });
+  await prepareOutputDirectory(outDir);
   progress();
 
   const cleaned = new Set<string>();
   for (const object of objects) {
     const path = localPath(outDir, location.prefix, object.key);
+    const temp = `${path}.partial-${process.pid}`;
     const before = doneBytes;
-    if (!cleaned.has(dirname(path))) {
-      cleaned.add(dirname(path));
-      await removeStalePartials(dirname(path));
-    }
-    if (await alreadyPresent(request, object, path)) {
-      skipped.push(path);
-    } else {
-      await mkdir(dirname(path), { recursive: true });
-      const temp = `${path}.partial-${process.pid}`;
-      try {
+    try {
+      if (!cleaned.has(dirname(path))) {
+        cleaned.add(dirname(path));
+        await removeStalePartials(dirname(path));
+      }
+      if (await alreadyPresent(request, object, path)) {
+        skipped.push(path);
+      } else {
+        await makeDirectory(dirname(path));
         let response: GetObjectCommandOutput;
         try {
           response = await s3.send(
@@ -190,12 +264,12 @@ export async function getObjects(request: GetRequest): Promise<GetReport> {
         await rename(temp, path);
         downloaded.push(path);
         downloadedBytes += received;
-      } catch (err) {
-        await rm(temp, { force: true });
-        const code = (err as { code?: string }).code;
-        if (code === "READER_NO_SUCH_BUCKET" || code === "READER_ACCESS_DENIED") throw err;
-        failed.push({ key: object.key, reason: err instanceof Error ? err.message : String(err) });
       }
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => {});
+      const code = (err as { code?: string }).code;
+      if (code === "READER_NO_SUCH_BUCKET" || code === "READER_ACCESS_DENIED") throw err;
+      failed.push({ key: object.key, reason: reason(err) });
     }
     files++;
     doneBytes = before + object.size;

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
@@ -233,6 +233,83 @@ describe("atlas-audit-archiver get", () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("\r[##############################] 100%  10/10 files");
     expect(result.stdout).toContain("10 downloaded");
+  });
+});
+
+describe("get --out that cannot be used", () => {
+  const getInto = (out: string) =>
+    inProcess([
+      "get",
+      "--config",
+      configFile,
+      "--group",
+      GROUP,
+      "--tenant",
+      "billing",
+      ...RANGE,
+      "--out",
+      out,
+    ]);
+
+  it.each<[string, () => Promise<string>, string]>([
+    ["under /proc", async () => "/proc/x/audit", "cannot be created (ENOENT: no such file or directory"],
+    [
+      "under a regular file",
+      async () => {
+        const file = join(dir, "plain-file");
+        await writeFile(file, "x");
+        return join(file, "audit");
+      },
+      "cannot be created (ENOTDIR: not a directory",
+    ],
+    [
+      "a regular file",
+      async () => {
+        const file = join(dir, "plain-file-2");
+        await writeFile(file, "x");
+        return file;
+      },
+      "cannot be created (EEXIST: it exists and is not a directory",
+    ],
+    [
+      "where nobody may create it",
+      async () => "/sys/audit",
+      "cannot be created (EPERM: operation not permitted",
+    ],
+    [
+      "a directory nobody may write",
+      async () => "/sys/kernel",
+      "cannot be written (EACCES: permission denied",
+    ],
+  ])("exits 2 before downloading anything for %s", async (_name, outOf, reason) => {
+    const out = await outOf();
+    const started = performance.now();
+    const before = fixture.s3server.operations.length;
+    const result = await getInto(out);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/^atlas-audit-archiver: [^\n]+\n$/);
+    expect(result.stderr).toContain(`The output directory ${out} ${reason}`);
+    expect(result.stderr).toContain("give --out a directory this user can create and write");
+    expect(performance.now() - started).toBeLessThan(1000);
+    // Checked before the listing, so nothing at all was asked of S3.
+    expect(fixture.s3server.operations.length).toBe(before);
+  });
+
+  it("reports a file that cannot be written as a failed object, fetches the others, and exits 1", async () => {
+    const out = join(dir, "get-blocked");
+    // A file where the billing tenant's directory would go.
+    await mkdir(join(out, `group=${GROUP}`), { recursive: true });
+    await writeFile(join(out, `group=${GROUP}`, "tenant=billing"), "x");
+    const result = await inProcess(["get", "--config", configFile, "--group", GROUP, ...RANGE, "--out", out]);
+    expect(result.status).toBe(1);
+    const failed = result.stderr.split("\n").filter((l) => l.startsWith("FAILED "));
+    expect(failed).toHaveLength(5);
+    expect(failed[0]).toContain(`tenant=billing`);
+    expect(failed[0]).toContain(
+      `ENOTDIR: not a directory, mkdir '${join(out, `group=${GROUP}`, "tenant=billing", "date=2026-11-28")}'`,
+    );
+    expect(result.stderr).toContain("5 downloaded");
+    expect(result.stderr).toContain("5 failed");
   });
 });
 

@@ -7,6 +7,7 @@ import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ArchiverConfig, archiveKey, type Workspace } from "../../../lambda/config";
 import { catLogs } from "../../../lambda/reader/cat";
+import { isReaderSetupProblem } from "../../../lambda/reader/errors";
 import { getObjects, localPath } from "../../../lambda/reader/get";
 import { type ArchiveLocation, listArchive } from "../../../lambda/reader/listing";
 import { listWindows } from "../../../lambda/reader/ls";
@@ -340,6 +341,20 @@ describe("catLogs (cat)", () => {
 });
 
 describe("getObjects (get)", () => {
+  it("refuses an output directory it cannot create, before any request, as a setup problem", async () => {
+    const { objects } = await listArchive(s3, location, { groupId: GROUP, range: RANGE });
+    const before = fixture.s3server.operations.length;
+    const error = await getObjects({ s3, location, objects, outDir: "/proc/x/audit" }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({
+      code: "READER_OUTPUT_UNWRITABLE",
+      message: expect.stringContaining("The output directory /proc/x/audit cannot be created (ENOENT"),
+    });
+    expect(isReaderSetupProblem(error)).toBe(true);
+    expect(fixture.s3server.operations.length).toBe(before);
+  });
+
   it("downloads the objects under the key layout, then resumes: skips intact files, re-fetches a damaged one", async () => {
     const out = join(dir, "get");
     const { objects } = await listArchive(s3, location, {
