@@ -74,9 +74,8 @@ function parseJson(text: string, source: string): unknown {
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     const at = locateJsonError(detail, body);
-    const reason = clip(
-      redact(`${cleanJsonMessage(detail)}${jsonHint(body, at.position)}`),
-      MAX_MESSAGE_LENGTH,
+    const reason = printable(
+      clip(redact(`${cleanJsonMessage(detail)}${jsonHint(body, at.position)}`), MAX_MESSAGE_LENGTH),
     );
     throw new ConfigError(
       "CONFIG_MALFORMED_JSON",
@@ -84,7 +83,7 @@ function parseJson(text: string, source: string): unknown {
       {
         file: source,
         // V8's message quotes the text around the error: the cause keeps it with credentials masked.
-        cause: new SyntaxError(maskLine(detail)),
+        cause: new SyntaxError(printable(maskLine(detail))),
         problems: [
           {
             path: "$",
@@ -261,11 +260,24 @@ function jsonHint(text: string, position: number): string {
   return "";
 }
 
+/**
+ * `text` with every control character (C0, DEL, C1) replaced by "?", one for one: no escape
+ * sequence from the file reaches the terminal, and columns stay where they were.
+ */
+function printable(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    out += c < 0x20 || (c >= 0x7f && c <= 0x9f) ? "?" : text.charAt(i);
+  }
+  return out;
+}
+
 /** The offending line with a caret under the column. */
 function excerpt(text: string, at: JsonErrorLocation): string {
   const line = maskLine((text.split("\n")[at.line - 1] ?? "").replace(/\r$/, "").replace(/\t/g, " "));
   const start = Math.max(0, at.column - 1 - 60);
-  const shown = line.slice(start, start + 100);
+  const shown = printable(line.slice(start, start + 100));
   const gutter = String(at.line);
   return `  ${gutter} | ${shown}\n  ${" ".repeat(gutter.length)} | ${" ".repeat(Math.max(0, at.column - 1 - start))}^`;
 }
@@ -475,7 +487,13 @@ function safeValue(value: unknown, isBaseUrl = false): unknown {
     if (kept === MAX_PROBLEM_ENTRIES) more++;
     else {
       kept++;
-      copy[clip(redact(key), MAX_PROBLEM_STRING)] = safeValue((value as Record<string, unknown>)[key]);
+      // Defined, not assigned: a key "__proto__" stays a key.
+      Object.defineProperty(copy, clip(redact(key), MAX_PROBLEM_STRING), {
+        value: safeValue((value as Record<string, unknown>)[key]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
   }
   if (more > 0) copy["..."] = `${more} more`;

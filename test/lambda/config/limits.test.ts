@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type ConfigError, parseConfig } from "../../../lambda/config";
+import { ConfigError, parseConfig } from "../../../lambda/config";
 import { jsonSyntaxErrorOffset } from "../../../lambda/config/parse";
 import { errorOf, file, GROUP } from "./support";
 
@@ -277,5 +277,61 @@ describe("credentials in values", () => {
     expect(error.message).toMatch(/\n {4}\| {61}\^$/);
     expectHidden(error);
     expect((error.cause as Error).message).not.toContain("SEKRET");
+  });
+});
+
+describe("any input", () => {
+  /** Parses `text`: a config, or a ConfigError whose every echoed part is bounded. */
+  function expectHandled(text: string): void {
+    const started = performance.now();
+    try {
+      parseConfig(text, "fuzz.json");
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      expect(["CONFIG_INVALID", "CONFIG_MALFORMED_JSON"]).toContain(error.code);
+      expect(error.message.length).toBeLessThan(150_000);
+      expect(error.problems.length).toBeLessThanOrEqual(100);
+    }
+    expect(performance.now() - started).toBeLessThan(1000);
+  }
+
+  it("ends with a config or a ConfigError for any JSON value, anywhere", () => {
+    const value = fc.jsonValue({ maxDepth: 40 });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          value,
+          value.map((v) => file({ workspaces: [v] })),
+          value.map((v) => file({ workspaces: [workspace({ tenantName: v })] })),
+          value.map((v) => file({ atlas: v, window: { minutes: v } })),
+          fc.dictionary(fc.string(), value).map((extra) => ({ ...file(), ...extra })),
+        ),
+        (data) => expectHandled(JSON.stringify(data)),
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("ends with a config or a ConfigError for a valid file with any edit", () => {
+    const valid = JSON.stringify(file({ atlas: { baseUrl: "https://svc@cloud.mongodb.com" } }), null, 2);
+    fc.assert(
+      fc.property(fc.nat(), fc.nat({ max: 5 }), fc.string({ unit: "binary" }), (at, remove, text) => {
+        const i = at % (valid.length + 1);
+        expectHandled(valid.slice(0, i) + text + valid.slice(i + remove));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("keeps a __proto__ key as a key in the value it reports", () => {
+    const problems = errorOf(`{"workspaces":[], "x": {"__proto__": 1, "a": 2}}`).problems;
+    expect(problems.find((p) => p.path === "$.x")?.value).toEqual(JSON.parse('{"__proto__": 1, "a": 2}'));
+  });
+
+  it("shows no control character of the file around a syntax error", () => {
+    const error = errorOf('{"workspaces": [\u001b[2J]}'.replace("\\u001b", "\u001b"));
+    expect(error.code).toBe("CONFIG_MALFORMED_JSON");
+    expect(error.message).not.toContain("\u001b");
+    expect(error.message).toContain('{"workspaces": [?[2J]}');
   });
 });
