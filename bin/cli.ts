@@ -178,9 +178,10 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const nowMs = parseNow(values.now);
   // The readers' rules: dates are whole UTC days (a --to date included), instants need a zone.
+  // At most 366 days (archiveRun checks it too), refused here before anything is read or asked.
   const range =
     values.from !== undefined || values.to !== undefined
-      ? parseRange({ from: values.from, to: values.to }, { required: true })
+      ? parseRange({ from: values.from, to: values.to }, { required: true, maxSpanMs: 366 * 86_400_000 })
       : undefined;
 
   const loaded = await loadConfig(values.config ?? DEFAULT_CONFIG_PATH);
@@ -438,7 +439,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   } catch (err) {
     if (err instanceof ArchiverError) {
       process.stderr.write(`atlas-audit-archiver: ${err.message}\n`);
-      const usage = err instanceof UsageError || err.code === "READER_USAGE" || err.code === "RANGE_INVALID";
+      const usage =
+        err instanceof UsageError ||
+        err.code === "READER_USAGE" ||
+        err.code === "RANGE_INVALID" ||
+        err.code === "RUN_RANGE_INVALID";
       if (usage) process.stderr.write("Run atlas-audit-archiver --help for usage.\n");
       return err.code.startsWith("CONFIG_") ||
         usage ||

@@ -196,6 +196,8 @@ export interface RangeDefaults {
   readonly fallbackSpanMs?: number;
   /** Both ends must be given. */
   readonly required?: boolean;
+  /** The longest range allowed, e.g. 366 days for `run`; default: any. */
+  readonly maxSpanMs?: number;
   /** How messages name the two ends; default `--from` and `--to`. */
   readonly labels?: { readonly from: string; readonly to: string };
 }
@@ -204,7 +206,7 @@ export interface RangeDefaults {
  * The range given by `from` and `to` (see {@link parseBoundary}). A missing `to` is `nowMs`; a
  * missing `from` is `fallbackSpanMs` before the end; with `required`, both must be given.
  *
- * @throws {RangeInputError} `RANGE_INVALID` for a malformed, missing, reversed or empty range
+ * @throws {RangeInputError} `RANGE_INVALID` for a malformed, missing, reversed, empty or too long range
  * @example
  * ```ts
  * parseRange({ from: "2026-11-28", to: "2026-11-28" }, { required: true });
@@ -242,6 +244,14 @@ export function parseRange(
       `The range ${labels.from} ${options.from ?? iso(fromMs)} ${labels.to} ${options.to ?? iso(toMs)} is ` +
         `${fromMs > written ? "reversed" : "empty"}: ` +
         `${labels.from} must be before ${labels.to} (a ${labels.to} date includes that whole day).`,
+    );
+  }
+  if (defaults.maxSpanMs !== undefined && toMs - fromMs > defaults.maxSpanMs) {
+    const days = (toMs - fromMs) / DAY_MS;
+    throw new RangeInputError(
+      `The range ${labels.from} ${options.from ?? iso(fromMs)} ${labels.to} ${options.to ?? iso(toMs)} covers ` +
+        `${Number.isInteger(days) ? days : days.toFixed(1)} days, more than the ${defaults.maxSpanMs / DAY_MS} ` +
+        "allowed: split it.",
     );
   }
   return { fromMs, toMs };

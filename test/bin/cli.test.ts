@@ -204,6 +204,10 @@ describe("atlas-audit-archiver run", () => {
     [["--from", "2026-11-28T12:00:00Z", "--to", "2026-11-28T12:00:00Z"], "is empty"],
     [["--to", "2026-11-28"], "--from and --to are required together: give --from too"],
     [["--from", "0001-01-01", "--to", "2026-11-28"], "outside the years 1970 through 9999"],
+    [
+      ["--from", "1970-01-01", "--to", "9999-12-31"],
+      "covers 2932897 days, more than the 366 allowed: split it",
+    ],
   ])("exits 2 for the range %j, as the readers would", async (range, message) => {
     expectRefused(await inProcess(["run", ...range]), message);
   });

@@ -237,6 +237,16 @@ describe("parseRange", () => {
     expect(refusal(() => parseRange({ from: "2026-11-28" })).message).toContain("give --to too");
   });
 
+  it("refuses a range longer than the span allowed", () => {
+    const year = { required: true, maxSpanMs: 366 * 86_400_000 };
+    expect(parseRange({ from: "2024-01-01", to: "2024-12-31" }, year).toMs).toBe(
+      Date.parse("2025-01-01T00:00:00Z"),
+    );
+    expect(refusal(() => parseRange({ from: "2024-01-01", to: "2025-01-01" }, year)).message).toBe(
+      "The range --from 2024-01-01 --to 2025-01-01 covers 367 days, more than the 366 allowed: split it.",
+    );
+  });
+
   it("names the ends with the labels given", () => {
     const labels = { from: '"from"', to: '"to"' };
     expect(refusal(() => parseRange({ from: "2026-11-28" }, { required: true, labels })).message).toBe(
