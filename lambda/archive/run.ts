@@ -299,7 +299,7 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
     ? windowsInRange(range.fromMs, range.toMs, config.window.minutes).filter((w) =>
         isDue(w, nowMs, config.window.lagMinutes),
       )
-    : dueWindows(nowMs, config.window);
+    : dueWindows(nowMs, config.window).filter((w) => w.startMs >= 0); // Atlas takes epoch seconds >= 0
 
   // The run's own signal: it aborts the work in flight (downloads, uploads, listings) at the
   // deadline, or when the caller's signal aborts, so that the run always ends in time to report.

@@ -175,3 +175,17 @@ describe("archiveRun and objects it did not write", () => {
     expect(summary.workspaces[0]?.failed[0]?.message).toContain("window-start");
   });
 });
+
+describe("archiveRun near the epoch", () => {
+  it("never asks Atlas for a window that starts before 1970", async () => {
+    fixture = await startArchiveFixture();
+    const config = testConfig(fixture.sim.baseUrl, { workspaces: [PROD] });
+    const summary = await fixture.run(config, Date.parse("1970-01-01T03:20:00Z"));
+    expect(summary.ok).toBe(true);
+    expect(summary.workspaces[0]?.archived.map((a) => a.window)).toEqual([
+      "1970-01-01T00:00:00Z/1970-01-01T01:00:00Z",
+      "1970-01-01T01:00:00Z/1970-01-01T02:00:00Z",
+      "1970-01-01T02:00:00Z/1970-01-01T03:00:00Z",
+    ]);
+  });
+});
