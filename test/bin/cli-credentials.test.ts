@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +9,7 @@ import {
   DEFAULT_SERVICE_ACCOUNT,
   startAtlasSimulator,
 } from "../support/atlas-simulator";
+import { runCli } from "../support/cli";
 import { type S3TestServer, startS3Server } from "../support/s3-server";
 import { type SecretsManagerFake, startSecretsManager } from "../support/secrets-manager";
 
@@ -19,17 +19,7 @@ import { type SecretsManagerFake, startSecretsManager } from "../support/secrets
 const NOW = "2026-11-28T15:20:00Z";
 
 function cli(args: string[], env: Record<string, string | undefined>) {
-  return new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["bin/atlas-audit-archiver.js", ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject).on("exit", (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
+  return runCli(args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
 }
 
 describe("atlas-audit-archiver run: credentials are checked once, before any window", () => {

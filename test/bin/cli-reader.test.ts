@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../bin/cli";
@@ -9,18 +9,13 @@ import { type ArchiverConfig, archiveKey, type Workspace } from "../../lambda/co
 import { dueWindows, type TimeWindow, toEpochSeconds } from "../../lambda/windows";
 import { type ArchiveFixture, GROUP, startArchiveFixture, testConfig } from "../support/archive-fixture";
 import { expectedLines } from "../support/atlas-simulator";
+import { type CliResult, cliShellCommand, runCli } from "../support/cli";
 
 const NOW = "2026-11-29T02:20:00Z";
 const PROD: Workspace = { groupId: GROUP, tenantName: "prod-workspace" };
 /** Enough lines that `cat` outlives a pipe buffer (64 KiB) many times over. */
 const LINES = { linesPerWindow: () => 1_500 };
 const RANGE = ["--from", "2026-11-28T21:00:00Z", "--to", "2026-11-29T02:00:00Z"];
-
-interface Result {
-  readonly status: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 let fixture: ArchiveFixture;
 let config: ArchiverConfig;
@@ -47,8 +42,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const BIN = resolve("bin/atlas-audit-archiver.js");
-
 function env(): Record<string, string | undefined> {
   return {
     PATH: process.env.PATH,
@@ -63,31 +56,17 @@ function env(): Record<string, string | undefined> {
 }
 
 /** The CLI with `args` as one shell command line (the test's arguments hold no single quote). */
-function shellCommand(args: string[]): string {
-  return [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(" ");
-}
 
 /**
  * Runs the real executable in a directory without a default parameter file; `shell` pipes its
  * stdout through a shell command (e.g. `head -n 1`) and the status is the CLI's own.
  */
-function cli(args: string[], shell?: string): Promise<Result> {
-  return new Promise((done, reject) => {
-    const command = shellCommand(args);
-    const options = { env: env(), cwd: dir };
-    const child = shell
-      ? spawn("bash", ["-c", `${command} | ${shell}; exit "\${PIPESTATUS[0]}"`], options)
-      : spawn(process.execPath, [BIN, ...args], options);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject).on("exit", (code) => done({ status: code ?? -1, stdout, stderr }));
-  });
+function cli(args: string[], shell?: string): Promise<CliResult> {
+  return runCli(args, { env: env(), cwd: dir, ...(shell ? { pipeTo: shell } : {}) });
 }
 
 /** Runs the command line in this process (fast), capturing what it prints. */
-async function inProcess(args: string[]): Promise<Result> {
+async function inProcess(args: string[]): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
@@ -222,9 +201,18 @@ describe("atlas-audit-archiver get", () => {
 
   it("draws one updating progress line when stderr is a terminal", async () => {
     const out = join(dir, "get-tty");
-    const command = shellCommand(["get", "--config", configFile, "--group", GROUP, ...RANGE, "--out", out]);
+    const command = cliShellCommand([
+      "get",
+      "--config",
+      configFile,
+      "--group",
+      GROUP,
+      ...RANGE,
+      "--out",
+      out,
+    ]);
     // script(1) runs the command on a pseudo-terminal and copies what it prints to our stdout.
-    const result = await new Promise<Result>((done, reject) => {
+    const result = await new Promise<CliResult>((done, reject) => {
       const child = spawn("script", ["-qefc", command, "/dev/null"], { env: env(), cwd: dir });
       let stdout = "";
       child.stdout.on("data", (d) => (stdout += d));

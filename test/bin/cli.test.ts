@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,34 +12,19 @@ import {
   DEFAULT_SERVICE_ACCOUNT,
   startAtlasSimulator,
 } from "../support/atlas-simulator";
+import { type CliResult, runCli } from "../support/cli";
 import { type S3TestServer, startS3Server } from "../support/s3-server";
 import { type SecretsManagerFake, startSecretsManager } from "../support/secrets-manager";
 
 const NOW = "2026-11-28T15:20:00Z";
 
-interface Result {
-  readonly status: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the real executable, as a user would. */
-function cli(args: string[], env: Record<string, string | undefined>): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["bin/atlas-audit-archiver.js", ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject).on("exit", (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
+/** Runs the real executable, as a user would, with exactly `env` (and PATH, HOME). */
+function cli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  return runCli(args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
 }
 
 /** Runs the command line in this process (fast), with exactly `env`, capturing what it prints. */
-async function inProcess(args: string[], env: Record<string, string> = {}): Promise<Result> {
+async function inProcess(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
@@ -60,7 +45,7 @@ async function inProcess(args: string[], env: Record<string, string> = {}): Prom
 }
 
 /** Exit 2 with one message (and the usage hint), no stack trace. */
-function expectRefused(result: Result, message: string): void {
+function expectRefused(result: CliResult, message: string): void {
   expect(result.status).toBe(2);
   expect(result.stderr).toContain(message);
   expect(result.stderr).toMatch(
