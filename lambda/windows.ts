@@ -165,7 +165,8 @@ export function formatWindow(window: TimeWindow): string {
   return `${formatInstant(window.startMs)}/${formatInstant(window.endMs)}`;
 }
 
-function formatInstant(timeMs: number): string {
+/** An instant as ISO 8601 UTC without milliseconds, e.g. `2026-11-28T13:00:00Z`. */
+export function formatInstant(timeMs: number): string {
   return new Date(timeMs).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 

@@ -4,11 +4,7 @@
  * the archiver) or something else that must not be counted as archived.
  */
 import { type Workspace, workspaceLabel } from "../config";
-import type { TimeWindow } from "../windows";
-
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
+import { formatInstant, type TimeWindow } from "../windows";
 
 /** Metadata key of the CRC32 (base64) the archiver measured, on objects stored with one request. */
 export const CRC32_METADATA = "crc32";
@@ -27,8 +23,8 @@ export interface ObjectMetadataInput {
 export function objectMetadata(input: ObjectMetadataInput): Record<string, string> {
   const { workspace, window, atlasFileName } = input;
   return {
-    "window-start": isoSeconds(window.startMs),
-    "window-end": isoSeconds(window.endMs),
+    "window-start": formatInstant(window.startMs),
+    "window-end": formatInstant(window.endMs),
     "group-id": workspace.groupId,
     "tenant-name": workspace.tenantName,
     ...(workspace.spName === undefined ? {} : { "sp-name": workspace.spName }),
@@ -48,8 +44,8 @@ export function metadataMismatches(
   window: TimeWindow,
 ): string[] {
   const expected: Record<string, string | undefined> = {
-    "window-start": isoSeconds(window.startMs),
-    "window-end": isoSeconds(window.endMs),
+    "window-start": formatInstant(window.startMs),
+    "window-end": formatInstant(window.endMs),
     "group-id": workspace.groupId,
     "tenant-name": workspace.tenantName,
     "sp-name": workspace.spName,

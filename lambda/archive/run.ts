@@ -6,7 +6,6 @@
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { AuditLogDownload, DownloadOptions } from "../atlas/client";
 import { AtlasError } from "../atlas/errors";
-import { timerDelay } from "../atlas/retry";
 import {
   type ArchiverConfig,
   archiveKey,
@@ -16,7 +15,8 @@ import {
   workspaceLabel,
 } from "../config";
 import { ArchiverError } from "../errors";
-import { dueWindows, formatWindow, isDue, type TimeWindow, windowsInRange } from "../windows";
+import { timerDelay } from "../timers";
+import { dueWindows, formatInstant, formatWindow, isDue, type TimeWindow, windowsInRange } from "../windows";
 import { ArchiveStorageError, INVALID_OBJECT_CODES, storageError } from "./errors";
 import { listedWithFullObjectCrc32, objectMetadata } from "./object";
 import { checkExisting, DEFAULT_UPLOAD_SETTINGS, storeLog, type UploadSettings } from "./store";
@@ -260,10 +260,6 @@ function failureOf(err: unknown, window: string, key: string): WindowFailure {
   return { window, key, code: "UNEXPECTED", message: err instanceof Error ? err.message : String(err) };
 }
 
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
 /**
  * Archives every due window that is missing from S3, for every workspace of the configuration.
  * Never throws for a window or workspace failure: those are in the summary (check `ok`).
@@ -289,7 +285,7 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
   if (range && (range.toMs <= range.fromMs || range.toMs - range.fromMs > MAX_RANGE_MS)) {
     throw new ArchiverError(
       "RUN_RANGE_INVALID",
-      `The range ${isoSeconds(range.fromMs)} to ${isoSeconds(range.toMs)} is ` +
+      `The range ${formatInstant(range.fromMs)} to ${formatInstant(range.toMs)} is ` +
         (range.toMs <= range.fromMs
           ? "empty or reversed: --from must be before --to."
           : "longer than 366 days: split it."),
@@ -316,6 +312,9 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
       ? undefined
       : setTimeout(stopNow, timerDelay(request.deadlineMs - clock()));
   const signal = stop.signal;
+  // By the clock too: a call whose budget ends at the deadline may give up a moment before the timer fires.
+  const pastDeadline = () =>
+    signal.aborted || (request.deadlineMs !== undefined && clock() >= request.deadlineMs);
 
   let budget = settings.maxWindows;
   const summaries: WorkspaceSummary[] = config.workspaces.map((w) => ({
@@ -415,9 +414,8 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
             fail(permanent, window);
             continue;
           }
-          const overDeadline = request.deadlineMs !== undefined && clock() >= request.deadlineMs;
-          if (overDeadline || signal.aborted || budget <= 0) {
-            defer(missing.length - index, overDeadline || signal.aborted ? "deadline" : "window cap");
+          if (pastDeadline() || budget <= 0) {
+            defer(missing.length - index, pastDeadline() ? "deadline" : "window cap");
             break;
           }
           budget--;
@@ -462,9 +460,7 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
             }
           } catch (err) {
             // Work cut short by the deadline is not a failure: nothing was stored, the next run takes it.
-            // (A call whose budget ends at the deadline may give up a moment before the run's timer fires.)
-            const pastDeadline = request.deadlineMs !== undefined && clock() >= request.deadlineMs;
-            if (signal.aborted || pastDeadline) {
+            if (pastDeadline()) {
               budget++;
               defer(missing.length - index, "deadline");
               break;
@@ -497,8 +493,8 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
   };
   return {
     runId,
-    now: isoSeconds(nowMs),
-    ...(range ? { range: { from: isoSeconds(range.fromMs), to: isoSeconds(range.toMs) } } : {}),
+    now: formatInstant(nowMs),
+    ...(range ? { range: { from: formatInstant(range.fromMs), to: formatInstant(range.toMs) } } : {}),
     bucket,
     prefix,
     startedAt: new Date(startedAt).toISOString(),

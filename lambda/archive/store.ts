@@ -18,6 +18,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import type { Workspace } from "../config";
+import { sleep } from "../timers";
 import type { TimeWindow } from "../windows";
 import {
   ArchiveObjectInvalidError,
@@ -126,7 +127,7 @@ async function withConflictRetries<T>(write: () => Promise<T>, signal?: AbortSig
       return await write();
     } catch (err) {
       if (!isConditionalConflict(err) || attempt >= CONFLICT_ATTEMPTS || signal?.aborted) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 200 * 4 ** (attempt - 1)));
+      await sleep(200 * 4 ** (attempt - 1), signal);
     }
   }
 }

@@ -6,7 +6,8 @@ import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { type Workspace, workspaceLabel } from "../config";
 import { ArchiverError } from "../errors";
-import { formatWindow, type TimeWindow, toEpochSeconds } from "../windows";
+import { timerDelay } from "../timers";
+import { formatInstant, formatWindow, type TimeWindow, toEpochSeconds } from "../windows";
 import {
   type AtlasAuthenticator,
   type AtlasCredentials,
@@ -38,7 +39,6 @@ import {
   type RetryPolicy,
   retrying,
   systemClock,
-  timerDelay,
 } from "./retry";
 
 /** What a successful download returns. The body has not been read beyond its first bytes. */
@@ -133,10 +133,6 @@ function resolveSettings(options: Omit<AtlasClientOptions, "authenticator">) {
 
 /** Transfer codings that only frame the body; any other (gzip, deflate, ...) would change its bytes. */
 const FRAMING_CODINGS = new Set(["chunked", "identity"]);
-
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
 
 /** The gzip media types Atlas has served the log as. */
 function isGzipType(contentType: string, apiVersion: string): boolean {
@@ -446,7 +442,7 @@ export class AtlasClient {
       if (pause.untilMs >= budget.endsAtMs) {
         throw new AtlasPausedError(
           `Atlas asked (${describeRetryAfter(pause.raw, pause.untilMs - now)}) not to call project ${scope} ` +
-            `again before ${isoSeconds(pause.untilMs)}, which is after ${budget.limit}: the ${context.what} is ` +
+            `again before ${formatInstant(pause.untilMs)}, which is after ${budget.limit}: the ${context.what} is ` +
             "left for a later run.",
           { workspace: context.workspace, window: context.window, status: 429 },
         );

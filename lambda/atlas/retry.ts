@@ -2,6 +2,7 @@
  * Retry timing for Atlas calls: exponential backoff with jitter, `Retry-After` honoured, and a
  * bounded total time. Pure apart from the injected clock.
  */
+import { sleep } from "../timers";
 import type { AtlasError } from "./errors";
 
 /** When and how often to try again. */
@@ -38,46 +39,10 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/**
- * The longest delay a Node.js timer can hold (2^31 - 1 ms, about 24.8 days). A longer one fires
- * after 1 ms with a `TimeoutOverflowWarning`, so nothing here ever arms one.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** `ms` as a delay a timer can hold: 0 for nonsense (NaN, negative), at most {@link MAX_TIMER_MS}. */
-export function timerDelay(ms: number): number {
-  if (Number.isNaN(ms) || ms <= 0) return 0;
-  return Math.min(Math.ceil(ms), MAX_TIMER_MS);
-}
-
-/** Sleeps `ms` (in steps a timer can hold), or rejects with the signal's reason when it aborts. */
-function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const endsAt = Date.now() + ms;
-    let timer: ReturnType<typeof setTimeout>;
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const arm = () => {
-      const left = endsAt - Date.now();
-      if (left <= 0) {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-        return;
-      }
-      timer = setTimeout(arm, timerDelay(left));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    arm();
-  });
-}
-
 /** The real clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms, signal) => sleepFor(Number.isFinite(ms) && ms > 0 ? ms : 0, signal),
+  sleep: (ms, signal) => sleep(ms, signal),
 };
 
 /**

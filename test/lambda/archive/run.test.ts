@@ -153,9 +153,12 @@ describe("archiveRun", () => {
     await fixture.run(config, NOW);
     const downloads = () => fixture.sim.requests.filter((r) => r.endpoint === "download").length;
     const before = downloads();
+    fixture.s3server.clearOperations();
     const again = await fixture.run(config, NOW);
     expect(again.totals).toMatchObject({ archived: 0, alreadyPresent: 10, failed: 0 });
     expect(downloads()).toBe(before);
+    // The listing shows each object's full-object CRC32: checking them costs no request of its own.
+    expect(fixture.s3server.operations.map((o) => o.op)).toEqual(["ListObjectsV2", "ListObjectsV2"]);
     const later = await fixture.run(config, NOW + 3_600_000);
     expect(later.totals).toMatchObject({ archived: 2, failed: 0 });
     expect(

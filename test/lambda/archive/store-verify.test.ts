@@ -52,8 +52,12 @@ describe("storeLog on a store that ignores checksums", () => {
       expect(stored.metadata.crc32).toBe(crc32Base64Of(stored.body));
     }
     expect(fixture.s3server.operationsOf("GetObject")).toHaveLength(5);
+    fixture.s3server.clearOperations();
     const second = await fixture.run(config, NOW);
     expect(second.totals).toMatchObject({ archived: 0, alreadyPresent: 5, failed: 0 });
+    // Without a checksum in the listing, each object costs one HeadObject and one GetObject per run.
+    expect(fixture.s3server.operationsOf("HeadObject")).toHaveLength(5);
+    expect(fixture.s3server.operationsOf("GetObject")).toHaveLength(5);
   });
 
   it("refuses a log above the part size there at once, leaving no upload open", async () => {
