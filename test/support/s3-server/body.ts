@@ -98,6 +98,11 @@ export interface StoredChecksum {
   readonly value: string;
 }
 
+/** The response header that reports a stored checksum (none for none). */
+export function checksumHeader(checksum: StoredChecksum | undefined): Record<string, string> {
+  return checksum === undefined ? {} : { [`x-amz-checksum-${checksum.algorithm}`]: checksum.value };
+}
+
 /** What a body check found. */
 export type BodyVerdict =
   | { readonly ok: true; readonly bytes: number; readonly checksum?: StoredChecksum }
@@ -108,8 +113,8 @@ const VERIFIABLE = ["crc32", "sha1", "sha256"] as const;
 /**
  * Passes a (decoded) body through unchanged while counting it and computing the checksums the
  * request declares: `x-amz-checksum-crc32|sha1|sha256` (as a header or, via `x-amz-trailer`, a
- * trailer), `Content-MD5`, and a hex `x-amz-content-sha256`. CRC32C and CRC64NVME are accepted
- * without verification.
+ * trailer) and a hex `x-amz-content-sha256`, what the SDK sends. CRC32C and CRC64NVME are accepted
+ * without verification; `Content-MD5` is not checked (the SDK no longer sends it).
  */
 export class BodyMeter extends Transform {
   private bytes = 0;
@@ -126,7 +131,6 @@ export class BodyMeter extends Transform {
         declared.add(algorithm);
       }
     }
-    if (headers["content-md5"] !== undefined) declared.add("md5");
     if (/^[0-9a-f]{64}$/i.test(String(headers["x-amz-content-sha256"] ?? ""))) declared.add("sha256");
     this.wantCrc32 = declared.delete("crc32");
     for (const algorithm of declared) this.hashes.set(algorithm, createHash(algorithm));
@@ -157,15 +161,6 @@ export class BodyMeter extends Transform {
     }
     for (const [algorithm, hash] of this.hashes) digests[algorithm] = hash.digest();
 
-    const contentMd5 = this.headers["content-md5"];
-    if (typeof contentMd5 === "string" && digests.md5?.toString("base64") !== contentMd5) {
-      return {
-        ok: false,
-        status: 400,
-        code: "BadDigest",
-        message: "The Content-MD5 you specified did not match what we received.",
-      };
-    }
     const contentSha = String(this.headers["x-amz-content-sha256"] ?? "");
     if (/^[0-9a-f]{64}$/i.test(contentSha) && digests.sha256?.toString("hex") !== contentSha.toLowerCase()) {
       return {

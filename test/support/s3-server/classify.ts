@@ -1,7 +1,10 @@
 /** Names a path-style S3 request as the S3 operation it is. */
 import type { IncomingHttpHeaders } from "node:http";
 
-/** The operations the test server tells apart; everything else is `other`. */
+/**
+ * The operations the test server tells apart; everything else is `other`. CopyObject is named (and
+ * refused, see the proxy) so that the archiver's tests can check that nothing copies.
+ */
 export type S3OperationName =
   | "PutObject"
   | "GetObject"
@@ -13,7 +16,6 @@ export type S3OperationName =
   | "UploadPart"
   | "CompleteMultipartUpload"
   | "AbortMultipartUpload"
-  | "ListMultipartUploads"
   | "other";
 
 /** A request, classified. */
@@ -21,7 +23,7 @@ export interface ClassifiedRequest {
   readonly op: S3OperationName;
   /** `""` for service-level requests. */
   readonly bucket: string;
-  /** The object key; for ListObjectsV2 and ListMultipartUploads the `prefix`; otherwise `""`. */
+  /** The object key; for ListObjectsV2 the `prefix`; otherwise `""`. */
   readonly key: string;
   readonly query: URLSearchParams;
   readonly uploadId?: string;
@@ -54,8 +56,7 @@ export function classify(method: string, url: string, headers: IncomingHttpHeade
   };
 
   const op = operationOf(method.toUpperCase(), bucket, objectKey, query, headers);
-  const key =
-    op === "ListObjectsV2" || op === "ListMultipartUploads" ? (query.get("prefix") ?? "") : objectKey;
+  const key = op === "ListObjectsV2" ? (query.get("prefix") ?? "") : objectKey;
   return { ...base, op, key };
 }
 
@@ -67,11 +68,7 @@ function operationOf(
   headers: IncomingHttpHeaders,
 ): S3OperationName {
   if (bucket === "") return "other";
-  if (key === "") {
-    if (method === "GET" && query.get("list-type") === "2") return "ListObjectsV2";
-    if (method === "GET" && query.has("uploads")) return "ListMultipartUploads";
-    return "other";
-  }
+  if (key === "") return method === "GET" && query.get("list-type") === "2" ? "ListObjectsV2" : "other";
   const copy = headers["x-amz-copy-source"] !== undefined;
   switch (method) {
     case "PUT":

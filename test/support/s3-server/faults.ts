@@ -1,20 +1,20 @@
-/** Per-attempt faults: a FIFO queue consumed by the requests they match. */
+/** Per-attempt faults: a FIFO queue consumed by the requests they match, and the stall's wait. */
+import type { ServerResponse } from "node:http";
 import type { S3OperationName } from "./classify";
 
 /** How a faulted request fails. */
-export type S3FaultKind = "status" | "reset" | "stall" | "corrupt" | "repeat-token";
+export type S3FaultKind = "status" | "stall" | "corrupt" | "repeat-token";
 
 /** The operations each kind applies to (a fault with `op: "*"` is only taken by these). */
 const KIND_OPS: Readonly<Record<S3FaultKind, ReadonlySet<S3OperationName> | undefined>> = {
   status: undefined,
-  reset: undefined,
   stall: undefined,
   corrupt: new Set<S3OperationName>(["PutObject", "UploadPart"]),
   "repeat-token": new Set<S3OperationName>(["ListObjectsV2"]),
 };
 
 /** Node timers hold at most this many milliseconds; longer stalls are waited for in steps. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A fault for the next `times` requests of operation `op` (whose key starts with `keyPrefix`).
@@ -22,25 +22,22 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  * - `status` (default): the request body is read and discarded, then the proxy answers `status`
  *   (default 500) with S3's XML error body for `code` (default from the status: 500 `InternalError`,
  *   503 `SlowDown`, ...). The request never reaches the store.
- * - `reset`: the connection is destroyed as soon as the request arrives.
  * - `stall`: the request waits `ms` (default 1000; any length: `Infinity`, or beyond Node's
  *   2^31-1 ms timer limit) before it is handled normally; a client that gives up meanwhile leaves the
  *   store untouched, and the server's `close()` ends the wait at once (no timer outlives the connection).
- * - `corrupt` (PutObject and UploadPart only): one bit (xor 0x01) of the byte at `offset` of the
- *   object's data (after aws-chunked decoding) is flipped as the body streams in, before any checksum
- *   is computed. With checksums on, a request that declares a checksum is then refused (400
- *   `BadDigest`, or `XAmzContentSHA256Mismatch` for a hex `x-amz-content-sha256`) and nothing is
- *   stored; a request without any checksum, or a server started with `checksums: false`, stores the
- *   corrupted bytes and answers 200. `offset` defaults to the middle byte (`floor(length / 2)` of the
- *   declared length; byte 0 when the length is not known in advance); an offset at or past the end
- *   of the data flips nothing.
+ * - `corrupt` (PutObject and UploadPart only): one bit (xor 0x01) of the middle byte of the
+ *   object's data (`floor(length / 2)` of the declared length, after aws-chunked decoding) is flipped
+ *   as the body streams in, before any checksum is computed. With checksums on, a request that
+ *   declares a checksum is then refused (400 `BadDigest`, or `XAmzContentSHA256Mismatch` for a hex
+ *   `x-amz-content-sha256`) and nothing is stored; a request without any checksum, or a server
+ *   started with `checksums: false`, stores the corrupted bytes and answers 200.
  * - `repeat-token` (ListObjectsV2 only): the page is listed normally, but answered with
  *   `IsTruncated` true and a `NextContinuationToken` equal to the request's `continuation-token`, or,
  *   on a request without one, to {@link REPEATED_CONTINUATION_TOKEN} (which, sent back, lists from the
  *   start again): a server that would keep a client paging for ever, for `times` requests.
  *
- * The SDK retries 5xx responses and resets by itself (3 attempts by default), so a fault that should
- * fail an operation for good needs `times` equal to the client's `maxAttempts`.
+ * The SDK retries 5xx responses by itself (3 attempts by default), so a fault that should fail an
+ * operation for good needs `times` equal to the client's `maxAttempts`.
  */
 export interface S3Fault {
   /** The operation to fail, or `"*"` for any. */
@@ -48,15 +45,12 @@ export interface S3Fault {
   readonly kind?: S3FaultKind;
   readonly status?: number;
   readonly code?: string;
-  readonly message?: string;
   /** How many matching requests fail (default 1). */
   readonly times?: number;
   /** Only requests whose key (the `prefix` for listings) starts with this. */
   readonly keyPrefix?: string;
   /** For `stall`: the delay in milliseconds. */
   readonly ms?: number;
-  /** For `corrupt`: the index of the data byte whose lowest bit is flipped (default: the middle one). */
-  readonly offset?: number;
 }
 
 interface Pending {
@@ -88,11 +82,6 @@ export class FaultQueue {
     return pending.fault;
   }
 
-  /** The faults not yet used up, with `times` set to what is left of each. */
-  pending(): S3Fault[] {
-    return this.queue.map(({ fault, remaining }) => ({ ...fault, times: remaining }));
-  }
-
   clear(): void {
     this.queue.length = 0;
   }
@@ -120,13 +109,36 @@ function validate(fault: S3Fault): void {
   if (fault.ms !== undefined && !(fault.ms >= 0)) {
     throw new RangeError(`S3 fault ms must be a non-negative number (or Infinity), got ${fault.ms}`);
   }
-  if (fault.offset !== undefined && !(Number.isSafeInteger(fault.offset) && fault.offset >= 0)) {
-    throw new RangeError(`S3 fault offset must be a non-negative integer, got ${fault.offset}`);
-  }
   if (
     fault.status !== undefined &&
     !(Number.isInteger(fault.status) && fault.status >= 100 && fault.status <= 599)
   ) {
     throw new RangeError(`S3 fault status must be an HTTP status, got ${fault.status}`);
   }
+}
+
+/**
+ * The `stall` fault's wait: `ms` (any length: beyond Node's timer limit in steps); true when the
+ * connection closed meanwhile, which ends the wait at once.
+ */
+export function closedWithin(res: ServerResponse, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (res.destroyed) return resolve(true);
+    const deadline = performance.now() + ms;
+    let timer: NodeJS.Timeout | undefined;
+    const onClose = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const arm = () => {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        res.off("close", onClose);
+        return resolve(res.destroyed);
+      }
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    res.once("close", onClose);
+    arm();
+  });
 }

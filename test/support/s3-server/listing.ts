@@ -1,13 +1,12 @@
 /**
- * ListObjectsV2 and ListMultipartUploads, answered by the proxy from s3rver's store. s3rver's own
- * ListObjectsV2 pages with a DES continuation token (which Node 17+ refuses without
- * `--openssl-legacy-provider`) and walks directories in an order that is not S3's key order, so
- * pagination can skip keys; ListMultipartUploads it does not implement at all.
+ * ListObjectsV2, answered by the proxy from s3rver's store (prefix, delimiter, max-keys,
+ * start-after, continuation tokens; no fetch-owner or encoding-type, which the archiver never
+ * sends). s3rver's own ListObjectsV2 pages with a DES continuation token (which Node 17+ refuses
+ * without `--openssl-legacy-provider`) and walks directories in an order that is not S3's key
+ * order, so pagination can skip keys.
  */
 import { REPEATED_CONTINUATION_TOKEN } from "./faults";
-import { DUMMY_OWNER } from "./owner";
-import type { StoreLayout } from "./store";
-import { compareKeys } from "./store";
+import { compareKeys, type StoreLayout } from "./store";
 import { element, S3_NAMESPACE } from "./xml";
 
 /** A listing request S3 would reject. */
@@ -42,10 +41,10 @@ function decodeToken(token: string): Entry {
   }
 }
 
-function parseMax(text: string | null, name: string): number {
+function parseMaxKeys(text: string | null): number {
   if (text === null) return 1000;
   if (!/^\d+$/.test(text) || Number(text) > 2147483647) {
-    throw new ListingError("InvalidArgument", `Provided ${name} not an integer or within integer range`);
+    throw new ListingError("InvalidArgument", "Provided max-keys not an integer or within integer range");
   }
   return Math.min(1000, Number(text));
 }
@@ -62,7 +61,7 @@ export interface ListingOptions {
 }
 
 /**
- * The ListObjectsV2 response document for `query` (prefix, delimiter, max-keys, tokens). An object
+ * The ListObjectsV2 response document for `query`. An object
  * with a stored checksum lists it as S3 does, between `<ETag>` and `<Size>`:
  * `<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>` (its
  * algorithm upper-case; every checksum this server stores is of the full object).
@@ -75,10 +74,9 @@ export async function listObjectsV2(
 ): Promise<string> {
   const prefix = query.get("prefix") ?? "";
   const delimiter = query.get("delimiter") ?? "";
-  const maxKeys = parseMax(query.get("max-keys"), "max-keys");
+  const maxKeys = parseMaxKeys(query.get("max-keys"));
   const token = query.get("continuation-token");
   const startAfter = query.get("start-after") ?? "";
-  const encode = query.get("encoding-type") === "url";
   const after: Entry = token !== null ? decodeToken(token) : { value: startAfter, isPrefix: false };
 
   const entries: Entry[] = [];
@@ -99,7 +97,6 @@ export async function listObjectsV2(
     entries.push(entry);
   }
 
-  const text = (value: string) => (encode ? encodeKey(value) : value);
   const objects = entries.filter((e) => !e.isPrefix);
   const [metas, checksums] = await Promise.all([
     Promise.all(
@@ -113,7 +110,6 @@ export async function listObjectsV2(
       ),
     ),
   ]);
-  const owner = `<Owner>${element("ID", DUMMY_OWNER.id)}${element("DisplayName", DUMMY_OWNER.displayName)}</Owner>`;
   const contents = objects.map((entry, i) => {
     const meta = metas[i];
     if (meta === undefined) return "";
@@ -123,15 +119,15 @@ export async function listObjectsV2(
         ? ""
         : `${element("ChecksumAlgorithm", checksum.algorithm.toUpperCase())}${element("ChecksumType", "FULL_OBJECT")}`;
     return (
-      `<Contents>${element("Key", text(entry.value))}` +
+      `<Contents>${element("Key", entry.value)}` +
       `${element("LastModified", new Date(meta["last-modified"]).toISOString())}` +
       `${element("ETag", meta.etag)}${reported}${element("Size", Number(meta["content-length"]))}` +
-      `${query.get("fetch-owner") === "true" ? owner : ""}${element("StorageClass", "STANDARD")}</Contents>`
+      `${element("StorageClass", "STANDARD")}</Contents>`
     );
   });
   const prefixes = entries
     .filter((e) => e.isPrefix)
-    .map((e) => `<CommonPrefixes>${element("Prefix", text(e.value))}</CommonPrefixes>`);
+    .map((e) => `<CommonPrefixes>${element("Prefix", e.value)}</CommonPrefixes>`);
   const last = entries[entries.length - 1];
   const next = options.repeatToken
     ? (token ?? REPEATED_CONTINUATION_TOKEN)
@@ -140,55 +136,12 @@ export async function listObjectsV2(
       : undefined;
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="${S3_NAMESPACE}">` +
-    `${element("Name", bucket)}${element("Prefix", text(prefix))}` +
-    `${delimiter === "" ? "" : element("Delimiter", text(delimiter))}` +
-    `${element("MaxKeys", maxKeys)}${encode ? element("EncodingType", "url") : ""}` +
+    `${element("Name", bucket)}${element("Prefix", prefix)}` +
+    `${delimiter === "" ? "" : element("Delimiter", delimiter)}${element("MaxKeys", maxKeys)}` +
     `${element("KeyCount", entries.length)}${element("IsTruncated", next !== undefined)}` +
     `${token === null ? "" : element("ContinuationToken", token)}` +
     `${next === undefined ? "" : element("NextContinuationToken", next)}` +
-    `${token === null && startAfter !== "" ? element("StartAfter", text(startAfter)) : ""}` +
+    `${token === null && startAfter !== "" ? element("StartAfter", startAfter) : ""}` +
     `${contents.join("")}${prefixes.join("")}</ListBucketResult>`
-  );
-}
-
-/** URL-encodes a key as S3 does for `encoding-type=url` (slashes kept). */
-function encodeKey(key: string): string {
-  return key
-    .split("/")
-    .map((part) => encodeURIComponent(part))
-    .join("/");
-}
-
-/** The ListMultipartUploads response document (prefix, key-marker, upload-id-marker, max-uploads). */
-export function listMultipartUploads(layout: StoreLayout, bucket: string, query: URLSearchParams): string {
-  const prefix = query.get("prefix") ?? "";
-  const keyMarker = query.get("key-marker") ?? "";
-  const uploadIdMarker = query.get("upload-id-marker") ?? "";
-  const maxUploads = parseMax(query.get("max-uploads"), "max-uploads");
-  const candidates = layout
-    .uploads(bucket)
-    .filter((u) => u.key.startsWith(prefix))
-    .filter((u) => {
-      const byKey = compareKeys(u.key, keyMarker);
-      return (
-        byKey > 0 || (byKey === 0 && uploadIdMarker !== "" && compareKeys(u.uploadId, uploadIdMarker) > 0)
-      );
-    });
-  const page = candidates.slice(0, maxUploads);
-  const truncated = candidates.length > page.length;
-  const last = page[page.length - 1];
-  const owner = `${element("ID", DUMMY_OWNER.id)}${element("DisplayName", DUMMY_OWNER.displayName)}`;
-  const uploads = page.map(
-    (u) =>
-      `<Upload>${element("Key", u.key)}${element("UploadId", u.uploadId)}<Initiator>${owner}</Initiator>` +
-      `<Owner>${owner}</Owner>${element("StorageClass", "STANDARD")}` +
-      `${element("Initiated", u.initiated.toISOString())}</Upload>`,
-  );
-  return (
-    `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="${S3_NAMESPACE}">` +
-    `${element("Bucket", bucket)}${element("KeyMarker", keyMarker)}${element("UploadIdMarker", uploadIdMarker)}` +
-    `${truncated && last ? `${element("NextKeyMarker", last.key)}${element("NextUploadIdMarker", last.uploadId)}` : ""}` +
-    `${element("Prefix", prefix)}${element("MaxUploads", maxUploads)}${element("IsTruncated", truncated)}` +
-    `${uploads.join("")}</ListMultipartUploadsResult>`
   );
 }

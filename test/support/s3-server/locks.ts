@@ -14,4 +14,9 @@ export class KeyLocks {
       if (this.tails.get(id) === tail) this.tails.delete(id);
     }
   }
+
+  /** {@link run} for one object: every write to `bucket`/`key` takes this lock. */
+  object<T>(bucket: string, key: string, task: () => Promise<T>): Promise<T> {
+    return this.run(`${bucket}\u0000${key}`, task);
+  }
 }

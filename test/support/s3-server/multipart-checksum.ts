@@ -1,26 +1,13 @@
 /**
- * S3's rules for the checksums of multipart uploads, as far as the test server plays them: the
- * settings CreateMultipartUpload accepts, and the FULL_OBJECT CRC32 checks of UploadPart and
- * CompleteMultipartUpload. The whole object's CRC-32 is combined from the parts' CRCs and sizes,
+ * S3's rules for the checksums of multipart uploads, as far as the archiver meets them: the
+ * FULL_OBJECT CRC32 checks of UploadPart and CompleteMultipartUpload. The whole object's CRC-32 is combined from the parts' CRCs and sizes,
  * as S3 does, never by reading the assembled object.
  */
 import type { IncomingHttpHeaders } from "node:http";
 import type { StoredChecksum } from "./body";
 import { crc32FromBase64, crc32OfPieces, crc32ToBase64 } from "./crc32-combine";
 import type { StoredPart, UploadChecksum } from "./store";
-import { element } from "./xml";
-
-/** An S3 error the proxy answers with. */
-export interface S3Problem {
-  readonly status: number;
-  readonly code: string;
-  readonly message: string;
-}
-
-const ALGORITHMS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"];
-const TYPES = ["FULL_OBJECT", "COMPOSITE"];
-/** The `x-amz-checksum-*` value headers besides CRC32's. */
-const OTHER_VALUE_HEADERS = ["crc32c", "crc64nvme", "sha1", "sha256"].map((a) => `x-amz-checksum-${a}`);
+import { element, type S3Problem } from "./xml";
 
 /** CreateMultipartUpload's `x-amz-checksum-algorithm` and `-type`, upper-case; undefined when neither. */
 export function requestedChecksum(headers: IncomingHttpHeaders): UploadChecksum | undefined {
@@ -34,41 +21,18 @@ export function requestedChecksum(headers: IncomingHttpHeaders): UploadChecksum 
 }
 
 /**
- * Why S3 (400) or the test server (501: FULL_OBJECT with CRC32C or CRC64NVME, which S3 accepts but
- * this server does not compute) refuses these CreateMultipartUpload settings; undefined when fine.
+ * 501 for a FULL_OBJECT upload with another algorithm than CRC32, which this server does not
+ * compute (S3 takes CRC32C and CRC64NVME, and refuses SHA1 and SHA256); undefined otherwise. Other
+ * settings are recorded as given: the archiver only ever asks for FULL_OBJECT CRC32, and
+ * lib-storage's `Upload` (the bench) for CRC32 of the default type, COMPOSITE.
  */
-export function checksumSettingsProblem(settings: UploadChecksum): S3Problem | undefined {
-  const { algorithm, type } = settings;
-  const invalid = (message: string): S3Problem => ({ status: 400, code: "InvalidRequest", message });
-  if (algorithm !== undefined && !ALGORITHMS.includes(algorithm)) {
-    return invalid(
-      `Checksum algorithm provided is unsupported (${algorithm}). Use one of ${ALGORITHMS.join(", ")}.`,
-    );
-  }
-  if (type !== undefined && !TYPES.includes(type)) {
-    return invalid(
-      `Value for x-amz-checksum-type header is invalid (${type}). Use FULL_OBJECT or COMPOSITE.`,
-    );
-  }
-  if (algorithm === undefined) {
-    return invalid(
-      "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
-    );
-  }
-  if (type === "FULL_OBJECT" && (algorithm === "SHA1" || algorithm === "SHA256")) {
-    return invalid(`The FULL_OBJECT checksum type cannot be used with the ${algorithm} checksum algorithm.`);
-  }
-  if (type === "COMPOSITE" && algorithm === "CRC64NVME") {
-    return invalid("The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm.");
-  }
-  if (type === "FULL_OBJECT" && algorithm !== "CRC32") {
-    return {
-      status: 501,
-      code: "NotImplemented",
-      message: `The S3 test server computes FULL_OBJECT checksums of multipart uploads for CRC32 only, not ${algorithm}: use CRC32, or teach test/support/s3-server that algorithm.`,
-    };
-  }
-  return undefined;
+export function unsupportedChecksum(settings: UploadChecksum): S3Problem | undefined {
+  if (settings.type !== "FULL_OBJECT" || settings.algorithm === "CRC32") return undefined;
+  return {
+    status: 501,
+    code: "NotImplemented",
+    message: `The S3 test server computes FULL_OBJECT checksums of multipart uploads for CRC32 only, not ${settings.algorithm ?? "none"}: use CRC32, or teach test/support/s3-server that algorithm.`,
+  };
 }
 
 /** The upload was created with `x-amz-checksum-algorithm: CRC32` and `x-amz-checksum-type: FULL_OBJECT`. */
@@ -115,8 +79,8 @@ export function checksumTypeMismatch(
 /**
  * The whole object's CRC-32 of a FULL_OBJECT CRC32 upload, combined from its parts' stored CRCs
  * and sizes, after S3's checks: part numbers 1, 2, 3, ... (InvalidPartOrder), a part's
- * `<ChecksumCRC32>` equal to its stored one (InvalidPart), no other algorithm's checksum
- * (InvalidRequest), and an `x-amz-checksum-crc32` equal to the combined value (BadDigest).
+ * `<ChecksumCRC32>` equal to its stored one (InvalidPart), and an `x-amz-checksum-crc32` equal to
+ * the combined value (BadDigest).
  */
 export function fullObjectCrc32(
   parts: ReadonlyArray<{ readonly partNumber: number; readonly crc32?: string }>,
@@ -142,15 +106,6 @@ export function fullObjectCrc32(
       };
     }
     pieces.push({ crc32: value, size: stored[index]?.size ?? 0 });
-  }
-  for (const name of OTHER_VALUE_HEADERS) {
-    if (headers[name] !== undefined) {
-      return {
-        status: 400,
-        code: "InvalidRequest",
-        message: `The upload was created using the CRC32 checksum algorithm; ${name} does not apply to it.`,
-      };
-    }
   }
   const whole = crc32ToBase64(crc32OfPieces(pieces));
   const declared = headerValue(headers, "x-amz-checksum-crc32");

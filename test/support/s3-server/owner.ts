@@ -1,6 +1,3 @@
-/** The account s3rver reports as every object's owner (its hard-coded dummy account). */
-export const DUMMY_OWNER = { id: "123456789000", displayName: "S3rver" } as const;
-
 /**
  * The only credentials s3rver accepts (it checks the access key id, not the V4 signature); the
  * proxy rewrites any SigV4 access key id to this one.

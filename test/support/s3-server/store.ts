@@ -46,7 +46,6 @@ export interface StoredUpload {
   readonly bucket: string;
   readonly key: string;
   readonly uploadId: string;
-  readonly initiated: Date;
 }
 
 /** S3 orders keys by their UTF-8 bytes. */
@@ -100,13 +99,7 @@ export class StoreLayout {
     const base = slash === -1 ? "" : prefix.slice(0, slash + 1);
     const keys: string[] = [];
     const walk = (dir: string, relative: string): void => {
-      let entries: string[];
-      try {
-        entries = readdirSync(dir);
-      } catch {
-        return;
-      }
-      for (const name of entries) {
+      for (const name of entriesOf(dir)) {
         if (relative === "" && name.startsWith(INTERNAL_PREFIX) && !name.endsWith(OBJECT_SUFFIX)) continue;
         const full = join(dir, name);
         let isDir: boolean;
@@ -273,22 +266,15 @@ export class StoreLayout {
     this.completing.delete(uploadId);
   }
 
-  /** Open uploads of one bucket (every bucket when undefined), sorted by key then upload id. */
-  uploads(bucket?: string): StoredUpload[] {
-    const buckets = bucket === undefined ? this.buckets() : [bucket];
+  /** Open uploads in every bucket, sorted by key then upload id. */
+  uploads(): StoredUpload[] {
     const uploads: StoredUpload[] = [];
-    for (const name of buckets) {
-      const dir = this.store.getResourcePath(name, undefined, "uploads");
-      let ids: string[];
-      try {
-        ids = readdirSync(dir);
-      } catch {
-        continue;
-      }
-      for (const uploadId of ids) {
+    for (const bucket of this.buckets()) {
+      const dir = this.store.getResourcePath(bucket, undefined, "uploads");
+      for (const uploadId of entriesOf(dir)) {
         try {
           const key = this.completing.get(uploadId) ?? readFileSync(join(dir, uploadId, "key"), "utf8");
-          uploads.push({ bucket: name, key, uploadId, initiated: statSync(join(dir, uploadId)).birthtime });
+          uploads.push({ bucket, key, uploadId });
         } catch {
           // a part-only directory or one being removed: not an upload
         }
@@ -301,5 +287,14 @@ export class StoreLayout {
     return readdirSync(this.root)
       .filter((name) => statSync(join(this.root, name)).isDirectory())
       .sort();
+  }
+}
+
+/** The names in a directory; none when it does not exist (or is being removed). */
+function entriesOf(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }

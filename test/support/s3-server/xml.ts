@@ -1,4 +1,4 @@
-/** S3 XML bodies: escaping, error documents, and the proxy's own responses. */
+/** S3 XML bodies: escaping, error documents, and the S3 errors the proxy answers with. */
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 
@@ -88,4 +88,37 @@ export function sendError(
   options: { extra?: Record<string, string>; headOnly?: boolean } = {},
 ): void {
   sendXml(res, status, errorXml(code, message, options.extra), options.headOnly);
+}
+
+/** An S3 error the proxy answers with. */
+export interface S3Problem {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+export function sendProblem(res: ServerResponse, problem: S3Problem): void {
+  sendError(res, problem.status, problem.code, problem.message);
+}
+
+export function noSuchBucket(res: ServerResponse, bucket: string): void {
+  sendError(res, 404, "NoSuchBucket", "The specified bucket does not exist", {
+    extra: { BucketName: bucket },
+  });
+}
+
+export function noSuchUpload(res: ServerResponse, uploadId: string): void {
+  sendError(
+    res,
+    404,
+    "NoSuchUpload",
+    "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+    { extra: { UploadId: uploadId } },
+  );
+}
+
+export function preconditionFailed(res: ServerResponse): void {
+  sendError(res, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", {
+    extra: { Condition: "If-None-Match" },
+  });
 }
