@@ -188,7 +188,6 @@ async function runTask(task: Task): Promise<Omit<TaskResult, "peakRssBytes" | "c
             });
             return log;
           },
-          bodyError: (err, workspace, window) => atlas.bodyError(err, workspace, window),
         },
         s3,
         nowMs: task.window.endMs + 24 * 3_600_000,

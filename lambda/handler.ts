@@ -5,13 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { S3Client } from "@aws-sdk/client-s3";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
-import type { Dispatcher } from "undici";
 import { type ArchiveRunRequest, archiveRun, type RunSummary } from "./archive/run";
-import { createAtlasClient } from "./atlas/client";
-import { createAtlasDispatcher } from "./atlas/dispatcher";
 import {
   type ArchiverConfig,
   BUNDLED_CONFIG_FILE,
@@ -20,11 +15,10 @@ import {
   HANDLER_ENVIRONMENT,
   parseBundledConfig,
 } from "./config";
-import { ArchiverError } from "./errors";
+import { ArchiverError, InputError } from "./errors";
 import { runMetrics, setupFailureMetrics } from "./metrics";
-import { parseBoundary, RangeInputError } from "./range";
-import { createS3Client } from "./s3-client";
-import { SecretCredentials } from "./secrets";
+import { parseBoundary } from "./range";
+import { createRuntime, type Runtime } from "./runtime";
 
 /** The invocation ended with failed windows: the message says how many; `summary` has each one. */
 export class RunFailedError extends ArchiverError {
@@ -36,17 +30,26 @@ export class RunFailedError extends ArchiverError {
       "RUN_FAILED",
       `${summary.totals.failed} window(s) failed in run ${summary.runId} (the next run retries them): ` +
         `${failed.slice(0, 10).join("; ")}${failed.length > 10 ? `; and ${failed.length - 10} more` : ""}`,
+      { kind: "transient" },
     );
   }
 }
+
+/** The function's environment or bundle is not what the stack deploys (kind `setup`): redeploy. */
+export class HandlerMisconfiguredError extends ArchiverError {
+  constructor(message: string) {
+    super("HANDLER_MISCONFIGURED", message, { kind: "setup" });
+  }
+}
+
+/** How the Lambda event's fields are named in messages. */
+const eventField = (field: string) => `Event field "${field}"`;
 
 /** What is built once per container and reused by warm invocations. */
 interface State {
   readonly config: ArchiverConfig;
   readonly bucket: string;
-  readonly s3: S3Client;
-  readonly dispatcher: Dispatcher;
-  readonly credentials: SecretCredentials;
+  readonly runtime: Runtime;
   readonly namespace: string;
 }
 
@@ -55,8 +58,7 @@ let state: State | undefined;
 function required(name: string): string {
   const value = process.env[name];
   if (!value) {
-    throw new ArchiverError(
-      "HANDLER_MISCONFIGURED",
+    throw new HandlerMisconfiguredError(
       `Environment variable ${name} is not set; the stack sets it, so redeploy with cdk deploy.`,
     );
   }
@@ -89,17 +91,12 @@ function init(): State {
   const config = bundledConfig();
   const bucket = process.env[HANDLER_ENVIRONMENT.bucket] ?? config.archive.bucket;
   if (!bucket) {
-    throw new ArchiverError(
-      "HANDLER_MISCONFIGURED",
-      "No bucket: set ARCHIVE_BUCKET or archive.bucket, and redeploy.",
-    );
+    throw new HandlerMisconfiguredError("No bucket: set ARCHIVE_BUCKET or archive.bucket, and redeploy.");
   }
   return {
     config,
     bucket,
-    s3: createS3Client(),
-    dispatcher: createAtlasDispatcher(),
-    credentials: new SecretCredentials(new SecretsManagerClient({}), required(HANDLER_ENVIRONMENT.secretArn)),
+    runtime: createRuntime({ secretId: required(HANDLER_ENVIRONMENT.secretArn) }),
     namespace: process.env[HANDLER_ENVIRONMENT.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
   };
 }
@@ -118,17 +115,24 @@ function eventBoundary(event: Record<string, unknown>, field: "from" | "to"): nu
   const value = event[field];
   if (value === undefined) return undefined;
   if (typeof value !== "string") {
-    throw new ArchiverError(
-      "HANDLER_BAD_EVENT",
-      `Event field "${field}" must be a string (an ISO 8601 instant with its zone, or a date YYYY-MM-DD), not ${typeof value}.`,
+    throw badEvent(
+      field,
+      (n) =>
+        `${n(field)} must be a string (an ISO 8601 instant with its zone, or a date YYYY-MM-DD), not ${typeof value}.`,
     );
   }
   try {
-    return parseBoundary(value, field, `Event field "${field}"`);
+    return parseBoundary(value, field);
   } catch (err) {
-    if (!(err instanceof RangeInputError)) throw err;
-    throw new ArchiverError("HANDLER_BAD_EVENT", err.message, { cause: err });
+    if (!(err instanceof InputError)) throw err;
+    throw badEvent(field, err.describe, err);
   }
+}
+
+/** `HANDLER_BAD_EVENT`: an event field that cannot be used, its message rendered with the event's names. */
+function badEvent(field: string, describe: InputError["describe"], cause?: unknown): InputError {
+  // Lambda reports `message`: it names the event's field, not a command-line flag.
+  return new InputError("HANDLER_BAD_EVENT", { field, ...(cause ? { cause } : {}) }, describe, eventField);
 }
 
 function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}): void {
@@ -149,42 +153,40 @@ function writeMetrics(document: Record<string, unknown>): void {
  */
 export async function handler(event: unknown, context: Context): Promise<RunSummary> {
   state ??= init();
-  const { config, bucket, s3, dispatcher, credentials, namespace } = state;
+  const { config, bucket, runtime, namespace } = state;
   const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local";
   const manual = (event && typeof event === "object" ? event : {}) as Record<string, unknown>;
   const fromMs = eventBoundary(manual, "from");
   const toMs = eventBoundary(manual, "to");
   if ((fromMs === undefined) !== (toMs === undefined)) {
-    throw new ArchiverError("HANDLER_BAD_EVENT", 'A backfill needs both "from" and "to" (ISO dates).');
+    throw badEvent(
+      fromMs === undefined ? "from" : "to",
+      (n) => `A backfill needs both ${n("from")} and ${n("to")} (ISO dates).`,
+    );
   }
   const range = fromMs !== undefined && toMs !== undefined ? { fromMs, toMs } : undefined;
 
   const startedAt = Date.now();
   const remaining = context.getRemainingTimeInMillis();
   const deadlineMs = startedAt + remaining - deadlineMargin(remaining);
-  const atlas = createAtlasClient({
-    baseUrl: config.atlas.baseUrl,
-    apiVersion: config.atlas.apiVersion,
-    dispatcher,
-    credentials,
-    onRetry: (e) => log("warn", "retrying Atlas", { ...e }),
-  });
+  const atlas = runtime.atlasClient(config, (e) => log("warn", "retrying Atlas", { ...e }));
 
   // Credentials first: an unreadable or refused secret is one clear error, not one per window.
   try {
     await atlas.prepare(AbortSignal.timeout(Math.max(1, deadlineMs - Date.now())));
   } catch (err) {
-    const error = err instanceof ArchiverError ? err : new ArchiverError("HANDLER_SETUP_FAILED", String(err));
-    log("error", "run could not start", { error: error.toJSON() });
+    const error =
+      err instanceof ArchiverError ? err.toJSON() : { code: "HANDLER_SETUP_FAILED", message: String(err) };
+    log("error", "run could not start", { error });
     writeMetrics(setupFailureMetrics(namespace, functionName, Date.now(), context.awsRequestId));
-    throw error;
+    throw err;
   }
 
   const request: ArchiveRunRequest = {
     config,
     bucket,
     atlas,
-    s3,
+    s3: runtime.s3,
     nowMs: startedAt,
     runId: context.awsRequestId,
     ...(range ? { range } : {}),

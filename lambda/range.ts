@@ -11,7 +11,7 @@
  *   minute and second 00-59), and only the years {@link MIN_YEAR} through {@link MAX_YEAR}: Atlas
  *   counts time in seconds since 1970, and the archive's keys have four-digit years.
  */
-import { ArchiverError } from "./errors";
+import { type FieldNamer, InputError } from "./errors";
 
 /** A half-open time range `[fromMs, toMs)` in epoch milliseconds. */
 export interface TimeRange {
@@ -26,14 +26,20 @@ export const MAX_YEAR = 9999;
 
 /**
  * A malformed, impossible, out-of-range, missing, reversed or empty date, instant or range. Code
- * `RANGE_INVALID`: the caller's input is wrong (the CLI exits 2 with the usage hint).
+ * `RANGE_INVALID`, kind `usage`: the caller's input is wrong. It names the field (`from`, `to`,
+ * `now`), which the caller renders: `--from` on the command line, the event's `"from"` in Lambda.
  */
-export class RangeInputError extends ArchiverError {
+export class RangeInputError extends InputError {
   declare readonly code: "RANGE_INVALID";
 
-  constructor(message: string) {
-    super("RANGE_INVALID", message);
+  constructor(field: string, value: string | undefined, describe: (namer: FieldNamer) => string) {
+    super("RANGE_INVALID", { field, ...(value === undefined ? {} : { value }) }, describe);
   }
+}
+
+/** A refusal of `value` given as `field`: `text` completes the sentence that starts with the field's name and the value. */
+function refuse(field: string, value: string, text: string): RangeInputError {
+  return new RangeInputError(field, value, (n) => `${n(field)} ${shown(value)} ${text}`);
 }
 
 const DAY_MS = 86_400_000;
@@ -77,44 +83,43 @@ function daysInMonth(year: number, month: number): number {
 }
 
 /** The UTC midnight of a date's fields, checked against the calendar and the years allowed. */
-function dayMs(label: string, value: string, year: number, month: number, day: number): number {
+function dayMs(field: string, value: string, year: number, month: number, day: number): number {
   if (year < MIN_YEAR || year > MAX_YEAR) {
-    throw new RangeInputError(
-      `${label} ${shown(value)} is outside ${RANGE_NOTE} (Atlas counts time in seconds since 1970, and ` +
-        "archive keys have four-digit years).",
+    throw refuse(
+      field,
+      value,
+      `is outside ${RANGE_NOTE} (Atlas counts time in seconds since 1970, and archive keys have four-digit years).`,
     );
   }
   if (month < 1 || month > 12) {
-    throw new RangeInputError(`${label} ${shown(value)} is not a calendar date: the month must be 01 to 12.`);
+    throw refuse(field, value, "is not a calendar date: the month must be 01 to 12.");
   }
   const days = daysInMonth(year, month);
   if (day < 1 || day > days) {
-    throw new RangeInputError(
-      `${label} ${shown(value)} is not a calendar date: ${MONTHS[month - 1]} ${year} has ${days} days.`,
-    );
+    throw refuse(field, value, `is not a calendar date: ${MONTHS[month - 1]} ${year} has ${days} days.`);
   }
   // Date.UTC maps years 0-99 to 1900-1999; the years allowed here are all four-digit.
   return Date.UTC(year, month - 1, day);
 }
 
 /** The instant `value` in epoch milliseconds, if it is written as one (else `undefined`). */
-function instantMs(value: string, label: string): number | undefined {
+function instantMs(value: string, field: string): number | undefined {
   const m = INSTANT.exec(value);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s = "0", fraction = "", sign, oh = "0", om = "0"] = m;
-  const day = dayMs(label, value, Number(y), Number(mo), Number(d));
+  const day = dayMs(field, value, Number(y), Number(mo), Number(d));
   const hour = Number(h);
   const minute = Number(mi);
   const second = Number(s);
   if (hour > 23 || minute > 59 || second > 59) {
-    throw new RangeInputError(
-      `${label} ${shown(value)} is not a time of day: the hour must be 00 to 23, minutes and seconds 00 to 59.`,
+    throw refuse(
+      field,
+      value,
+      "is not a time of day: the hour must be 00 to 23, minutes and seconds 00 to 59.",
     );
   }
   if (Number(oh) > 23 || Number(om) > 59) {
-    throw new RangeInputError(
-      `${label} ${shown(value)} has no valid zone offset: use Z or ±hh:mm with hh 00 to 23 and mm 00 to 59.`,
-    );
+    throw refuse(field, value, "has no valid zone offset: use Z or ±hh:mm with hh 00 to 23 and mm 00 to 59.");
   }
   const offsetMs = sign === undefined ? 0 : (sign === "-" ? -1 : 1) * (Number(oh) * 60 + Number(om)) * 60_000;
   const ms =
@@ -123,40 +128,42 @@ function instantMs(value: string, label: string): number | undefined {
     Number(fraction.padEnd(3, "0").slice(0, 3)) -
     offsetMs;
   if (ms < START_MS || ms >= END_MS) {
-    throw new RangeInputError(`${label} ${shown(value)} is ${iso(ms)}, outside ${RANGE_NOTE} UTC.`);
+    throw refuse(field, value, `is ${iso(ms)}, outside ${RANGE_NOTE} UTC.`);
   }
   return ms;
 }
 
-function notADate(value: string, label: string, what: string): RangeInputError {
+function notADate(value: string, field: string, what: string): RangeInputError {
   const zone = ZONELESS.test(value)
     ? " The zone is missing: add Z for UTC, or the offset, e.g. +01:00 (a time without one would depend on the machine's time zone)."
     : "";
-  return new RangeInputError(`${label} ${shown(value)} is not ${what}.${zone}`);
+  return refuse(field, value, `is not ${what}.${zone}`);
 }
 
 /**
  * Parses one instant: an ISO 8601 date and time with its zone. A date alone is refused (it would
  * not say which instant of the day is meant).
  *
- * @param label names the value in the message, e.g. `--now` or `Event field "from"`
+ * @param field names the value in the error (`now`, `from`): the caller renders it
  * @returns epoch milliseconds, in 1970-01-01T00:00:00Z through 9999-12-31T23:59:59.999Z
  * @throws {RangeInputError} `RANGE_INVALID` naming the value
  * @example
  * ```ts
- * parseInstant("2026-11-28T14:00:00+01:00", "--now"); // Date.parse("2026-11-28T13:00:00Z")
- * parseInstant("2026-02-30T00:00:00Z", "--now"); // throws: February 2026 has 28 days
+ * parseInstant("2026-11-28T14:00:00+01:00", "now"); // Date.parse("2026-11-28T13:00:00Z")
+ * parseInstant("2026-02-30T00:00:00Z", "now"); // throws: February 2026 has 28 days
  * ```
  */
-export function parseInstant(value: string, label: string): number {
-  const ms = instantMs(value, label);
+export function parseInstant(value: string, field: string): number {
+  const ms = instantMs(value, field);
   if (ms !== undefined) return ms;
   if (DATE.test(value)) {
-    throw new RangeInputError(
-      `${label} ${shown(value)} is a date, not an instant: give the time and its zone, e.g. ${value}T00:00:00Z.`,
+    throw refuse(
+      field,
+      value,
+      `is a date, not an instant: give the time and its zone, e.g. ${value}T00:00:00Z.`,
     );
   }
-  throw notADate(value, label, `an instant: use an ISO 8601 date and time with its zone, ${INSTANT_EXAMPLE}`);
+  throw notADate(value, field, `an instant: use an ISO 8601 date and time with its zone, ${INSTANT_EXAMPLE}`);
 }
 
 /**
@@ -164,8 +171,7 @@ export function parseInstant(value: string, label: string): number {
  * midnight, as `to` it includes the day (the range ends at the next midnight). An instant (see
  * {@link parseInstant}) is taken as given, and as `to` it is excluded.
  *
- * @param end which end of the range `value` is
- * @param label names the value in messages (default `--from` / `--to`)
+ * @param end which end of the range `value` is (also the field the error names)
  * @throws {RangeInputError} `RANGE_INVALID` naming the value
  * @example
  * ```ts
@@ -173,17 +179,17 @@ export function parseInstant(value: string, label: string): number {
  * parseBoundary("2026-11-28T13:30:00Z", "from"); // Date.parse("2026-11-28T13:30:00Z")
  * ```
  */
-export function parseBoundary(value: string, end: "from" | "to", label = `--${end}`): number {
+export function parseBoundary(value: string, end: "from" | "to"): number {
   const date = DATE.exec(value);
   if (date) {
-    const ms = dayMs(label, value, Number(date[1]), Number(date[2]), Number(date[3]));
+    const ms = dayMs(end, value, Number(date[1]), Number(date[2]), Number(date[3]));
     return end === "to" ? ms + DAY_MS : ms;
   }
-  const ms = instantMs(value, label);
+  const ms = instantMs(value, end);
   if (ms !== undefined) return ms;
   throw notADate(
     value,
-    label,
+    end,
     `a date: use YYYY-MM-DD (a whole UTC day) or an ISO 8601 instant with its zone, ${INSTANT_EXAMPLE}`,
   );
 }
@@ -198,8 +204,6 @@ export interface RangeDefaults {
   readonly required?: boolean;
   /** The longest range allowed, e.g. 366 days for `run`; default: any. */
   readonly maxSpanMs?: number;
-  /** How messages name the two ends; default `--from` and `--to`. */
-  readonly labels?: { readonly from: string; readonly to: string };
 }
 
 /**
@@ -211,46 +215,56 @@ export interface RangeDefaults {
  * ```ts
  * parseRange({ from: "2026-11-28", to: "2026-11-28" }, { required: true });
  * // the whole UTC day: { fromMs: Date.parse("2026-11-28T00:00:00Z"), toMs: Date.parse("2026-11-29T00:00:00Z") }
- * parseRange({ from: event.from, to: event.to }, { required: true, labels: { from: '"from"', to: '"to"' } });
  * ```
  */
 export function parseRange(
   options: { readonly from?: string; readonly to?: string },
   defaults: RangeDefaults = {},
 ): TimeRange {
-  const labels = defaults.labels ?? { from: "--from", to: "--to" };
-  const both = `${labels.from} and ${labels.to}`;
+  const both = (n: FieldNamer) => `${n("from")} and ${n("to")}`;
   if (defaults.required && options.from === undefined && options.to === undefined) {
-    throw new RangeInputError(`${both} are required: give the range to read.`);
+    throw new RangeInputError("from", undefined, (n) => `${both(n)} are required: give the range to read.`);
   }
   const missing =
     options.from === undefined && (defaults.required || defaults.fallbackSpanMs === undefined)
-      ? labels.from
+      ? "from"
       : options.to === undefined && (defaults.required || defaults.nowMs === undefined)
-        ? labels.to
+        ? "to"
         : undefined;
-  if (missing !== undefined) throw new RangeInputError(`${both} are required together: give ${missing} too.`);
-  const toMs =
-    options.to === undefined ? (defaults.nowMs as number) : parseBoundary(options.to, "to", labels.to);
+  if (missing !== undefined) {
+    throw new RangeInputError(
+      missing,
+      undefined,
+      (n) => `${both(n)} are required together: give ${n(missing)} too.`,
+    );
+  }
+  const toMs = options.to === undefined ? (defaults.nowMs as number) : parseBoundary(options.to, "to");
   const fromMs =
     options.from === undefined
       ? Math.max(START_MS, toMs - (defaults.fallbackSpanMs as number))
-      : parseBoundary(options.from, "from", labels.from);
+      : parseBoundary(options.from, "from");
+  // Both ends parsed, so they are short and plain.
+  const range = (n: FieldNamer) =>
+    `The range ${n("from")} ${options.from ?? iso(fromMs)} ${n("to")} ${options.to ?? iso(toMs)}`;
   if (fromMs >= toMs) {
     // A `to` date ends a day later than it reads: judge "reversed" by the value as written.
     const written = options.to !== undefined && DATE.test(options.to) ? toMs - DAY_MS : toMs;
     throw new RangeInputError(
-      // Both ends parsed, so they are short and plain.
-      `The range ${labels.from} ${options.from ?? iso(fromMs)} ${labels.to} ${options.to ?? iso(toMs)} is ` +
-        `${fromMs > written ? "reversed" : "empty"}: ` +
-        `${labels.from} must be before ${labels.to} (a ${labels.to} date includes that whole day).`,
+      "from",
+      options.from,
+      (n) =>
+        `${range(n)} is ${fromMs > written ? "reversed" : "empty"}: ` +
+        `${n("from")} must be before ${n("to")} (a ${n("to")} date includes that whole day).`,
     );
   }
   if (defaults.maxSpanMs !== undefined && toMs - fromMs > defaults.maxSpanMs) {
     const days = (toMs - fromMs) / DAY_MS;
+    const maxDays = defaults.maxSpanMs / DAY_MS;
     throw new RangeInputError(
-      `The range ${labels.from} ${options.from ?? iso(fromMs)} ${labels.to} ${options.to ?? iso(toMs)} covers ` +
-        `${Number.isInteger(days) ? days : days.toFixed(1)} days, more than the ${defaults.maxSpanMs / DAY_MS} ` +
+      "from",
+      options.from,
+      (n) =>
+        `${range(n)} covers ${Number.isInteger(days) ? days : days.toFixed(1)} days, more than the ${maxDays} ` +
         "allowed: split it.",
     );
   }

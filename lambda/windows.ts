@@ -133,7 +133,7 @@ export function windowsInRange(fromMs: number, toMs: number, minutes: number): T
   assertTime("Range end", toMs);
   if (fromMs > toMs) {
     throw new RangeError(
-      `Range start ${formatInstant(fromMs)} is after range end ${formatInstant(toMs)}: swap --from and --to.`,
+      `Range start ${formatInstant(fromMs)} is after range end ${formatInstant(toMs)}: swap the two ends.`,
     );
   }
   const windows: TimeWindow[] = [];

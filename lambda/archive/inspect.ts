@@ -43,20 +43,6 @@ export interface LogDigest {
 }
 
 /**
- * Base64 of the big-endian CRC32, as S3 writes a full-object `x-amz-checksum-crc32`.
- *
- * @example
- * ```ts
- * crc32Base64(0xcbf43926); // "y/Q5Jg==" (the CRC32 of "123456789")
- * ```
- */
-export function crc32Base64(crc: number): string {
-  const buf = Buffer.alloc(4);
-  buf.writeUInt32BE(crc >>> 0);
-  return buf.toString("base64");
-}
-
-/**
  * Passes gzip bytes through unchanged while inflating a copy to check the framing and every
  * member's CRC32 and length. It fails the stream (so the upload is aborted) as soon as the data
  * is corrupt, and at the end when the gzip is truncated.

@@ -148,6 +148,19 @@ export function contentDispositionFileName(header: string | string[] | undefined
   return match[1] !== undefined ? match[1].replace(/\\(.)/g, "$1") : match[2];
 }
 
+/**
+ * Makes `body` emit `typed(err)` instead of the raw error it fails with (a reset socket, undici's
+ * idle timeout), so whoever reads it (the gzip check, the upload) sees an error that names the
+ * workspace and window. Shaped as a `_destroy` hook, not a PassThrough: every way a stream fails
+ * goes through `destroy(err)`, whose callback's error is the one emitted, and the body keeps its
+ * own backpressure with no extra hop per chunk.
+ */
+function typeErrors(body: Readable, typed: (err: Error) => Error): void {
+  const destroy = body._destroy.bind(body);
+  body._destroy = (err, callback) =>
+    destroy(err, (error?: Error | null) => callback(error ? typed(error) : error));
+}
+
 function headerNumber(value: string | string[] | undefined): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
   if (raw === undefined || !/^\d+$/.test(raw.trim())) return undefined;
@@ -320,6 +333,7 @@ export class AtlasClient {
       );
       if (log.body.destroyed) release();
       else log.body.once("close", release);
+      typeErrors(log.body, (err) => this.bodyError(err, workspace, window));
       return log;
     } catch (err) {
       release();
@@ -332,9 +346,9 @@ export class AtlasClient {
     return this.options.authenticator.close();
   }
 
-  /** The error a download body stream emitted, as a typed error naming the workspace and window. */
-  bodyError(err: unknown, workspace: Workspace, window: TimeWindow): Error {
-    // An error already typed (by the store: an S3 failure whose cause is a socket error) stays as it is.
+  /** The error a download body stream emits, as a typed error naming the workspace and window. */
+  private bodyError(err: unknown, workspace: Workspace, window: TimeWindow): Error {
+    // An error already typed (the download's own timeout, aborting the body) stays as it is.
     if (err instanceof ArchiverError) return err;
     return isNetworkError(err) ? networkError(err, this.context(workspace, window), 1) : (err as Error);
   }

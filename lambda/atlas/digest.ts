@@ -12,7 +12,8 @@
  * Everything here is pure apart from the random client nonce, whose source can be injected.
  */
 import { createHash, randomBytes as cryptoRandomBytes } from "node:crypto";
-import { ArchiverError, type ArchiverErrorOptions } from "../errors";
+import type { ErrorKind } from "../errors";
+import { AtlasError, type AtlasErrorOptions } from "./errors";
 
 /** The algorithms this client can answer. */
 export type DigestAlgorithm = "MD5" | "SHA-256" | "MD5-sess" | "SHA-256-sess";
@@ -43,12 +44,24 @@ export type DigestErrorCode =
   /** The nonce count passed ffffffff: a new challenge is needed. */
   | "ATLAS_DIGEST_NONCE_EXHAUSTED";
 
+/**
+ * The kind of each {@link DigestErrorCode}: a challenge this client cannot answer is the server's
+ * setup (no window of any workspace can be asked for with it); an exhausted nonce count needs only
+ * a new challenge.
+ */
+const DIGEST_ERROR_KINDS: Readonly<Record<DigestErrorCode, ErrorKind>> = {
+  ATLAS_DIGEST_UNSUPPORTED: "setup",
+  ATLAS_DIGEST_INVALID_CHALLENGE: "setup",
+  ATLAS_DIGEST_INVALID_VALUE: "permanent",
+  ATLAS_DIGEST_NONCE_EXHAUSTED: "transient",
+};
+
 /** A Digest challenge cannot be answered. The message says what the server offered, never a secret. */
-export class DigestError extends ArchiverError {
+export class DigestError extends AtlasError {
   declare readonly code: DigestErrorCode;
 
-  constructor(code: DigestErrorCode, message: string, options: ArchiverErrorOptions = {}) {
-    super(code, message, options);
+  constructor(code: DigestErrorCode, message: string, options: AtlasErrorOptions = {}) {
+    super(code, DIGEST_ERROR_KINDS[code], message, options);
   }
 }
 

@@ -2,31 +2,38 @@
  * Typed errors of the Atlas client. Each says what went wrong with which workspace and window,
  * and what to do about it.
  */
-import { ArchiverError, type ArchiverErrorOptions } from "../errors";
+import { ArchiverError, type ErrorContext, type ErrorKind } from "../errors";
 
 /** The Atlas roles that may download Stream Processing audit logs, for 401/403 messages. */
 export const REQUIRED_ROLES =
   "Organization Stream Processing Admin, Project Stream Processing Manager, " +
   "or Project Data Access Admin / Read Write / Read Only";
 
-/** Extra context an Atlas error carries beyond {@link ArchiverErrorOptions}. */
-export interface AtlasErrorOptions extends ArchiverErrorOptions {
+/** What an Atlas error names: the workspace and window, Atlas's answer. */
+export interface AtlasErrorContext extends ErrorContext {
+  /** HTTP status returned by Atlas. */
+  readonly status?: number;
+  /** Atlas `ApiError.errorCode`, e.g. `RATE_LIMITED_TOKEN_BUCKET`. */
+  readonly atlasErrorCode?: string;
+  /** Atlas `ApiError.detail`. */
+  readonly detail?: string;
+}
+
+/** Options of every Atlas error. */
+export interface AtlasErrorOptions extends AtlasErrorContext {
   /** How many HTTP attempts were made before giving up. */
   readonly attempts?: number;
-  /** Whether another attempt later (e.g. the next scheduled run) may succeed. */
-  readonly retryable?: boolean;
+  readonly cause?: unknown;
 }
 
 /** Base class of every error that comes from talking to Atlas. */
-export class AtlasError extends ArchiverError {
+export class AtlasError extends ArchiverError<AtlasErrorContext> {
   readonly attempts: number | undefined;
-  readonly retryable: boolean;
 
-  constructor(code: string, message: string, options: AtlasErrorOptions = {}) {
-    const { attempts, retryable, ...rest } = options;
-    super(code, message, rest);
+  constructor(code: string, kind: ErrorKind, message: string, options: AtlasErrorOptions = {}) {
+    const { attempts, ...rest } = options;
+    super(code, message, { ...rest, kind });
     this.attempts = attempts;
-    this.retryable = retryable ?? false;
   }
 
   get status(): number | undefined {
@@ -45,49 +52,49 @@ export class AtlasError extends ArchiverError {
 /** 401: the credentials were refused even after a fresh token or Digest challenge. */
 export class AtlasUnauthorizedError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_UNAUTHORIZED", message, options);
+    super("ATLAS_UNAUTHORIZED", "setup", message, options);
   }
 }
 
 /** 403: the credentials are valid but may not do this (role, IP access list, token limit). */
 export class AtlasForbiddenError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_FORBIDDEN", message, options);
+    super("ATLAS_FORBIDDEN", "setup", message, options);
   }
 }
 
 /** 404: the project (group) or the Stream Processing workspace does not exist. */
 export class AtlasNotFoundError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_NOT_FOUND", message, options);
+    super("ATLAS_NOT_FOUND", "setup", message, options);
   }
 }
 
 /** 400, 406 and other 4xx that retrying cannot fix: the request itself is wrong. */
 export class AtlasRequestError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_BAD_REQUEST", message, options);
+    super("ATLAS_BAD_REQUEST", "setup", message, options);
   }
 }
 
 /** 429 (or 503 with Retry-After) that outlasted the retry budget. */
 export class AtlasRateLimitedError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_RATE_LIMITED", message, { retryable: true, ...options });
+    super("ATLAS_RATE_LIMITED", "transient", message, options);
   }
 }
 
 /** 5xx that outlasted the retry budget. */
 export class AtlasServerError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_SERVER_ERROR", message, { retryable: true, ...options });
+    super("ATLAS_SERVER_ERROR", "transient", message, options);
   }
 }
 
 /** The connection failed, was reset, or went silent longer than a timeout allows. */
 export class AtlasNetworkError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_NETWORK", message, { retryable: true, ...options });
+    super("ATLAS_NETWORK", "transient", message, options);
   }
 }
 
@@ -97,7 +104,7 @@ export class AtlasNetworkError extends AtlasError {
  */
 export class AtlasTimeoutError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_TIMEOUT", message, { retryable: true, ...options });
+    super("ATLAS_TIMEOUT", "transient", message, options);
   }
 }
 
@@ -107,20 +114,20 @@ export class AtlasTimeoutError extends AtlasError {
  */
 export class AtlasPausedError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_PAUSED", message, { retryable: true, ...options });
+    super("ATLAS_PAUSED", "transient", message, options);
   }
 }
 
 /** A 200 that is not an audit log: wrong content type, or a body that is not gzip. */
 export class AtlasUnexpectedResponseError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_UNEXPECTED_RESPONSE", message, options);
+    super("ATLAS_UNEXPECTED_RESPONSE", "transient", message, options);
   }
 }
 
 /** The secret or environment does not hold a usable pair of Atlas credentials. */
 export class AtlasCredentialsError extends AtlasError {
   constructor(message: string, options: AtlasErrorOptions = {}) {
-    super("ATLAS_CREDENTIALS_INVALID", message, options);
+    super("ATLAS_CREDENTIALS_INVALID", "setup", message, options);
   }
 }

@@ -1,4 +1,10 @@
-import { ArchiverError, type ArchiverErrorOptions } from "../errors";
+import { ArchiverError, type ErrorContext } from "../errors";
+
+/** What a configuration error names: the file. */
+export interface ConfigErrorContext extends ErrorContext {
+  /** The parameter file (or the variable) the error is about. */
+  readonly file?: string;
+}
 
 /** One thing wrong with the parameter file. */
 export interface ConfigProblem {
@@ -25,7 +31,7 @@ export type ConfigErrorCode =
   | "CONFIG_TOO_LARGE";
 
 /**
- * The parameter file cannot be used; the message lists every problem at once.
+ * The parameter file cannot be used (kind `setup`); the message lists every problem at once.
  *
  * @example
  * ```ts
@@ -34,17 +40,20 @@ export type ConfigErrorCode =
  * }
  * ```
  */
-export class ConfigError extends ArchiverError {
+export class ConfigError extends ArchiverError<ConfigErrorContext> {
   declare readonly code: ConfigErrorCode;
   readonly problems: readonly ConfigProblem[];
 
   constructor(
     code: ConfigErrorCode,
     message: string,
-    options: ArchiverErrorOptions & { readonly problems?: readonly ConfigProblem[] } = {},
+    options: ConfigErrorContext & {
+      readonly cause?: unknown;
+      readonly problems?: readonly ConfigProblem[];
+    } = {},
   ) {
     const { problems = [], ...rest } = options;
-    super(code, message, rest);
+    super(code, message, { ...rest, kind: "setup" });
     this.problems = Object.freeze(problems.map((p) => Object.freeze({ ...p })));
   }
 

@@ -26,9 +26,16 @@ export {
 export { ConfigError, type ConfigErrorCode, type ConfigProblem } from "./error";
 export {
   archiveKey,
+  CRC32_METADATA,
   compactUtc,
+  type KeyParse,
+  metadataMismatches,
   OBJECT_SUFFIX,
+  type ObjectMetadataInput,
   objectFileName,
+  objectMetadata,
+  type ParsedKey,
+  parseArchiveKey,
   partitionPrefix,
   utcDate,
 } from "./layout";

@@ -2,12 +2,11 @@
  * Listing the archive: the archived objects of a group (and tenant) whose window overlaps a range,
  * read from S3 listings and the key layout alone.
  */
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { utcDate, type Workspace, workspaceLabel } from "../config";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { listPages as listBucketPages } from "../bucket/list";
+import { parseArchiveKey, utcDate, type Workspace, workspaceLabel } from "../config";
 import { overlaps, type TimeRange } from "../range";
 import type { TimeWindow } from "../windows";
-import { ReaderError, readError } from "./errors";
-import { parseArchiveKey } from "./keys";
 
 /** Where the archive is: a bucket and the key prefix (empty or ending with `/`). */
 export interface ArchiveLocation {
@@ -48,56 +47,14 @@ export interface ArchiveListing {
   readonly unparsed: UnparsedKey[];
 }
 
-interface ListPage {
-  readonly contents: Array<{ key: string; size: number }>;
-  readonly prefixes: string[];
-}
-
-/**
- * Pages of one ListObjectsV2 listing, one request at a time (so a consumer can stop early). A
- * continuation token seen before is an error: a store that hands it out again would loop for ever.
- */
-async function* listPages(
+/** The archive's pages under `request.prefix`, as the reader lists them. */
+function listPages(
   s3: S3Client,
   bucket: string,
   request: { prefix: string; delimiter?: string; startAfter?: string },
   signal?: AbortSignal,
-): AsyncGenerator<ListPage> {
-  let token: string | undefined;
-  const seen = new Set<string>();
-  do {
-    if (token !== undefined) {
-      if (seen.has(token)) {
-        throw new ReaderError(
-          "READER_S3_FAILED",
-          `ListObjectsV2 of s3://${bucket}/${request.prefix} returned a continuation token it had already ` +
-            `returned (after ${seen.size + 1} pages): the listing would never end. The S3 endpoint ` +
-            "(AWS_ENDPOINT_URL_S3) is not behaving like S3.",
-        );
-      }
-      seen.add(token);
-    }
-    let page: ListObjectsV2CommandOutput;
-    try {
-      page = await s3.send(
-        new ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: request.prefix,
-          Delimiter: request.delimiter,
-          ContinuationToken: token,
-          StartAfter: token === undefined ? request.startAfter : undefined,
-        }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      throw readError(err, "ListObjectsV2", bucket);
-    }
-    yield {
-      contents: (page.Contents ?? []).flatMap((o) => (o.Key ? [{ key: o.Key, size: o.Size ?? 0 }] : [])),
-      prefixes: (page.CommonPrefixes ?? []).flatMap((p) => (p.Prefix ? [p.Prefix] : [])),
-    };
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+) {
+  return listBucketPages(s3, { bucket, ...request, role: "reader" }, signal);
 }
 
 /**

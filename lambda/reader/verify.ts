@@ -6,11 +6,15 @@
 
 import { type Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { crc32Base64, GzipInspector } from "../archive/inspect";
-import { metadataMismatches, storedCrc32 } from "../archive/object";
+import type { GetObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
+import { GzipInspector } from "../archive/inspect";
+import { crc32Base64, storedCrc32 } from "../bucket/checksum";
+import { isChecksumMismatch, storageError } from "../bucket/errors";
+import { getObject } from "../bucket/objects";
+import { metadataMismatches } from "../config";
+import { ruleFor } from "../errors";
+import { forEachLimited } from "../pool";
 import type { TimeRange } from "../range";
-import { isChecksumMismatch, readError } from "./errors";
 import { type ArchivedObject, type ArchiveLocation, listArchive } from "./listing";
 
 /** One object that failed verification. */
@@ -57,16 +61,19 @@ function checksumReason(stored: string | undefined, computed: unknown): string {
 async function checkObject(request: VerifyRequest, object: ArchivedObject): Promise<BadObject | undefined> {
   const { s3, location } = request;
   const bad = (problem: string, reason: string): BadObject => ({ key: object.key, problem, reason });
+  const target = {
+    bucket: location.bucket,
+    key: object.key,
+    role: "reader" as const,
+    signal: request.signal,
+  };
   let response: GetObjectCommandOutput;
   try {
-    response = await s3.send(
-      new GetObjectCommand({ Bucket: location.bucket, Key: object.key, ChecksumMode: "ENABLED" }),
-      { abortSignal: request.signal },
-    );
+    response = await getObject(s3, target, { checksum: true });
   } catch (err) {
-    const error = readError(err, "GetObject", location.bucket, object.key);
-    if (error.code === "READER_NO_SUCH_BUCKET" || error.code === "READER_ACCESS_DENIED") throw error;
-    return bad("READ_FAILED", error.message);
+    // A missing bucket or denied access stops the whole verification; any other failure is this object's.
+    if (ruleFor(err).exitStatus === 2) throw err;
+    return bad("READ_FAILED", (err as Error).message);
   }
   const stored = storedCrc32(response);
   const inspector = new GzipInspector();
@@ -82,7 +89,7 @@ async function checkObject(request: VerifyRequest, object: ArchivedObject): Prom
     }
     // The SDK checks the stored checksum itself while the body streams.
     if (isChecksumMismatch(err)) return bad("CHECKSUM_MISMATCH", checksumReason(stored, err));
-    return bad("READ_FAILED", readError(err, "GetObject", location.bucket, object.key).message);
+    return bad("READ_FAILED", storageError(err, "GetObject", target).message);
   }
   const digest = inspector.digest();
   if (response.ContentLength !== undefined && response.ContentLength !== digest.bytes) {
@@ -131,20 +138,14 @@ export async function verifyArchive(request: VerifyRequest): Promise<VerifyRepor
     reason: `key ${u.reason}`,
   }));
   const objects = listing.objects;
-  let next = 0;
   let done = 0;
   let bytes = 0;
-  const worker = async () => {
-    while (next < objects.length) {
-      const object = objects[next++] as ArchivedObject;
-      const problem = await checkObject(request, object);
-      if (problem) bad.push(problem);
-      bytes += object.size;
-      request.onObject?.(++done, objects.length, problem);
-    }
-  };
-  const lanes = Math.max(1, Math.min(request.concurrency ?? 4, objects.length));
-  await Promise.all(Array.from({ length: lanes }, worker));
+  await forEachLimited(objects, request.concurrency ?? 4, async (object) => {
+    const problem = await checkObject(request, object);
+    if (problem) bad.push(problem);
+    bytes += object.size;
+    request.onObject?.(++done, objects.length, problem);
+  });
   bad.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return {
     bucket: location.bucket,
@@ -154,16 +155,4 @@ export async function verifyArchive(request: VerifyRequest): Promise<VerifyRepor
     bad,
     ok: bad.length === 0,
   };
-}
-
-/** The report for people: one line per bad object, then the verdict. */
-export function formatVerifyReport(report: VerifyReport): string {
-  const lines = report.bad.map((b) => `BAD ${b.key}: ${b.problem}: ${b.reason}`);
-  lines.push(
-    report.ok
-      ? `OK: ${report.checked} object(s) in s3://${report.bucket}/${report.prefix} verified.`
-      : `FAILED: ${report.bad.length} bad object(s) in s3://${report.bucket}/${report.prefix} ` +
-          `(${report.checked} archived object(s) read).`,
-  );
-  return lines.join("\n");
 }

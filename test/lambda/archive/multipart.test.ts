@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
-import { storeLog } from "../../../lambda/archive/store";
+import { storeLog } from "../../../lambda/bucket/store";
 import { archiveKey } from "../../../lambda/config";
 import {
   type ArchiveFixture,

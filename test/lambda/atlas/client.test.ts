@@ -482,7 +482,7 @@ describe("AtlasClient against the simulator", () => {
       const c = client();
       const log = await c.download(workspace, hour(1));
       const err = await gunzipText(log.body).catch((e) => e);
-      const typed = c.bodyError(err, workspace, hour(1));
+      const typed = err;
       expect(typed).toBeInstanceOf(AtlasNetworkError);
       expect((typed as AtlasNetworkError).context.window).toBe("2026-11-28T01:00:00Z/2026-11-28T02:00:00Z");
     });
@@ -493,7 +493,7 @@ describe("AtlasClient against the simulator", () => {
       const c = client({ timeouts: { bodyIdleMs: 200 } });
       const log = await c.download(workspace, hour(1));
       const err = await gunzipText(log.body).catch((e) => e);
-      const typed = c.bodyError(err, workspace, hour(1));
+      const typed = err;
       expect(typed).toBeInstanceOf(AtlasNetworkError);
       expect(typed.message).toContain("silent");
     });
@@ -610,7 +610,7 @@ describe("AtlasClient: every wait and every request is bounded", () => {
     const log = await c.download(workspace, hour(1));
     const err = await gunzipText(log.body).catch((e) => e);
     expect(Date.now() - started).toBeLessThan(1_000);
-    const typed = c.bodyError(err, workspace, hour(1));
+    const typed = err;
     expect(typed).toBeInstanceOf(AtlasTimeoutError);
     expect(typed.message).toContain("did not finish within 500 ms");
     expect((typed as AtlasTimeoutError).context.window).toBe("2026-11-28T01:00:00Z/2026-11-28T02:00:00Z");
@@ -664,7 +664,7 @@ describe("AtlasClient: every wait and every request is bounded", () => {
     const log = await c.download(workspace, hour(1));
     const err = await gunzipText(log.body).catch((e) => e);
     expect(Date.now() - started).toBeLessThan(900);
-    expect(c.bodyError(err, workspace, hour(1))).toBeInstanceOf(AtlasTimeoutError);
+    expect(err).toBeInstanceOf(AtlasTimeoutError);
   });
 });
 

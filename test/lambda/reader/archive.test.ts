@@ -6,8 +6,8 @@ import { PassThrough, Writable } from "node:stream";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ArchiverConfig, archiveKey, type Workspace } from "../../../lambda/config";
+import { ruleFor } from "../../../lambda/errors";
 import { catLogs } from "../../../lambda/reader/cat";
-import { isReaderSetupProblem } from "../../../lambda/reader/errors";
 import { getObjects, localPath } from "../../../lambda/reader/get";
 import { type ArchiveLocation, listArchive } from "../../../lambda/reader/listing";
 import { listWindows } from "../../../lambda/reader/ls";
@@ -294,7 +294,7 @@ describe("catLogs (cat)", () => {
       const { out } = collector();
       await expect(
         catLogs({ s3, location, groupId: GROUP, tenantName: "prod-workspace", range: RANGE, out }),
-      ).rejects.toMatchObject({ code: "READER_CHECKSUM_MISMATCH", message: expect.stringContaining(key) });
+      ).rejects.toMatchObject({ code: "S3_CHECKSUM_MISMATCH", message: expect.stringContaining(key) });
     });
   });
 
@@ -334,7 +334,7 @@ describe("catLogs (cat)", () => {
         out,
       }),
     ).rejects.toMatchObject({
-      code: "READER_NO_SUCH_BUCKET",
+      code: "S3_NO_SUCH_BUCKET",
       message: expect.stringContaining("Check the bucket name"),
     });
   });
@@ -351,7 +351,7 @@ describe("getObjects (get)", () => {
       code: "READER_OUTPUT_UNWRITABLE",
       message: expect.stringContaining("The output directory /proc/x/audit cannot be created (ENOENT"),
     });
-    expect(isReaderSetupProblem(error)).toBe(true);
+    expect(ruleFor(error).exitStatus).toBe(2);
     expect(fixture.s3server.operations.length).toBe(before);
   });
 
@@ -519,7 +519,7 @@ describe("verifyArchive (verify)", () => {
   it("reports denied access as a setup problem, not as bad objects", async () => {
     fixture.s3server.inject({ op: "ListObjectsV2", status: 403, code: "AccessDenied" });
     await expect(verifyArchive({ s3, location, groupId: GROUP })).rejects.toMatchObject({
-      code: "READER_ACCESS_DENIED",
+      code: "S3_ACCESS_DENIED",
       message: expect.stringContaining("s3:ListBucket on the bucket and s3:GetObject"),
     });
   });

@@ -13,15 +13,16 @@ import {
 
 const END_MS = Date.UTC(10000, 0, 1);
 
-/** The RangeInputError `run` throws. */
-function refusal(run: () => unknown): RangeInputError {
+/** The RangeInputError `run` throws, and its message as the command line renders it (`--from`). */
+function refusal(run: () => unknown): { readonly error: RangeInputError; readonly message: string } {
   try {
     run();
   } catch (error) {
     expect(error).toBeInstanceOf(RangeInputError);
     expect(error).toBeInstanceOf(ArchiverError);
     expect((error as RangeInputError).code).toBe("RANGE_INVALID");
-    return error as RangeInputError;
+    expect((error as RangeInputError).kind).toBe("usage");
+    return { error: error as RangeInputError, message: (error as RangeInputError).describe((f) => `--${f}`) };
   }
   throw new Error("expected a RangeInputError");
 }
@@ -42,7 +43,7 @@ describe("parseInstant", () => {
     ["1970-01-01T01:00:00+01:00", "1970-01-01T00:00:00.000Z"],
     ["9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"],
   ])("takes %j as %s", (value, expected) => {
-    expect(new Date(parseInstant(value, "--now")).toISOString()).toBe(expected);
+    expect(new Date(parseInstant(value, "now")).toISOString()).toBe(expected);
   });
 
   it.each([
@@ -76,13 +77,13 @@ describe("parseInstant", () => {
     ["1970-01-01T00:30:00+01:00", "is 1969-12-31T23:30:00Z, outside the years 1970 through 9999 UTC"],
     ["9999-12-31T23:30:00-01:00", "is +010000-01-01T00:30:00Z, outside the years 1970 through 9999 UTC"],
   ])("refuses %j: %s", (value, message) => {
-    const error = refusal(() => parseInstant(value, "--now"));
+    const error = refusal(() => parseInstant(value, "now"));
     expect(error.message).toMatch(/^--now "/);
     expect(error.message).toContain(message);
   });
 
   it("quotes at most 64 characters of a long value", () => {
-    const error = refusal(() => parseInstant(`2026-11-28T13:00:00Z${"x".repeat(100_000)}`, "--now"));
+    const error = refusal(() => parseInstant(`2026-11-28T13:00:00Z${"x".repeat(100_000)}`, "now"));
     expect(error.message).toContain(`--now "2026-11-28T13:00:00Z${"x".repeat(41)}..." is not an instant`);
     expect(error.message.length).toBeLessThan(300);
   });
@@ -90,7 +91,7 @@ describe("parseInstant", () => {
   it("reads back every instant of the years allowed as toISOString writes it", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: END_MS - 1 }), (ms) => {
-        expect(parseInstant(new Date(ms).toISOString(), "--now")).toBe(ms);
+        expect(parseInstant(new Date(ms).toISOString(), "now")).toBe(ms);
       }),
     );
   });
@@ -114,8 +115,8 @@ describe("parseInstant", () => {
           const real =
             local.getUTCMonth() === month - 1 && local.getUTCDate() === day && hour < 24 && minute < 60;
           const ms = local.getTime() - offset * 60_000;
-          if (real && ms >= 0 && ms < END_MS) expect(parseInstant(value, "--now")).toBe(ms);
-          else refusal(() => parseInstant(value, "--now"));
+          if (real && ms >= 0 && ms < END_MS) expect(parseInstant(value, "now")).toBe(ms);
+          else refusal(() => parseInstant(value, "now"));
         },
       ),
       { numRuns: 2000 },
@@ -133,7 +134,7 @@ describe("parseInstant", () => {
         ),
         (value) => {
           try {
-            const ms = parseInstant(value, "--now");
+            const ms = parseInstant(value, "now");
             expect(ms).toBeGreaterThanOrEqual(0);
             expect(ms).toBeLessThan(END_MS);
             expect(Date.parse(value)).toBe(ms);
@@ -145,7 +146,7 @@ describe("parseInstant", () => {
       { numRuns: 3000 },
     );
     const started = performance.now();
-    refusal(() => parseInstant(`2026-11-28T13:00:00${"0".repeat(10_000_000)}Z`, "--now"));
+    refusal(() => parseInstant(`2026-11-28T13:00:00${"0".repeat(10_000_000)}Z`, "now"));
     expect(performance.now() - started).toBeLessThan(200);
   });
 });
@@ -176,10 +177,11 @@ describe("parseBoundary", () => {
     expect(refusal(() => parseBoundary(value, "to")).message).toContain(message);
   });
 
-  it("names the value with the label given", () => {
-    expect(refusal(() => parseBoundary("x", "from", 'Event field "from"')).message).toMatch(
-      /^Event field "from" "x" is not a date/,
-    );
+  it("names the field, which each caller renders its own way", () => {
+    const { error } = refusal(() => parseBoundary("x", "from"));
+    expect(error.context).toMatchObject({ field: "from", value: "x" });
+    expect(error.describe((f) => `Event field "${f}"`)).toMatch(/^Event field "from" "x" is not a date/);
+    expect(error.message).toMatch(/^"from" "x" is not a date/);
   });
 });
 
@@ -247,13 +249,14 @@ describe("parseRange", () => {
     );
   });
 
-  it("names the ends with the labels given", () => {
-    const labels = { from: '"from"', to: '"to"' };
-    expect(refusal(() => parseRange({ from: "2026-11-28" }, { required: true, labels })).message).toBe(
+  it("names the ends as the caller renders them (the core's own message quotes the field names)", () => {
+    expect(refusal(() => parseRange({ from: "2026-11-28" }, { required: true })).error.message).toBe(
       '"from" and "to" are required together: give "to" too.',
     );
-    expect(refusal(() => parseRange({ from: "2026-11-29", to: "2026-11-28" }, { labels })).message).toBe(
-      'The range "from" 2026-11-29 "to" 2026-11-28 is reversed: "from" must be before "to" (a "to" date includes that whole day).',
+    const reversed = refusal(() => parseRange({ from: "2026-11-29", to: "2026-11-28" })).error;
+    expect(reversed.describe((f) => `event field "${f}"`)).toBe(
+      'The range event field "from" 2026-11-29 event field "to" 2026-11-28 is reversed: event field "from" must ' +
+        'be before event field "to" (a event field "to" date includes that whole day).',
     );
   });
 });

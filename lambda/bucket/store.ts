@@ -4,34 +4,29 @@
  */
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream";
-import { crc32 } from "node:zlib";
 import {
   AbortMultipartUploadCommand,
   type CompletedPart,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  type HeadObjectCommandOutput,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import type { Workspace } from "../config";
+import { GzipInspector, type LogDigest } from "../archive/inspect";
+import { CRC32_METADATA, metadataMismatches, type Workspace, workspaceLabel } from "../config";
 import { sleep } from "../timers";
 import type { TimeWindow } from "../windows";
+import { crc32Base64, isCrc32Base64, storedCrc32 } from "./checksum";
 import {
   ArchiveObjectInvalidError,
-  ArchiveStorageError,
   ArchiveVerificationError,
   isConditionalConflict,
   isPreconditionFailed,
+  StorageError,
   storageError,
 } from "./errors";
-import { crc32Base64, GzipInspector, type LogDigest } from "./inspect";
-import { CRC32_METADATA, judgeObject, storedCrc32 } from "./object";
-
-export { storedCrc32 } from "./object";
+import { headObject, type ObjectTarget, readBack } from "./objects";
 
 /** How large logs are uploaded. */
 export interface UploadSettings {
@@ -90,14 +85,7 @@ export type StoreOutcome =
   | { readonly status: "stored"; readonly digest: LogDigest; readonly multipart: boolean }
   | { readonly status: "already-present"; readonly digest: LogDigest };
 
-/** Where a write goes, for requests and error messages. */
-interface Target {
-  readonly bucket: string;
-  readonly key: string;
-  readonly workspace?: string;
-  readonly window?: string;
-  readonly signal?: AbortSignal;
-}
+type Target = ObjectTarget;
 
 const CONTENT_TYPE = "application/gzip";
 
@@ -244,7 +232,7 @@ async function uploadMultipart(
     throw storageError(err, "CreateMultipartUpload", where);
   }
   if (!uploadId) {
-    throw new ArchiveStorageError(
+    throw new StorageError(
       "S3_REQUEST_FAILED",
       `CreateMultipartUpload on s3://${where.bucket}/${where.key} returned no UploadId; check the S3 endpoint.`,
       where,
@@ -252,7 +240,7 @@ async function uploadMultipart(
   }
   if (!keepsChecksum) {
     await abort(s3, where, uploadId);
-    throw new ArchiveStorageError(
+    throw new StorageError(
       "S3_CHECKSUM_UNSUPPORTED",
       `The S3 store did not confirm a full-object CRC32 checksum for the multipart upload of ` +
         `s3://${where.bucket}/${where.key}: it keeps no checksums, so a log above ${settings.partSizeBytes} bytes ` +
@@ -296,7 +284,7 @@ async function uploadMultipart(
     if (failure !== undefined) throw failure;
     partNumber++;
     if (partNumber > MAX_PARTS) {
-      throw new ArchiveStorageError(
+      throw new StorageError(
         "S3_OBJECT_TOO_LARGE",
         `The log for ${where.window} is larger than ${MAX_PARTS} parts of ${settings.partSizeBytes} bytes, ` +
           "S3's limit for one object. Use shorter windows (window.minutes) for this workspace.",
@@ -380,35 +368,6 @@ async function abort(s3: S3Client, where: Target, uploadId: string): Promise<voi
     .catch(() => {});
 }
 
-async function headObject(s3: S3Client, where: Target, operation: string): Promise<HeadObjectCommandOutput> {
-  try {
-    return await s3.send(
-      new HeadObjectCommand({ Bucket: where.bucket, Key: where.key, ChecksumMode: "ENABLED" }),
-      { abortSignal: where.signal },
-    );
-  } catch (err) {
-    throw storageError(err, operation, where);
-  }
-}
-
-/** Reads the object back and measures it: its length and CRC32, streamed. */
-async function readBack(s3: S3Client, where: Target): Promise<{ bytes: number; crc32: string }> {
-  try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: where.bucket, Key: where.key }), {
-      abortSignal: where.signal,
-    });
-    let crc = 0;
-    let bytes = 0;
-    for await (const chunk of response.Body as Readable) {
-      crc = crc32(chunk as Buffer, crc);
-      bytes += (chunk as Buffer).length;
-    }
-    return { bytes, crc32: crc32Base64(crc) };
-  } catch (err) {
-    throw storageError(err, "GetObject (verification read-back)", where);
-  }
-}
-
 /**
  * Checks that the stored object is what was received: its length, and the full-object CRC32 S3
  * reports; a store that reports none has the object read back and its bytes measured instead.
@@ -439,6 +398,51 @@ async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<v
       { key: where.key, workspace: where.workspace, window: where.window },
     );
   }
+}
+
+/** The verdict on an object found at a window's key (from its HeadObject). */
+export type ObjectVerdict =
+  /** S3 keeps its full-object CRC32 and the metadata names the window: the window is archived. */
+  | { readonly kind: "archived" }
+  /**
+   * The store keeps no checksum, but the archiver's own CRC32 is in the metadata, which names the
+   * window: only reading the bytes back can tell whether they are right.
+   */
+  | { readonly kind: "read-back"; readonly crc32: string }
+  /** Not this window's archive object (or not the archiver's): the reason. */
+  | { readonly kind: "invalid"; readonly reason: string };
+
+/**
+ * Judges the object at the key of `workspace`'s `window`: it counts as archived only when it
+ * carries a full-object CRC32 (S3's, or where the store keeps none the archiver's own in its
+ * metadata, then to be checked against the bytes) and its metadata names that workspace and window.
+ */
+export function judgeObject(
+  head: {
+    readonly Metadata?: Record<string, string> | undefined;
+    readonly ChecksumCRC32?: string | undefined;
+    readonly ChecksumType?: string | undefined;
+  },
+  workspace: Workspace,
+  window: TimeWindow,
+): ObjectVerdict {
+  const meta = head.Metadata ?? {};
+  const mismatches = metadataMismatches(meta, workspace, window);
+  if (mismatches.length > 0) {
+    return {
+      kind: "invalid",
+      reason: `its metadata does not name ${workspaceLabel(workspace)} and this window (${mismatches.join("; ")})`,
+    };
+  }
+  if (storedCrc32(head) !== undefined) return { kind: "archived" };
+  const own = meta[CRC32_METADATA];
+  if (own !== undefined && isCrc32Base64(own)) return { kind: "read-back", crc32: own };
+  return {
+    kind: "invalid",
+    reason:
+      "it carries no full-object CRC32 checksum (S3 reports none, and its metadata has no crc32), which every " +
+      "object the archiver writes has",
+  };
 }
 
 /**

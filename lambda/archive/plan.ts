@@ -1,0 +1,91 @@
+/**
+ * Planning a run, pure: which windows are due, and for one workspace, given the keys that exist,
+ * which are missing, which are archived, and which objects need a closer look.
+ */
+import { type ArchiverConfig, utcDate } from "../config";
+import { InputError } from "../errors";
+import { dueWindows, formatInstant, isDue, type TimeWindow, windowsInRange } from "../windows";
+
+/** The longest historical range one run accepts. */
+export const MAX_RANGE_MS = 366 * 24 * 3_600_000;
+
+/**
+ * The due windows of a run, oldest first: those of the lookback, or those overlapping `range`.
+ *
+ * @throws {InputError} `RUN_RANGE_INVALID` for an empty, reversed or too long range
+ */
+export function candidateWindows(
+  config: ArchiverConfig,
+  nowMs: number,
+  range?: { readonly fromMs: number; readonly toMs: number },
+): TimeWindow[] {
+  if (range === undefined) {
+    return dueWindows(nowMs, config.window).filter((w) => w.startMs >= 0); // Atlas takes epoch seconds >= 0
+  }
+  const { fromMs, toMs } = range;
+  if (toMs <= fromMs || toMs - fromMs > MAX_RANGE_MS) {
+    throw new InputError(
+      "RUN_RANGE_INVALID",
+      { field: "from", value: formatInstant(fromMs) },
+      (n) =>
+        `The range ${formatInstant(fromMs)} to ${formatInstant(toMs)} is ` +
+        (toMs <= fromMs
+          ? `empty or reversed: ${n("from")} must be before ${n("to")}.`
+          : "longer than 366 days: split it."),
+    );
+  }
+  return windowsInRange(fromMs, toMs, config.window.minutes).filter((w) =>
+    isDue(w, nowMs, config.window.lagMinutes),
+  );
+}
+
+/** The UTC date partitions the windows start in: what a workspace's planning lists. */
+export function partitionDates(windows: readonly TimeWindow[]): string[] {
+  return [...new Set(windows.map((w) => utcDate(w.startMs)))];
+}
+
+/** What a listing shows of an existing object. */
+export interface ExistingObject {
+  /** Whether the listing shows S3's full-object CRC32 (every object the archiver writes has one). */
+  readonly fullObjectCrc32: boolean;
+}
+
+/** One workspace's plan. */
+export interface WorkspacePlan {
+  /** No object at their key: to download, oldest first. */
+  readonly missing: readonly TimeWindow[];
+  /** An object with S3's full-object CRC32 at their key: archived. */
+  readonly present: number;
+  /**
+   * An object the listing shows without a full-object CRC32: looked at more closely (HeadObject)
+   * before it counts. `index` is the window's place among the candidates.
+   */
+  readonly toCheck: readonly { readonly window: TimeWindow; readonly key: string; readonly index: number }[];
+}
+
+/**
+ * Splits `candidates` by what exists at their keys.
+ *
+ * @example
+ * ```ts
+ * const plan = planWorkspace(candidates, (w) => archiveKey(prefix, workspace, w), existing);
+ * plan.missing; // the windows to download
+ * ```
+ */
+export function planWorkspace(
+  candidates: readonly TimeWindow[],
+  keyOf: (window: TimeWindow) => string,
+  existing: ReadonlyMap<string, ExistingObject>,
+): WorkspacePlan {
+  const missing: TimeWindow[] = [];
+  const toCheck: { window: TimeWindow; key: string; index: number }[] = [];
+  let present = 0;
+  for (const [index, window] of candidates.entries()) {
+    const key = keyOf(window);
+    const listed = existing.get(key);
+    if (listed === undefined) missing.push(window);
+    else if (listed.fullObjectCrc32) present++;
+    else toCheck.push({ window, key, index });
+  }
+  return { missing, present, toCheck };
+}
