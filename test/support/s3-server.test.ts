@@ -157,18 +157,6 @@ function rawRequest(
   });
 }
 
-/** An aws-chunked (unsigned, trailing CRC32) framing of `data` in `pieces` chunks, as the SDK streams it. */
-function awsChunked(data: Buffer, pieces: number, crc32Value: string): Buffer {
-  const parts: Buffer[] = [];
-  const size = Math.ceil(data.length / pieces);
-  for (let i = 0; i < data.length; i += size) {
-    const chunk = data.subarray(i, i + size);
-    parts.push(Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n"));
-  }
-  parts.push(Buffer.from(`0\r\nx-amz-checksum-crc32:${crc32Value}\r\n\r\n`));
-  return Buffer.concat(parts);
-}
-
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -209,10 +197,11 @@ describe("startS3Server: objects through the SDK", () => {
     expect((await readBody(client, s3.bucket, "k")).toString()).toBe("v");
   });
 
-  it("stores a streamed PutObject's data, not its aws-chunked framing, with the SDK's default checksums", async () => {
-    const { s3, client } = await start();
+  it("refuses a streamed (aws-chunked) PutObject with 501 NotImplemented and stores nothing", async () => {
+    const { s3 } = await start();
+    const client = s3.client({ maxAttempts: 1 });
     const body = randomBytes(300_000);
-    await client.send(
+    const put = client.send(
       new PutObjectCommand({
         Bucket: s3.bucket,
         Key: "streamed",
@@ -220,51 +209,22 @@ describe("startS3Server: objects through the SDK", () => {
         ContentLength: body.length,
       }),
     );
-    const stored = await s3.getObject("streamed");
-    expect(stored.body.equals(body)).toBe(true);
-    const head = await client.send(
-      new HeadObjectCommand({ Bucket: s3.bucket, Key: "streamed", ChecksumMode: "ENABLED" }),
-    );
-    expect(head.ContentLength).toBe(body.length);
-    expect(head.ContentEncoding).toBeUndefined();
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE((await import("node:zlib")).crc32(body) >>> 0);
-    expect(head.ChecksumCRC32).toBe(crc.toString("base64"));
-    expect(head.ChecksumType).toBe("FULL_OBJECT");
+    expect(await failure(put)).toEqual({ name: "NotImplemented", status: 501 });
+    expect(await s3.keys()).toEqual([]);
   });
 
-  it("decodes signed aws-chunked framing that arrives in odd pieces, and rejects a truncated one", async () => {
-    const { s3 } = await start();
-    const framed = (body: string) =>
-      `5;chunk-signature=0a1b\r\nhello\r\n6;chunk-signature=2c3d\r\n world\r\n${body}`;
-    const put = (key: string, payload: string) =>
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.request(`${s3.endpoint}/${s3.bucket}/${key}`, {
-          method: "PUT",
-          headers: {
-            "content-encoding": "aws-chunked",
-            "x-amz-decoded-content-length": 11,
-            "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-            "content-length": Buffer.byteLength(payload),
-          },
-        });
-        req.on("response", (res) => {
-          let text = "";
-          res.on("data", (chunk) => {
-            text += chunk;
-          });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-        });
-        req.on("error", reject);
-        for (let i = 0; i < payload.length; i += 3) req.write(payload.slice(i, i + 3));
-        req.end();
-      });
-    expect((await put("whole", framed("0;chunk-signature=4e5f\r\n\r\n"))).status).toBe(200);
-    expect((await s3.getObject("whole")).body.toString()).toBe("hello world");
-    const truncated = await put("cut", framed(""));
-    expect(truncated.status).toBe(400);
-    expect(truncated.body).toContain("<Code>IncompleteBody</Code>");
-    expect(await s3.keys()).toEqual(["whole"]);
+  it("reports a buffered PutObject's CRC32, the SDK's default checksum, on HEAD in checksum mode", async () => {
+    const { s3, client } = await start();
+    const body = randomBytes(300_000);
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: "k", Body: body }));
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: s3.bucket, Key: "k", ChecksumMode: "ENABLED" }),
+    );
+    expect([head.ContentLength, head.ChecksumCRC32, head.ChecksumType]).toEqual([
+      body.length,
+      crc32Base64(body),
+      "FULL_OBJECT",
+    ]);
   });
 
   it("rejects a body whose declared CRC32 does not match with BadDigest and stores nothing", async () => {
@@ -998,35 +958,11 @@ describe("startS3Server: checksums off (an S3-compatible store that ignores them
     expect(Object.keys(got.headers).filter((h) => h.startsWith("x-amz-checksum"))).toEqual([]);
   });
 
-  it("decodes an aws-chunked body with a wrong trailing CRC32 and stores its data", async () => {
-    const { s3 } = await start({ checksums: false });
-    const data = randomBytes(10_000);
-    const framed = awsChunked(data, 3, "AAAAAA==");
-    const put = await rawRequest(`${s3.endpoint}/${s3.bucket}/chunked`, {
-      headers: {
-        "content-encoding": "aws-chunked",
-        "x-amz-decoded-content-length": data.length,
-        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-        "x-amz-trailer": "x-amz-checksum-crc32",
-        "content-length": framed.length,
-      },
-      body: framed,
-    });
-    expect(put.status).toBe(200);
-    expect((await s3.getObject("chunked")).body.equals(data)).toBe(true);
-  });
-
-  it("round-trips the SDK's default-checksum streamed PutObject without storing or echoing its CRC32", async () => {
+  it("round-trips the SDK's default-checksum PutObject without storing or echoing its CRC32", async () => {
     const { s3, client } = await start({ checksums: false });
     const body = randomBytes(300_000);
     const put = await client.send(
-      new PutObjectCommand({
-        Bucket: s3.bucket,
-        Key: "streamed",
-        Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]),
-        ContentLength: body.length,
-        ChecksumAlgorithm: "CRC32",
-      }),
+      new PutObjectCommand({ Bucket: s3.bucket, Key: "streamed", Body: body, ChecksumAlgorithm: "CRC32" }),
     );
     expect(put.ChecksumCRC32).toBeUndefined();
     expect((await s3.getObject("streamed")).body.equals(body)).toBe(true);
@@ -1140,27 +1076,10 @@ describe("startS3Server: corrupt fault", () => {
     expect((await s3.getObject("k")).body.equals(body)).toBe(true);
   });
 
-  it("refuses a corrupted streamed (aws-chunked, trailing CRC32) PutObject too", async () => {
-    const { s3 } = await start();
-    const client = s3.client({ maxAttempts: 1 });
-    s3.inject({ op: "PutObject", kind: "corrupt" });
-    const body = randomBytes(300_000);
-    const put = client.send(
-      new PutObjectCommand({
-        Bucket: s3.bucket,
-        Key: "k",
-        Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]),
-        ContentLength: body.length,
-      }),
-    );
-    expect(await failure(put)).toEqual({ name: "BadDigest", status: 400 });
-    expect(await s3.keys()).toEqual([]);
-  });
-
   it("stores the corrupted bytes (the middle one flipped) and answers 200 when the store ignores checksums", async () => {
     const { s3 } = await start({ checksums: false });
     const client = s3.client({ maxAttempts: 1 });
-    s3.inject({ op: "PutObject", kind: "corrupt", times: 2 });
+    s3.inject({ op: "PutObject", kind: "corrupt" });
     const body = randomBytes(1001);
     await client.send(
       new PutObjectCommand({
@@ -1171,20 +1090,7 @@ describe("startS3Server: corrupt fault", () => {
       }),
     );
     expect((await s3.getObject("middle")).body.equals(flipped(body, 500))).toBe(true);
-    // The middle of the object's bytes, not of the aws-chunked framing.
-    await client.send(
-      new PutObjectCommand({
-        Bucket: s3.bucket,
-        Key: "streamed",
-        Body: Readable.from([body.subarray(0, 3), body.subarray(3)]),
-        ContentLength: body.length,
-      }),
-    );
-    expect((await s3.getObject("streamed")).body.equals(flipped(body, 500))).toBe(true);
-    expect(s3.operationsOf("PutObject").map((o) => [o.status, o.fault])).toEqual([
-      [200, "corrupt"],
-      [200, "corrupt"],
-    ]);
+    expect(s3.operationsOf("PutObject").map((o) => [o.status, o.fault])).toEqual([[200, "corrupt"]]);
   });
 
   it("stores a corrupted PutObject that declares no checksum, even with checksums on", async () => {

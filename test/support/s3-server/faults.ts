@@ -26,8 +26,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *   2^31-1 ms timer limit) before it is handled normally; a client that gives up meanwhile leaves the
  *   store untouched, and the server's `close()` ends the wait at once (no timer outlives the connection).
  * - `corrupt` (PutObject and UploadPart only): one bit (xor 0x01) of the middle byte of the
- *   object's data (`floor(length / 2)` of the declared length, after aws-chunked decoding) is flipped
- *   as the body streams in, before any checksum is computed. With checksums on, a request that
+ *   body (`floor(Content-Length / 2)`) is flipped as it streams in, before any checksum is computed. With checksums on, a request that
  *   declares a checksum is then refused (400 `BadDigest`, or `XAmzContentSHA256Mismatch` for a hex
  *   `x-amz-content-sha256`) and nothing is stored; a request without any checksum, or a server
  *   started with `checksums: false`, stores the corrupted bytes and answers 200.

@@ -5,9 +5,9 @@
  * - conditional writes: PutObject and CompleteMultipartUpload with `If-None-Match: *` answer 412
  *   `PreconditionFailed` when the key exists, checked and written atomically per key; objects
  *   appear under their key only once complete (s3rver writes in place);
- * - `aws-chunked` request bodies decoded (s3rver stores the framing as data); CRC32/SHA-1/SHA-256
- *   and a hex `x-amz-content-sha256` verified (400 BadDigest / XAmzContentSHA256Mismatch), and a
- *   PutObject's checksum reported on GET/HEAD with `ChecksumMode: "ENABLED"` and in listings;
+ * - request bodies streamed through and checked: `x-amz-checksum-crc32|sha1|sha256` and a hex
+ *   `x-amz-content-sha256` verified (400 BadDigest / XAmzContentSHA256Mismatch), and a PutObject's
+ *   checksum reported on GET/HEAD with `ChecksumMode: "ENABLED"` and in listings;
  * - FULL_OBJECT CRC32 multipart uploads as the archiver's writer sends them: every part must carry
  *   its CRC32, CompleteMultipartUpload checks the parts (InvalidPart, InvalidPartOrder,
  *   EntityTooSmall) and combines their CRCs into the object's CRC32 as S3 does (a differing
@@ -15,12 +15,13 @@
  *   FULL_OBJECT answer 501; COMPOSITE or no type (lib-storage's `Upload`) get no object checksum;
  * - ListObjectsV2 in S3 key order with working continuation tokens, and AbortMultipartUpload;
  * - `checksums: false` plays an S3-compatible store that ignores checksums entirely (nothing
- *   verified, stored, echoed or reported; aws-chunked bodies still decoded);
+ *   verified, stored, echoed or reported);
  * - an operation log and per-attempt faults (see {@link S3Fault}): error statuses, stalls of any
  *   length (`close()` ends them), `corrupt` (a bit of a PutObject's or UploadPart's data flipped
  *   before any check) and `repeat-token` (a ListObjectsV2 that keeps the client paging).
- * CopyObject answers 501 NotImplemented, ListMultipartUploads goes to s3rver (which lacks it):
- * nothing the archiver does uses them since large logs go straight to their key.
+ * Not played, as nothing the archiver sends needs them (large logs go straight to their key, every
+ * body is a Buffer): CopyObject and aws-chunked (streamed) bodies answer 501 NotImplemented, and
+ * ListMultipartUploads goes to s3rver, which lacks it.
  *
  * Why not moto behind a thin fault-injecting proxy (weighed for issue 11; moto 5.2.1, this machine):
  * - moto stores a PutObject whose `x-amz-checksum-crc32` is wrong (200) and completes a FULL_OBJECT
@@ -77,7 +78,7 @@ export interface S3ServerOptions {
   readonly conditionalWrites?: boolean;
   /**
    * Verify, store and report checksums as S3 does (default true); false plays an S3-compatible
-   * store that ignores them entirely (see the module comment). aws-chunked bodies are decoded either way.
+   * store that ignores them entirely (see the module comment).
    */
   readonly checksums?: boolean;
 }

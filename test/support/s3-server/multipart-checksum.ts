@@ -40,12 +40,9 @@ export function isFullObjectCrc32(settings: UploadChecksum | undefined): boolean
   return settings?.algorithm === "CRC32" && settings.type === "FULL_OBJECT";
 }
 
-/** The request declares a CRC-32 of its body, as a header or an aws-chunked trailer. */
+/** The request declares a CRC-32 of its body. */
 export function declaresCrc32(headers: IncomingHttpHeaders): boolean {
-  return (
-    headers["x-amz-checksum-crc32"] !== undefined ||
-    String(headers["x-amz-trailer"] ?? "").toLowerCase() === "x-amz-checksum-crc32"
-  );
+  return headers["x-amz-checksum-crc32"] !== undefined;
 }
 
 /** S3's answer to a part of a FULL_OBJECT CRC32 upload that comes without its CRC-32. */

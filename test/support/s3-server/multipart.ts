@@ -113,17 +113,14 @@ export async function uploadPart(call: Call, corrupt: boolean): Promise<void> {
     // A replaced part must not keep its predecessor's CRC while its new data is being written.
     await ctx.layout.setPartCrc32(c.bucket, uploadId, partNumber, undefined);
   }
-  const { response, verdict } = await streamBody(ctx, req, res, req.url ?? "/", corrupt);
+  const { response, verdict } = await streamBody(call, req.url ?? "/", corrupt);
   if (!isOk(response.status)) return relay(res, response);
-  const crc32 = verdict.ok && verdict.checksum?.algorithm === "crc32" ? verdict.checksum.value : undefined;
-  // A FULL_OBJECT part without a CRC-32: declared in x-amz-trailer, but the trailer never came.
-  const refusal = !verdict.ok ? verdict : fullObject && crc32 === undefined ? PART_CRC32_MISSING : undefined;
-  if (refusal !== undefined) {
+  if (!verdict.ok) {
     await ctx.layout.dropPart(c.bucket, uploadId, partNumber);
-    return sendProblem(res, refusal);
+    return sendProblem(res, verdict);
   }
-  if (fullObject) await ctx.layout.setPartCrc32(c.bucket, uploadId, partNumber, crc32);
-  relay(res, response, checksumHeader(verdict.ok ? verdict.checksum : undefined));
+  if (fullObject) await ctx.layout.setPartCrc32(c.bucket, uploadId, partNumber, verdict.checksum?.value);
+  relay(res, response, checksumHeader(verdict.checksum));
 }
 
 /** CompleteMultipartUpload: parts checked as S3 does, assembled at a staging key, then renamed. */

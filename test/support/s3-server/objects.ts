@@ -49,7 +49,7 @@ export async function putObject(call: Call, corrupt: boolean): Promise<void> {
   await writeThroughStaging(
     call,
     async (staging) => {
-      const { response, verdict } = await streamBody(ctx, req, res, objectPath(c.bucket, staging), corrupt);
+      const { response, verdict } = await streamBody(call, objectPath(c.bucket, staging), corrupt);
       if (!isOk(response.status)) return void relay(res, response);
       if (!verdict.ok) return void sendError(res, verdict.status, verdict.code, verdict.message);
       return async () => {

@@ -1,7 +1,8 @@
 /**
  * The request listener in front of s3rver: classifies and logs each request, applies injected
  * faults, and hands it to the handler of its operation (objects.ts, multipart.ts), or streams it
- * to s3rver as it is. CopyObject is refused: nothing the archiver does copies.
+ * to s3rver as it is. CopyObject and aws-chunked (streamed) bodies are refused with 501: nothing
+ * the archiver sends is either.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { classify, type S3OperationName } from "./classify";
@@ -15,6 +16,13 @@ import {
 import { deleteObject, listObjects, putObject, readObject } from "./objects";
 import { type Backend, BadBody, ClientGone, drain, passthrough } from "./upstream";
 import { defaultErrorCode, sendError } from "./xml";
+
+/**
+ * The SDK frames a stream body (not a Buffer) as aws-chunked with a trailing checksum; s3rver would
+ * store the framing as data, and nothing the archiver sends is framed so (its bodies are Buffers).
+ */
+const AWS_CHUNKED_REFUSED =
+  "The S3 test server does not decode aws-chunked bodies: send a Buffer (with ContentLength), as the archiver does.";
 
 /** One request the proxy received, recorded when its response ended (or its connection closed). */
 export interface S3Operation {
@@ -87,6 +95,10 @@ async function handle(ctx: ProxyContext, req: IncomingMessage, res: ServerRespon
     return sendError(res, status, code, "Injected fault", { headOnly: method === "HEAD" });
   }
   if (fault === "stall" && (await closedWithin(res, injected?.ms ?? 1000))) return;
+  if (/aws-chunked/i.test(String(req.headers["content-encoding"] ?? ""))) {
+    await drain(req);
+    return sendError(res, 501, "NotImplemented", AWS_CHUNKED_REFUSED);
+  }
   const corrupt = fault === "corrupt";
   const call = { ctx, c, req, res };
 

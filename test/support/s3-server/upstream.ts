@@ -1,7 +1,7 @@
 /**
- * The proxy's side of s3rver: what a handler works with ({@link Backend}), and the exchanges with
- * s3rver, streamed (bodies and downloads) or read whole (small XML): headers rewritten for it,
- * aws-chunked framing removed, bodies measured on the way, responses relayed to the client.
+ * The proxy's side of s3rver: what a handler works with ({@link Backend}, {@link Call}), and the
+ * exchanges with s3rver, streamed (bodies and downloads) or read whole (small XML): headers
+ * rewritten for it, bodies checked on the way, responses relayed to the client.
  */
 import http, {
   type IncomingHttpHeaders,
@@ -9,8 +9,7 @@ import http, {
   type OutgoingHttpHeaders,
   type ServerResponse,
 } from "node:http";
-import type { Readable } from "node:stream";
-import { AwsChunkedDecoder, BitFlipper, BodyMeter, type BodyVerdict } from "./body";
+import { BitFlipper, BodyMeter, type BodyVerdict } from "./body";
 import type { ClassifiedRequest } from "./classify";
 import type { KeyLocks } from "./locks";
 import { S3RVER_CREDENTIALS } from "./owner";
@@ -44,7 +43,7 @@ export interface Captured {
 /** The client went away before the request was complete. */
 export class ClientGone extends Error {}
 
-/** The request body is malformed (bad aws-chunked framing, or too large an XML body). */
+/** The request body is too large an XML body. */
 export class BadBody extends Error {}
 
 /** Largest XML request body (CompleteMultipartUpload) the proxy reads into memory. */
@@ -188,45 +187,25 @@ export async function exchange(
 }
 
 /**
- * Streams a request body (aws-chunked framing removed, the middle bit flipped when `corrupt`) to
- * `path` on s3rver while checking it (unless checksums are off), and reads s3rver's (small)
- * response. Rejects with {@link ClientGone} or {@link BadBody}.
+ * Streams a request body (the middle bit flipped when `corrupt`) to `path` on s3rver while checking
+ * it (unless checksums are off), and reads s3rver's (small) response. Rejects with {@link ClientGone}.
  */
 export async function streamBody(
-  ctx: Backend,
-  req: IncomingMessage,
-  res: ServerResponse,
+  call: Call,
   path: string,
   corrupt: boolean,
 ): Promise<{ response: Captured; verdict: BodyVerdict }> {
-  const encodings = String(req.headers["content-encoding"] ?? "")
-    .split(",")
-    .map((e) => e.trim())
-    .filter((e) => e !== "");
-  const chunked = encodings.includes("aws-chunked");
-  const headers = forwardHeaders(req.headers);
-  let decodedLength: number | undefined;
-  if (chunked) {
-    const rest = encodings.filter((e) => e !== "aws-chunked");
-    if (rest.length > 0) headers["content-encoding"] = rest.join(",");
-    else delete headers["content-encoding"];
-    decodedLength = Number(req.headers["x-amz-decoded-content-length"] ?? Number.NaN);
-    if (Number.isNaN(decodedLength)) decodedLength = undefined;
-    delete headers["content-length"];
-    delete headers["x-amz-decoded-content-length"];
-    delete headers["x-amz-trailer"];
-  }
-  const upstream = upstreamRequest(ctx, { method: req.method ?? "PUT", path, headers });
+  const { ctx, req, res } = call;
+  const upstream = upstreamRequest(ctx, {
+    method: req.method ?? "PUT",
+    path,
+    headers: forwardHeaders(req.headers),
+  });
   const response = capture(upstream);
-  const decoder = chunked ? new AwsChunkedDecoder() : undefined;
   // A store that ignores checksums sees no declared ones: it verifies nothing and stores nothing.
   const meter = new BodyMeter(ctx.checksums ? req.headers : {});
-  let flipper: BitFlipper | undefined;
-  if (corrupt) {
-    const declared = chunked ? decodedLength : Number(req.headers["content-length"] ?? Number.NaN);
-    const length = declared !== undefined && Number.isFinite(declared) ? declared : 0;
-    flipper = new BitFlipper(Math.floor(length / 2));
-  }
+  const length = Number(req.headers["content-length"] ?? 0);
+  const flipper = corrupt ? new BitFlipper(Number.isFinite(length) ? Math.floor(length / 2) : 0) : undefined;
   const body = new Promise<void>((resolve, reject) => {
     const fail = (error: Error) => {
       upstream.destroy(error);
@@ -239,19 +218,14 @@ export async function streamBody(
       if (!req.complete) fail(new ClientGone());
     });
     upstream.on("error", fail);
-    decoder?.once("error", (error) => fail(new BadBody(error.message)));
     meter.once("error", fail);
     meter.once("end", resolve);
   });
   response.catch(() => {});
   body.catch(() => {});
-  const decoded: Readable = decoder === undefined ? req : req.pipe(decoder);
-  const source: Readable = flipper === undefined ? decoded : decoded.pipe(flipper);
-  source.pipe(meter).pipe(upstream);
+  (flipper === undefined ? req : req.pipe(flipper)).pipe(meter).pipe(upstream);
   await body;
-  const captured = await response;
-  const trailers = ctx.checksums ? decoder?.trailers : undefined;
-  return { response: captured, verdict: meter.verdict(trailers, decodedLength) };
+  return { response: await response, verdict: meter.verdict() };
 }
 
 /** Streams a request to s3rver and its response back, adding headers from `decorate`. */
