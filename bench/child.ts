@@ -9,7 +9,7 @@ import { pipeline } from "node:stream/promises";
 import { DeleteObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { archiveRun, type RunSummary } from "../lambda/archive/run";
-import { DEFAULT_UPLOAD_SETTINGS } from "../lambda/archive/store";
+import { DEFAULT_UPLOAD_SETTINGS } from "../lambda/bucket/store";
 import { type AtlasClient, createAtlasClient, createAtlasDispatcher } from "../lambda/atlas";
 import { parseConfig, type Workspace } from "../lambda/config";
 import { DEFAULT_SERVICE_ACCOUNT } from "../test/support/atlas-simulator/defaults";

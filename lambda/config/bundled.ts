@@ -6,6 +6,7 @@
  */
 import { BUNDLED_CONFIG_FILE, HANDLER_ENVIRONMENT } from "./contract";
 import { ConfigError, type ConfigProblem } from "./error";
+import { deepFreeze } from "./freeze";
 import type { ArchiverConfig } from "./types";
 
 /** The envelope's `format`: says the file was written by {@link renderBundledConfig}. */
@@ -79,7 +80,7 @@ export function parseBundledConfig(text: string, source: string): ArchiverConfig
       { file: source, problems },
     );
   }
-  return deepFreeze(envelope.config as ArchiverConfig);
+  return deepFreeze<ArchiverConfig>(envelope.config);
 }
 
 function invalid(source: string, found: ConfigProblem, what: string): ConfigError {
@@ -153,12 +154,4 @@ function shapeProblems(config: unknown): ConfigProblem[] {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

@@ -41,12 +41,6 @@ export {
 } from "./layout";
 export { DEFAULT_CONFIG_PATH, loadConfig } from "./load";
 export { parseConfig } from "./parse";
-export {
-  type ConfigInput,
-  configJsonSchema,
-  configSchema,
-  rateIntervalMinutes,
-  renderConfigJsonSchema,
-  WINDOW_LENGTHS,
-} from "./schema";
+export { rateIntervalMinutes, WINDOW_LENGTHS } from "./rules";
+export { type ConfigInput, configJsonSchema, configSchema, renderConfigJsonSchema } from "./schema";
 export { type ArchiverConfig, type WindowSettings, type Workspace, workspaceLabel } from "./types";

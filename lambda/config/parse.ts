@@ -1,10 +1,11 @@
 /** Turns the parameter file's text into an {@link ArchiverConfig}, or one error listing every problem. */
 import { z } from "zod";
 import { ConfigError, type ConfigProblem } from "./error";
+import { deepFreeze } from "./freeze";
+import { cleanJsonMessage, type JsonErrorLocation, jsonHint, locateJsonError } from "./json-syntax";
 import { configSchema } from "./schema";
+import { clip, maskLine, printable, redact, safeValue, showValue } from "./shown";
 import type { ArchiverConfig } from "./types";
-
-const MAX_VALUE_LENGTH = 80;
 
 /**
  * How deep arrays and objects may nest in the parameter file. The file itself needs 3 levels (the
@@ -97,182 +98,6 @@ function parseJson(text: string, source: string): unknown {
   }
 }
 
-/** Where a JSON syntax error is: 0-based offset, 1-based line and column. */
-export interface JsonErrorLocation {
-  readonly position: number;
-  readonly line: number;
-  readonly column: number;
-}
-
-/**
- * Locates a `JSON.parse` error in `text` from its message: Node 22 says "(line L column C)", Node 20
- * "at position N"; some messages ("Unexpected token 'x', ... is not valid JSON") give neither, and
- * then the text is scanned for the first offending character.
- */
-export function locateJsonError(message: string, text: string): JsonErrorLocation {
-  const lineColumn = /\(line (\d+) column (\d+)\)/.exec(message);
-  const offset = /at position (\d+)/.exec(message);
-  let position: number;
-  if (offset?.[1]) position = Number(offset[1]);
-  else if (/Unexpected end of JSON input/.test(message)) position = text.trimEnd().length;
-  else position = jsonSyntaxErrorOffset(text) ?? text.length;
-  position = Math.min(position, text.length);
-  if (lineColumn?.[1] && lineColumn[2]) {
-    return { position, line: Number(lineColumn[1]), column: Number(lineColumn[2]) };
-  }
-  const before = text.slice(0, position);
-  return { position, line: before.split("\n").length, column: position - (before.lastIndexOf("\n") + 1) + 1 };
-}
-
-/** Thrown inside {@link jsonSyntaxErrorOffset} to unwind to the first error. */
-class SyntaxAt {
-  constructor(readonly offset: number) {}
-}
-
-/**
- * The offset of the first character that makes `text` invalid JSON (`text.length` when it ends
- * too early), or `undefined` when `text` is valid.
- */
-export function jsonSyntaxErrorOffset(text: string): number | undefined {
-  let i = 0;
-  const fail = (): never => {
-    throw new SyntaxAt(Math.min(i, text.length));
-  };
-  const isDigit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
-  const space = () => {
-    while (i < text.length && " \t\n\r".includes(text.charAt(i))) i++;
-  };
-  const expect = (c: string) => {
-    if (text[i] !== c) fail();
-    i++;
-  };
-  const digits = () => {
-    if (!isDigit(text[i])) fail();
-    while (isDigit(text[i])) i++;
-  };
-  const string = () => {
-    expect('"');
-    for (;;) {
-      const c = text[i];
-      if (c === undefined || c < " ") fail();
-      i++;
-      if (c === '"') return;
-      if (c !== "\\") continue;
-      const e = text[i];
-      if (e === "u") {
-        i++;
-        for (let k = 0; k < 4; k++) {
-          if (!/[0-9a-fA-F]/.test(text.charAt(i))) fail();
-          i++;
-        }
-      } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
-      else fail();
-    }
-  };
-  const key = () => {
-    space();
-    string();
-    space();
-    expect(":");
-  };
-  const scalar = (c: string | undefined) => {
-    if (c === '"') {
-      string();
-      return;
-    }
-    if (c === "-" || isDigit(c)) {
-      if (c === "-") i++;
-      if (text[i] === "0") i++;
-      else digits();
-      if (text[i] === ".") {
-        i++;
-        digits();
-      }
-      if (text[i] === "e" || text[i] === "E") {
-        i++;
-        if (text[i] === "+" || text[i] === "-") i++;
-        digits();
-      }
-      return;
-    }
-    const literal = ["true", "false", "null"].find((l) => l[0] === c);
-    if (literal === undefined) fail();
-    for (const ch of literal ?? "") expect(ch);
-  };
-  // Iterative, with the open containers' closing characters on a stack: any depth fits.
-  const value = (): void => {
-    const closers: string[] = [];
-    for (;;) {
-      // A value begins here.
-      space();
-      const c = text[i];
-      if (c === "{" || c === "[") {
-        const close = c === "{" ? "}" : "]";
-        i++;
-        space();
-        if (text[i] === close) i++;
-        else {
-          closers.push(close);
-          if (close === "}") key();
-          continue;
-        }
-      } else scalar(c);
-      // A value ended here: close containers, or go on to the next element.
-      for (;;) {
-        const close = closers.at(-1);
-        if (close === undefined) return;
-        space();
-        if (text[i] !== close) break;
-        i++;
-        closers.pop();
-      }
-      expect(",");
-      if (closers.at(-1) === "}") key();
-    }
-  };
-  try {
-    value();
-    space();
-    if (i < text.length) fail();
-    return undefined;
-  } catch (error) {
-    if (error instanceof SyntaxAt) return error.offset;
-    throw error;
-  }
-}
-
-/** V8's message without its position (reported separately) or its echo of the input. */
-function cleanJsonMessage(message: string): string {
-  return message
-    .replace(/ in JSON at position \d+(?: \(line \d+ column \d+\))?/, "")
-    .replace(/^(Unexpected token '.*?'),[\s\S]*is not valid JSON$/, "$1");
-}
-
-function jsonHint(text: string, position: number): string {
-  const c = text[position];
-  if (c === "/" && (text[position + 1] === "/" || text[position + 1] === "*")) {
-    return " (JSON has no comments: remove them; config/workspaces.schema.json documents every field)";
-  }
-  if ((c === "}" || c === "]") && text.slice(0, position).trimEnd().endsWith(",")) {
-    return " (remove the trailing comma before it)";
-  }
-  if (c === "'") return " (JSON strings need double quotes)";
-  return "";
-}
-
-/**
- * `text` with every control character (C0, DEL, C1) replaced by "?", one for one: no escape
- * sequence from the file reaches the terminal, and columns stay where they were.
- */
-function printable(text: string): string {
-  let out = "";
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    out += c < 0x20 || (c >= 0x7f && c <= 0x9f) ? "?" : text.charAt(i);
-  }
-  return out;
-}
-
 /** The offending line with a caret under the column. */
 function excerpt(text: string, at: JsonErrorLocation): string {
   const line = maskLine((text.split("\n")[at.line - 1] ?? "").replace(/\r$/, "").replace(/\t/g, " "));
@@ -346,22 +171,10 @@ type PathSegment = PropertyKey;
 
 /** The longest key shown in a path; a longer one is cut (with "..."). */
 const MAX_KEY_SHOWN = 40;
-/** The longest string kept in a problem's `value`; a longer one is cut (with "..."). */
-const MAX_PROBLEM_STRING = 1000;
-/** How many array entries or object keys of an offending value a problem keeps. */
-const MAX_PROBLEM_ENTRIES = 20;
 /** The longest problem message; a longer one is cut (with "..."). */
 const MAX_MESSAGE_LENGTH = 1000;
 /** How many problems the error lists (and keeps in `problems`); the others are counted. */
 export const MAX_LISTED_PROBLEMS = 100;
-
-/** `text` cut to `max` characters, "..." included, without splitting a surrogate pair. */
-function clip(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = max - 3;
-  if (/[\uD800-\uDBFF]/.test(text.charAt(end - 1))) end--;
-  return `${text.slice(0, end)}...`;
-}
 
 /** `$.workspaces[1].groupId`; long keys are cut, and any credentials in them hidden. */
 function jsonPath(path: readonly PathSegment[]): string {
@@ -387,122 +200,6 @@ function valueAt(raw: unknown, path: readonly PathSegment[]): { found: boolean; 
     current = (current as Record<PropertyKey, unknown>)[segment];
   }
   return { found: true, value: current };
-}
-
-/** Whether the UTF-16 code unit `c` ends a URL-ish token: whitespace (as `\s`) or a quote. */
-function endsToken(c: number): boolean {
-  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
-  if (c === 0x22 || c === 0x27 || c === 0x60) return true;
-  if (c < 0xa0) return false;
-  return (
-    c === 0xa0 ||
-    c === 0x1680 ||
-    (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 ||
-    c === 0x2029 ||
-    c === 0x202f ||
-    c === 0x205f ||
-    c === 0x3000 ||
-    c === 0xfeff
-  );
-}
-
-/**
- * Hides the credentials of every URL in `text`: after each "://", everything up to the last "@"
- * of that URL-ish token (whitespace or a quote ends it; a backslash escapes the next character, as
- * in JSON text) becomes `***`, whatever the password holds. One pass over the text, no regular
- * expression: linear, whatever the text.
- *
- * @example
- * ```ts
- * redact("see https://svc:p@ss@cloud.mongodb.com/x"); // "see https://***@cloud.mongodb.com/x"
- * ```
- */
-export function redact(text: string): string {
-  let scheme = text.indexOf("://");
-  if (scheme === -1) return text;
-  let out = "";
-  let copied = 0;
-  while (scheme !== -1) {
-    const start = scheme + 3;
-    let end = start;
-    let lastAt = -1;
-    while (end < text.length) {
-      const c = text.charCodeAt(end);
-      if (c === 0x5c) end += 2;
-      else if (endsToken(c)) break;
-      else {
-        if (c === 0x40) lastAt = end;
-        end++;
-      }
-    }
-    if (lastAt !== -1) {
-      out += `${text.slice(copied, start)}***`;
-      copied = lastAt;
-    }
-    scheme = end < text.length ? text.indexOf("://", end) : -1;
-  }
-  return out + text.slice(copied);
-}
-
-/**
- * The base URL with everything between its "://" (or its start) and its last "@" hidden: a value
- * that is refused because it has credentials never shows them, even with spaces or quotes in them.
- */
-function hideBaseUrlCredentials(value: string): string {
-  const scheme = value.indexOf("://");
-  const start = scheme === -1 ? 0 : scheme + 3;
-  const at = value.lastIndexOf("@");
-  return at < start ? redact(value) : `${value.slice(0, start)}***${redact(value.slice(at))}`;
-}
-
-/** A JSON syntax error's line, with the credentials of any URL in it masked character for character. */
-function maskLine(line: string): string {
-  const scheme = line.indexOf("://");
-  const at = line.lastIndexOf("@");
-  if (scheme === -1 || at < scheme + 3) return line;
-  return `${line.slice(0, scheme + 3)}${"*".repeat(at - scheme - 3)}${line.slice(at)}`;
-}
-
-/**
- * The offending value as a problem keeps it: credentials hidden, strings cut to
- * {@link MAX_PROBLEM_STRING} characters, arrays and objects to their first
- * {@link MAX_PROBLEM_ENTRIES} entries (recursion is bounded by {@link MAX_NESTING}).
- */
-function safeValue(value: unknown, isBaseUrl = false): unknown {
-  if (typeof value === "string") {
-    return clip(isBaseUrl ? hideBaseUrlCredentials(value) : redact(value), MAX_PROBLEM_STRING);
-  }
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) {
-    const entries = value.slice(0, MAX_PROBLEM_ENTRIES).map((v) => safeValue(v));
-    if (value.length > MAX_PROBLEM_ENTRIES) entries.push(`... ${value.length - MAX_PROBLEM_ENTRIES} more`);
-    return entries;
-  }
-  const copy: Record<string, unknown> = {};
-  let kept = 0;
-  let more = 0;
-  for (const key in value) {
-    if (!Object.hasOwn(value, key)) continue;
-    if (kept === MAX_PROBLEM_ENTRIES) more++;
-    else {
-      kept++;
-      // Defined, not assigned: a key "__proto__" stays a key.
-      Object.defineProperty(copy, clip(redact(key), MAX_PROBLEM_STRING), {
-        value: safeValue((value as Record<string, unknown>)[key]),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
-  }
-  if (more > 0) copy["..."] = `${more} more`;
-  return copy;
-}
-
-/** A safe value (see {@link safeValue}) as the line shows it: JSON, at most 80 characters. */
-function showValue(value: unknown): string {
-  return clip(JSON.stringify(value) ?? String(value), MAX_VALUE_LENGTH);
 }
 
 /** The keys the schema knows for the object at `path`. */
@@ -613,16 +310,4 @@ function describeIssues(
     add(issue.path, issue.message, params && "value" in params ? { value: params.value } : undefined);
   }
   return { described, unlisted };
-}
-
-/** Freezes `value` and everything in it (iteratively). */
-function deepFreeze<T>(value: unknown): T {
-  const pending = [value];
-  for (let next = pending.pop(); next !== undefined || pending.length > 0; next = pending.pop()) {
-    if (typeof next === "object" && next !== null && !Object.isFrozen(next)) {
-      Object.freeze(next);
-      for (const child of Object.values(next)) pending.push(child);
-    }
-  }
-  return value as T;
 }

@@ -250,6 +250,17 @@ describe("archiveRun", () => {
     expect(second.totals).toMatchObject({ archived: 1, failed: 0 });
   });
 
+  it("stops downloading for a workspace whose writes S3 denies: the rest of its windows fail unasked", async () => {
+    fixture = await startArchiveFixture();
+    const config = testConfig(fixture.sim.baseUrl, { workspaces: [PROD] });
+    fixture.s3server.inject({ op: "PutObject", status: 403, code: "AccessDenied", times: 1 });
+    const summary = await fixture.run(config, NOW);
+    expect(summary.totals).toMatchObject({ archived: 0, failed: 5 });
+    expect(new Set(summary.workspaces[0]?.failed.map((f) => f.code))).toEqual(new Set(["S3_ACCESS_DENIED"]));
+    const downloads = fixture.sim.requests.filter((r) => r.endpoint === "download");
+    expect(downloads).toHaveLength(1);
+  });
+
   it("says what to check when the bucket does not exist", async () => {
     fixture = await startArchiveFixture();
     const config = testConfig(fixture.sim.baseUrl, { workspaces: [PROD] });

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../../lambda/config";
-import { jsonSyntaxErrorOffset } from "../../../lambda/config/parse";
+import { jsonSyntaxErrorOffset } from "../../../lambda/config/json-syntax";
 import { errorOf, file, GROUP } from "./support";
 
 /** The error `text` is refused with, and how long that took. */

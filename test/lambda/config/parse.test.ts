@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../lambda/config";
-import { closestKey, jsonSyntaxErrorOffset, locateJsonError } from "../../../lambda/config/parse";
+import { jsonSyntaxErrorOffset, locateJsonError } from "../../../lambda/config/json-syntax";
+import { closestKey } from "../../../lambda/config/parse";
 import { ArchiverError } from "../../../lambda/errors";
 import { errorOf, file, GROUP, onlyProblem, problemsOf } from "./support";
 
