@@ -6,10 +6,13 @@
 import { type Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { storageError } from "../bucket/errors";
+import { getObject } from "../bucket/objects";
 import { workspaceLabel } from "../config";
+import { InputError } from "../errors";
 import type { TimeRange } from "../range";
-import { ReaderError, readError } from "./errors";
+import { ReaderError } from "./errors";
 import { type ArchivedObject, type ArchiveLocation, listArchive } from "./listing";
 
 /** What {@link catLogs} prints. */
@@ -45,10 +48,12 @@ function choose(objects: readonly ArchivedObject[], request: CatRequest): Archiv
   if (whole.length > 0) return whole;
   const names = [...new Set(objects.map((o) => o.workspace.spName))];
   if (names.length > 1) {
-    throw new ReaderError(
+    throw new InputError(
       "READER_USAGE",
-      `Tenant ${request.tenantName} has the logs of several stream processors in this range (${names.join(", ")}) ` +
-        "and no whole-workspace log: pick one with --sp NAME.",
+      { field: "sp" },
+      (n) =>
+        `Tenant ${request.tenantName} has the logs of several stream processors in this range (${names.join(", ")}) ` +
+        `and no whole-workspace log: pick one with ${n("sp")} NAME.`,
     );
   }
   return objects.slice();
@@ -60,6 +65,7 @@ function choose(objects: readonly ArchivedObject[], request: CatRequest): Archiv
  * their size. When the destination closes early (a closed pipe), the download in flight is
  * abandoned and the result says `closed`.
  *
+ * @throws {InputError} `READER_USAGE` (field `sp`) when several stream processors have logs and none was chosen
  * @throws {ReaderError} `READER_GZIP_INVALID` naming the object that does not decompress, or an S3 read error
  * @example
  * ```ts
@@ -88,15 +94,13 @@ export async function catLogs(request: CatRequest): Promise<CatResult> {
   try {
     for (const object of chosen) {
       if (closed()) return { objects: printed, bytes, closed: true };
-      let body: Readable;
-      try {
-        const response = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: object.key }), {
-          abortSignal: request.signal,
-        });
-        body = response.Body as Readable;
-      } catch (err) {
-        throw readError(err, "GetObject", location.bucket, object.key);
-      }
+      const target = {
+        bucket: location.bucket,
+        key: object.key,
+        role: "reader" as const,
+        signal: request.signal,
+      };
+      const body = (await getObject(s3, target, { checksum: false })).Body as Readable;
       // One small writable per object forwards to the shared destination and waits for its 'drain',
       // so a slow reader slows the download (bounded memory) and no listener accumulates on `out`.
       const forward = new Writable({
@@ -131,7 +135,7 @@ export async function catLogs(request: CatRequest): Promise<CatResult> {
             { key: object.key, cause: err },
           );
         }
-        throw readError(err, "GetObject", location.bucket, object.key);
+        throw storageError(err, "GetObject", target);
       }
       printed++;
     }

@@ -8,17 +8,12 @@ import type { Readable } from "node:stream";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { crc32 } from "node:zlib";
-import {
-  GetObjectCommand,
-  type GetObjectCommandOutput,
-  HeadObjectCommand,
-  type S3Client,
-} from "@aws-sdk/client-s3";
-import { crc32Base64 } from "../archive/inspect";
-import { storedCrc32 } from "../archive/store";
-import { isChecksumMismatch, ReaderError, readError } from "./errors";
+import type { GetObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
+import { crc32Base64, measureCrc32, storedCrc32 } from "../bucket/checksum";
+import { isChecksumMismatch } from "../bucket/errors";
+import { getObject, headObject } from "../bucket/objects";
+import { ReaderError } from "./errors";
 import type { ArchivedObject, ArchiveLocation } from "./listing";
-import { formatBytes } from "./ls";
 
 /** Progress of a download, after each chunk and each file. */
 export interface GetProgress {
@@ -63,25 +58,20 @@ export function localPath(outDir: string, prefix: string, key: string): string {
 }
 
 async function fileCrc32(path: string): Promise<string> {
-  let crc = 0;
-  for await (const chunk of createReadStream(path)) crc = crc32(chunk as Buffer, crc);
-  return crc32Base64(crc);
+  return (await measureCrc32(createReadStream(path))).crc32;
 }
 
 /** Whether `path` already holds the object: same size, and same CRC32 as S3 stored with it. */
 async function alreadyPresent(request: GetRequest, object: ArchivedObject, path: string): Promise<boolean> {
   const local = await stat(path).catch(() => undefined);
   if (!local?.isFile() || local.size !== object.size) return false;
-  let expected: string | undefined;
-  try {
-    const head = await request.s3.send(
-      new HeadObjectCommand({ Bucket: request.location.bucket, Key: object.key, ChecksumMode: "ENABLED" }),
-      { abortSignal: request.signal },
-    );
-    expected = storedCrc32(head);
-  } catch (err) {
-    throw readError(err, "HeadObject", request.location.bucket, object.key);
-  }
+  const head = await headObject(request.s3, {
+    bucket: request.location.bucket,
+    key: object.key,
+    role: "reader",
+    signal: request.signal,
+  });
+  const expected = storedCrc32(head);
   // Without a stored checksum the local copy cannot be trusted: fetch it again.
   return expected !== undefined && (await fileCrc32(path)) === expected;
 }
@@ -129,32 +119,56 @@ async function makeDirectory(path: string): Promise<void> {
   }
 }
 
+/** Why a directory cannot receive downloads: which step failed, and the system's error. */
+export interface OutputDirectoryProblem {
+  readonly what: "cannot be created" | "cannot be written";
+  /** The system's reason, e.g. `ENOTDIR: not a directory, mkdir '/x/y'`. */
+  readonly reason: string;
+  readonly cause: unknown;
+}
+
 /**
  * Makes sure `outDir` can receive downloads: creates it (and its parents) and writes and removes a
- * probe file in it. Called before anything is listed or downloaded.
+ * probe file in it.
  *
- * @throws {ReaderError} `READER_OUTPUT_UNWRITABLE` naming the directory and the system's reason
+ * @returns what failed, or `undefined` when `outDir` is ready
  */
-export async function prepareOutputDirectory(outDir: string): Promise<void> {
-  const refuse = (what: string, err: unknown) =>
-    new ReaderError(
-      "READER_OUTPUT_UNWRITABLE",
-      `The output directory ${outDir} ${what} (${reason(err)}): give --out a directory this user can create and write.`,
-      { file: outDir, cause: err },
-    );
+export async function checkOutputDirectory(outDir: string): Promise<OutputDirectoryProblem | undefined> {
+  const problem = (what: OutputDirectoryProblem["what"], err: unknown) => ({
+    what,
+    reason: reason(err),
+    cause: err,
+  });
   try {
     await makeDirectory(outDir);
   } catch (err) {
-    throw refuse("cannot be created", err);
+    return problem("cannot be created", err);
   }
   // Named like a temporary file, so that the next get removes it should this one be killed now.
   const probe = join(outDir, `.write-check.partial-${process.pid}`);
   try {
     await writeFile(probe, "");
   } catch (err) {
-    throw refuse("cannot be written", err);
+    return problem("cannot be written", err);
   }
   await rm(probe, { force: true }).catch(() => {});
+  return undefined;
+}
+
+/**
+ * {@link checkOutputDirectory}, as a refusal. Called before anything is downloaded.
+ *
+ * @throws {ReaderError} `READER_OUTPUT_UNWRITABLE` naming the directory and the system's reason
+ */
+export async function prepareOutputDirectory(outDir: string): Promise<void> {
+  const problem = await checkOutputDirectory(outDir);
+  if (problem) {
+    throw new ReaderError(
+      "READER_OUTPUT_UNWRITABLE",
+      `The output directory ${outDir} ${problem.what} (${problem.reason}): give a directory this user can create and write.`,
+      { file: outDir, cause: problem.cause },
+    );
+  }
 }
 
 /** Whether a process with this id is running (on this machine). */
@@ -225,15 +239,11 @@ export async function getObjects(request: GetRequest): Promise<GetReport> {
         skipped.push(path);
       } else {
         await makeDirectory(dirname(path));
-        let response: GetObjectCommandOutput;
-        try {
-          response = await s3.send(
-            new GetObjectCommand({ Bucket: location.bucket, Key: object.key, ChecksumMode: "ENABLED" }),
-            { abortSignal: request.signal },
-          );
-        } catch (err) {
-          throw readError(err, "GetObject", location.bucket, object.key);
-        }
+        const response: GetObjectCommandOutput = await getObject(
+          s3,
+          { bucket: location.bucket, key: object.key, role: "reader", signal: request.signal },
+          { checksum: true },
+        );
         const expected = storedCrc32(response);
         let crc = 0;
         let received = 0;
@@ -276,23 +286,4 @@ export async function getObjects(request: GetRequest): Promise<GetReport> {
     progress();
   }
   return { downloaded, skipped, failed, bytes: downloadedBytes, ok: failed.length === 0 };
-}
-
-/**
- * One progress line for a terminal: a bar, the percentage of bytes, files and bytes done.
- *
- * @example
- * ```ts
- * formatProgress({ files: 1, totalFiles: 4, bytes: 512, totalBytes: 2048 }, 10);
- * // "[##........]  25%  1/4 files  512 B/2.0 KiB"
- * ```
- */
-export function formatProgress(p: GetProgress, width = 30): string {
-  const ratio =
-    p.totalBytes > 0 ? Math.min(1, p.bytes / p.totalBytes) : p.totalFiles > 0 ? p.files / p.totalFiles : 1;
-  const filled = Math.round(ratio * width);
-  const bar = `${"#".repeat(filled)}${".".repeat(width - filled)}`;
-  return `[${bar}] ${String(Math.floor(ratio * 100)).padStart(3)}%  ${p.files}/${p.totalFiles} files  ${formatBytes(
-    p.bytes,
-  )}/${formatBytes(p.totalBytes)}`;
 }

@@ -1,0 +1,121 @@
+/** `atlas-audit-archiver run`: archives every due window that is missing from S3 (or a historical range). */
+import { randomBytes } from "node:crypto";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { archiveRun } from "../../../lambda/archive/run";
+import { createAtlasClient } from "../../../lambda/atlas/client";
+import { createAtlasDispatcher } from "../../../lambda/atlas/dispatcher";
+import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig } from "../../../lambda/config";
+import { compactUtc } from "../../../lambda/config/layout";
+import { parseRange } from "../../../lambda/range";
+import { SecretCredentials } from "../../../lambda/secrets";
+import { credentialsFromEnv, s3FromEnv } from "../clients";
+import { JSON_OPTION, type OptionValues, parseNow, stringOptions, usageError } from "../command";
+import { describeEvent, describeRetry, describeSummary } from "../format/run";
+import { AWS_ROWS, formatHelp, jsonRow, NOW_ROW, RANGE_TEXT } from "../help";
+import type { CliIo } from "../io";
+
+export const summary = "Archive every due window that is missing from S3 (or a historical range).";
+
+export const options = { ...stringOptions("config", "now", "from", "to", "secret-id"), ...JSON_OPTION };
+
+/** The longest range one run archives. */
+const MAX_RANGE_DAYS = 366;
+
+export const help = formatHelp({
+  usage: "run [--config FILE] [--now INSTANT] [--from DATE --to DATE] [--secret-id ID] [--json]",
+  summary,
+  options: [
+    ["--config FILE", `Parameter file (default ${DEFAULT_CONFIG_PATH})`],
+    NOW_ROW,
+    [
+      "--from, --to",
+      `Archive the due windows overlapping the range instead of the lookback (both together, at most ${MAX_RANGE_DAYS} days): ${RANGE_TEXT}`,
+    ],
+    ["--secret-id ID", "Read Atlas credentials from this Secrets Manager secret (name or ARN)"],
+    jsonRow("the run summary"),
+  ],
+  environment: [
+    ["ATLAS_CLIENT_ID + ATLAS_CLIENT_SECRET", "service account credentials (recommended), or"],
+    ["ATLAS_PUBLIC_KEY + ATLAS_PRIVATE_KEY", "API key credentials (HTTP Digest)"],
+    ["ATLAS_BASE_URL", "overrides atlas.baseUrl of the parameter file"],
+    ["ARCHIVE_BUCKET", "overrides archive.bucket of the parameter file"],
+    ...AWS_ROWS,
+  ],
+  exitStatus:
+    "0 when no window failed, 1 when a window failed (the next run retries it), 2 on a " +
+    "usage or configuration error or credentials that Atlas or Secrets Manager refuse.",
+});
+
+export async function run(values: OptionValues<typeof options>, io: CliIo): Promise<number> {
+  const { env } = io;
+  const nowMs = parseNow(values.now, io);
+  // The readers' rules: dates are whole UTC days (a --to date included), instants need a zone.
+  // At most 366 days (archiveRun checks it too), refused here before anything is read or asked.
+  const range =
+    values.from !== undefined || values.to !== undefined
+      ? parseRange(
+          { from: values.from, to: values.to },
+          { required: true, maxSpanMs: MAX_RANGE_DAYS * 86_400_000 },
+        )
+      : undefined;
+
+  const loaded = await loadConfig(values.config ?? DEFAULT_CONFIG_PATH);
+  // The override goes through the same validation as the file (https, or http to loopback only).
+  const config = env.ATLAS_BASE_URL
+    ? parseConfig(
+        JSON.stringify({ ...loaded, atlas: { ...loaded.atlas, baseUrl: env.ATLAS_BASE_URL } }),
+        "ATLAS_BASE_URL",
+      )
+    : loaded;
+  const bucket = env.ARCHIVE_BUCKET || config.archive.bucket;
+  if (!bucket) {
+    throw usageError(
+      "bucket",
+      () => "No bucket: set archive.bucket in the parameter file or the ARCHIVE_BUCKET variable.",
+    );
+  }
+  const secretId = values["secret-id"];
+  const credentials = secretId
+    ? new SecretCredentials(new SecretsManagerClient({}), secretId)
+    : credentialsFromEnv(env);
+  if (!credentials) {
+    throw usageError(
+      "secret-id",
+      (n) =>
+        "No Atlas credentials: set ATLAS_CLIENT_ID and ATLAS_CLIENT_SECRET (service account), or " +
+        `ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY (API key), or pass ${n("secret-id")}.`,
+    );
+  }
+  const dispatcher = createAtlasDispatcher();
+  const atlas = createAtlasClient({
+    baseUrl: config.atlas.baseUrl,
+    apiVersion: config.atlas.apiVersion,
+    dispatcher,
+    credentials,
+    onRetry: (e) => io.stderr.write(`${describeRetry(e)}\n`),
+  });
+  const s3 = s3FromEnv(env);
+  try {
+    // Credentials first (the secret read, a service account's token): a problem with them is
+    // reported once, with exit status 2, not once per window.
+    await atlas.prepare();
+    const result = await archiveRun({
+      config,
+      bucket,
+      atlas,
+      s3,
+      nowMs,
+      runId: `cli-${compactUtc(io.now())}-${randomBytes(3).toString("hex")}`,
+      clock: io.now,
+      ...(range ? { range } : {}),
+      onEvent: (event) => io.stderr.write(`${describeEvent(event)}\n`),
+    });
+    io.stderr.write(`${describeSummary(result)}\n`);
+    if (values.json) io.stdout.write(`${JSON.stringify(result)}\n`);
+    return result.ok ? 0 : 1;
+  } finally {
+    await atlas.close();
+    await dispatcher.close();
+    s3.destroy();
+  }
+}
