@@ -14,13 +14,13 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { type ArchiverConfig, ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../lambda/config";
-import type { ArchiveAthenaOptions } from "../lib/archive-athena-table";
-import type { ArchiveTransition, AtlasAuditArchiverProps } from "../lib/atlas-audit-archiver";
+import type { ArchiveAthenaOptions } from "../lib/athena-props";
 import {
   AtlasAuditArchiverStack,
   type AtlasAuditArchiverStackProps,
 } from "../lib/atlas-audit-archiver-stack";
 import { DeploymentError, show } from "../lib/errors";
+import type { ArchiveTransition, AtlasAuditArchiverProps } from "../lib/props";
 
 /** The example parameter file, used when the default file does not exist and no `-c config` was given. */
 export const EXAMPLE_CONFIG_PATH = "config/workspaces.example.json";

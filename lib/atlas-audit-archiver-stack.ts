@@ -6,8 +6,9 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import type { ArchiverConfig } from "../lambda/config";
-import { AtlasAuditArchiver, type AtlasAuditArchiverProps } from "./atlas-audit-archiver";
+import { AtlasAuditArchiver } from "./atlas-audit-archiver";
 import { invalidProp } from "./errors";
+import type { AtlasAuditArchiverProps } from "./props";
 
 /** Props of {@link AtlasAuditArchiverStack}. */
 export interface AtlasAuditArchiverStackProps extends StackProps {
@@ -142,50 +143,38 @@ export class AtlasAuditArchiverStack extends Stack {
     });
 
     const a = this.archiver;
-    new CfnOutput(this, "BucketName", { value: a.bucket.bucketName, description: "Archive bucket" });
-    new CfnOutput(this, "ArchivePrefix", {
-      value: props.config.archive.prefix || "(bucket root)",
-      description: "Key prefix of the archive",
-    });
-    new CfnOutput(this, "FunctionName", { value: a.function.functionName, description: "Archiver function" });
-    new CfnOutput(this, "LogGroupName", {
-      value: a.logGroup.logGroupName,
-      description: "Function logs (JSON)",
-    });
-    new CfnOutput(this, "SecretArn", {
-      value: a.secret.secretArn,
-      description: "Atlas credentials secret (put your credentials here)",
-    });
-    new CfnOutput(this, "AlarmTopicArn", {
-      value: a.alarmTopic.topicArn,
-      description: "Alarm notifications",
-    });
-    new CfnOutput(this, "AlarmNames", {
-      value: Fn.join(
-        " ",
-        a.alarms.map((alarm) => alarm.alarmName),
-      ),
-      description: "The alarms, space-separated (aws cloudwatch set-alarm-state / describe-alarm-history)",
-    });
-    new CfnOutput(this, "FailedRunsQueueUrl", {
-      value: a.failedRunsQueue.queueUrl,
-      description: "Records of failed runs",
-    });
-    if (a.athenaTable) {
-      new CfnOutput(this, "AthenaDatabaseName", {
-        value: a.athenaTable.databaseName,
-        description: "Glue database of the Athena table over the archive",
-      });
-      new CfnOutput(this, "AthenaTableName", {
-        value: a.athenaTable.tableName,
-        description: 'Athena table over the archive (filter on "group", tenant and "date")',
-      });
-      if (a.athenaTable.workGroupName !== undefined) {
-        new CfnOutput(this, "AthenaWorkGroupName", {
-          value: a.athenaTable.workGroupName,
-          description: "Athena workgroup for the archive (encrypted query results)",
-        });
-      }
+    const athena = a.athenaTable;
+    // [id, value, description]: what a user needs after the deploy.
+    const outputs: [string, string | undefined, string][] = [
+      ["BucketName", a.bucket.bucketName, "Archive bucket"],
+      ["ArchivePrefix", props.config.archive.prefix || "(bucket root)", "Key prefix of the archive"],
+      ["FunctionName", a.function.functionName, "Archiver function"],
+      ["LogGroupName", a.logGroup.logGroupName, "Function logs (JSON)"],
+      ["SecretArn", a.secret.secretArn, "Atlas credentials secret (put your credentials here)"],
+      ["AlarmTopicArn", a.alarmTopic.topicArn, "Alarm notifications"],
+      [
+        "AlarmNames",
+        Fn.join(
+          " ",
+          a.alarms.map((alarm) => alarm.alarmName),
+        ),
+        "The alarms, space-separated (aws cloudwatch set-alarm-state / describe-alarm-history)",
+      ],
+      ["FailedRunsQueueUrl", a.failedRunsQueue.queueUrl, "Records of failed runs"],
+      ["AthenaDatabaseName", athena?.databaseName, "Glue database of the Athena table over the archive"],
+      [
+        "AthenaTableName",
+        athena?.tableName,
+        'Athena table over the archive (filter on "group", tenant and "date")',
+      ],
+      [
+        "AthenaWorkGroupName",
+        athena?.workGroupName,
+        "Athena workgroup for the archive (encrypted query results)",
+      ],
+    ];
+    for (const [id, value, description] of outputs) {
+      if (value !== undefined) new CfnOutput(this, id, { value, description });
     }
   }
 

@@ -12,9 +12,9 @@ import {
   AtlasAuditArchiver,
   AtlasAuditArchiverStack,
   DeploymentError,
-  defaultAthenaDatabaseName,
-  resolveArchiverSettings,
 } from "../../lib";
+import { defaultAthenaDatabaseName } from "../../lib/athena-settings";
+import { resolveArchiverSettings } from "../../lib/settings";
 import {
   GROUP,
   NO_BUNDLING,

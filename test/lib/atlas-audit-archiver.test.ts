@@ -10,13 +10,13 @@ import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ArchiverConfig, ConfigError, parseBundledConfig } from "../../lambda/config";
 import {
-  AtlasAuditArchiver,
-  type AtlasAuditArchiverProps,
+  type ArchiverConfig,
   BUNDLED_CONFIG_FILE,
-  copyCommand,
-} from "../../lib";
+  ConfigError,
+  parseBundledConfig,
+} from "../../lambda/config";
+import { AtlasAuditArchiver, type AtlasAuditArchiverProps } from "../../lib";
 import {
   bundledFile,
   byStatement,
@@ -520,15 +520,6 @@ describe("AtlasAuditArchiver bundling", () => {
     expect(bundled).toEqual(large);
     const env = onlyResource(big.template, "AWS::Lambda::Function").resource.Properties.Environment;
     expect(JSON.stringify(env).length).toBeLessThan(1024);
-  });
-
-  it("quotes the copy command for POSIX shells and cmd.exe", () => {
-    expect(copyCommand("/tmp/it's here.json", "/out/archiver-config.json", "linux")).toBe(
-      `cp '/tmp/it'\\''s here.json' '/out/archiver-config.json'`,
-    );
-    expect(copyCommand("C:\\a b\\c.json", "D:\\out\\archiver-config.json", "win32")).toBe(
-      'copy /Y "C:\\a b\\c.json" "D:\\out\\archiver-config.json"',
-    );
   });
 });
 

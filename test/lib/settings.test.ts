@@ -5,9 +5,10 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../lambda/config";
-import type { AtlasAuditArchiverProps } from "../../lib/atlas-audit-archiver";
-import { ARCHIVER_DEFAULTS, resolveArchiverSettings } from "../../lib/defaults";
+import { ARCHIVER_DEFAULTS } from "../../lib/defaults";
 import { DeploymentError } from "../../lib/errors";
+import type { AtlasAuditArchiverProps } from "../../lib/props";
+import { resolveArchiverSettings } from "../../lib/settings";
 import { TestApps, testConfig } from "./support";
 
 const apps = new TestApps();
