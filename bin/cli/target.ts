@@ -1,17 +1,19 @@
 /**
- * What the reader commands read: the bucket, the prefix, the window settings and the configured
- * workspaces, from the parameter file and the flags that override it; and the check of the
- * workspace they select.
+ * What the reader commands (`ls`, `cat`, `get`, `verify`) share: where the archive is (their
+ * options and help, resolved from the parameter file, the flags and the environment: bucket,
+ * prefix, window settings, configured workspaces), the check of the workspace they select, and
+ * the archive opened with an S3 client and the range of `--from`/`--to` read.
  */
 
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { WindowSettings, Workspace } from "../../lambda/config";
 import {
   type ArchiverConfig,
   ConfigError,
   configSchema,
   DEFAULT_CONFIG_PATH,
   loadConfig,
+  type WindowSettings,
+  type Workspace,
 } from "../../lambda/config";
 import { parseRange, type TimeRange } from "../../lambda/range";
 import type { ArchiveLocation } from "../../lambda/reader/listing";
