@@ -23,14 +23,31 @@ export class DeploymentError extends ArchiverError {
   readonly setting: string;
 
   constructor(code: DeploymentErrorCode, setting: string, message: string) {
-    super(code, message);
+    super(code, message, { kind: "usage" });
     this.setting = setting;
+  }
+}
+
+/**
+ * `DEPLOY_PROPS_INVALID` with the value and the rule apart from the message, so that the app can
+ * name the `-c` key that gave the prop instead (`namingContextKeys` in `context.ts`).
+ */
+export class InvalidPropError extends DeploymentError {
+  /** The value at fault, as the prop held it. */
+  readonly value: unknown;
+  /** What is allowed, e.g. `must be a whole number from 128 to 10240`. */
+  readonly rule: string;
+
+  constructor(setting: string, value: unknown, rule: string) {
+    super("DEPLOY_PROPS_INVALID", setting, `${setting} = ${show(value)}: ${rule}`);
+    this.value = value;
+    this.rule = rule;
   }
 }
 
 /** A construct prop is invalid. */
 export function invalidProp(setting: string, value: unknown, rule: string): DeploymentError {
-  return new DeploymentError("DEPLOY_PROPS_INVALID", setting, `${setting} = ${show(value)}: ${rule}`);
+  return new InvalidPropError(setting, value, rule);
 }
 
 /** How a value appears in messages: JSON, shortened; a construct by its path. */

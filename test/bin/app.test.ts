@@ -196,12 +196,35 @@ describe("createApp", () => {
 
   it.each<[Record<string, unknown>, RegExp]>([
     [{ memorySize: "abc" }, /^-c memorySize=abc: must be a whole number from 128 to 10240$/],
-    [{ timeoutMinutes: "20" }, /^-c timeoutMinutes=20: must be a whole number from 1 to 15$/],
+    [{ memorySize: "100" }, /^-c memorySize=100: must be a whole number from 128 to 10240$/],
+    [{ expireAfterDays: "0" }, /^-c expireAfterDays=0: must be a whole number from 1 to 36500$/],
+    [{ expireAfterDays: "50" }, /^-c expireAfterDays=50: must be later than transition.afterDays \(90\)/],
+    [{ transitionDays: "x" }, /^-c transitionDays=x: must be a whole number from 0 to 36500$/],
+    [
+      { transitionDays: "10", transitionStorageClass: "STANDARD_IA" },
+      /^-c transitionDays=10: must be at least 30 for STANDARD_IA/,
+    ],
+    [
+      { objectLockMode: "GOVERNANCE", objectLockDays: "0" },
+      /^-c objectLockDays=0: must be a whole number from 1 to 36500$/,
+    ],
+    [
+      { objectLockMode: "WORM", objectLockDays: "30" },
+      /^-c objectLockMode=WORM: must be "GOVERNANCE" or "COMPLIANCE"$/,
+    ],
+    [{ runIntervalMinutes: "0" }, /^-c runIntervalMinutes=0: must be a whole number from 1 to 43200$/],
+    [{ timeoutMinutes: "20" }, /^-c timeoutMinutes=20: must be 1 to 15 minutes: a run needs time/],
+    [{ alarmEmail: "ops" }, /^-c alarmEmail=ops: must be an email address/],
+    [{ athenaDatabaseName: "Audit" }, /^-c athenaDatabaseName=Audit: must be 1 to 255 lowercase letters/],
+    [
+      { secretArn: "atlas/audit-archiver" },
+      /^-c secretArn=atlas\/audit-archiver: must be the complete secret ARN/,
+    ],
     [
       { logRetentionDays: "2" },
       /^-c logRetentionDays=2: must be one of CloudWatch Logs' retention periods: 1, 3, 5/,
     ],
-    [{ bucketEncryption: "AES256" }, /^-c bucketEncryption=AES256: must be one of S3_MANAGED, KMS$/],
+    [{ bucketEncryption: "AES256" }, /^-c bucketEncryption=AES256: must be "S3_MANAGED" or "KMS"$/],
     [{ objectLockMode: "COMPLIANCE" }, /^-c objectLockDays is needed too/],
     [
       { transitionStorageClass: "COLD" },
@@ -211,16 +234,19 @@ describe("createApp", () => {
     [{ serverAccessLogs: "yes" }, /^-c serverAccessLogs=yes: must be true or false$/],
     [{ stackName: "" }, /^-c stackName="": must be a non-empty string$/],
     [{ vpcId: "vpc-0123456789abcdef0" }, /needs the stack's account and region/],
-  ])("refuses the context %j with a message naming it", async (values, message) => {
-    const error = await createApp({
-      outdir: tempDir(),
-      context: context({ config: EXAMPLE_CONFIG_PATH, ...values }),
-      cwd: ROOT,
-    }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(DeploymentError);
-    expect((error as DeploymentError).code).toBe("DEPLOY_CONTEXT_INVALID");
-    expect((error as DeploymentError).message).toMatch(message);
-  });
+  ])(
+    "refuses the context %j with a message naming it, checked where the props are resolved",
+    async (values, message) => {
+      const error = await createApp({
+        outdir: tempDir(),
+        context: context({ config: EXAMPLE_CONFIG_PATH, ...values }),
+        cwd: ROOT,
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DeploymentError);
+      expect((error as DeploymentError).code).toBe("DEPLOY_CONTEXT_INVALID");
+      expect((error as DeploymentError).message).toMatch(message);
+    },
+  );
 });
 
 describe("main", () => {

@@ -1,10 +1,9 @@
-import { App, Lazy, Stack } from "aws-cdk-lib";
+import { Lazy, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readDeployContext } from "../../bin/app";
 import { archiveKey, objectFileName, utcDate, type Workspace } from "../../lambda/config";
 import {
   ArchiveAthenaTable,
@@ -14,6 +13,7 @@ import {
   DeploymentError,
 } from "../../lib";
 import { defaultAthenaDatabaseName } from "../../lib/athena-settings";
+import { propsFromContext } from "../../lib/context";
 import { resolveArchiverSettings } from "../../lib/settings";
 import {
   GROUP,
@@ -499,7 +499,7 @@ describe("the stack and the app", () => {
 
   it("reads -c athena=false and the -c athena* names", () => {
     const archiverProps = (context: Record<string, unknown>) =>
-      readDeployContext(new App({ context })).stack.archiver;
+      propsFromContext((key) => context[key]).stack.archiver;
     expect(archiverProps({})?.athena).toBeUndefined();
     expect(archiverProps({ athena: "false" })?.athena).toBe(false);
     expect(archiverProps({ athena: "true" })?.athena).toBeUndefined();
