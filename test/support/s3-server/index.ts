@@ -27,9 +27,9 @@
  * - moto stores a PutObject whose `x-amz-checksum-crc32` is wrong (200) and completes a FULL_OBJECT
  *   upload with a wrong whole CRC32 (200); the corrupt-fault tests (store-verify) need the 400.
  * - four concurrent conditional CompleteMultipartUploads on one key all got 200 from moto (one 200,
- *   three 412 here); the archiver's exactly-one-writer guarantee is tested on that race.
+ *   three 412 here): `If-None-Match: *`, the archiver's one writer per key, fails under a race.
  * - moto's listing gives `ChecksumAlgorithm` but no `ChecksumType`, so the planner would HEAD and
- *   GET every object it lists (the tests that a second run costs only its listings would fail).
+ *   GET every object it lists (so the tests that a second run costs only its listings would fail).
  * - start-up: 1.0-1.7 s until moto_server answers, against 1-3 ms (33 ms the first time) for
  *   startS3Server, with about 150 servers started per full run (one per test); a 1 MiB PutObject
  *   takes 10.5 ms (median) on moto and 12-14 ms here, so nothing is gained per request.
