@@ -13,6 +13,15 @@ import type { ArchiverConfig } from "./config";
 import { createS3Client } from "./s3-client";
 import { SecretCredentials } from "./secrets";
 
+/**
+ * An S3 client with the archiver's request timeouts, configured by the SDK's standard
+ * environment; path-style addressing when an S3-compatible endpoint is set (`AWS_ENDPOINT_URL_S3`
+ * or `AWS_ENDPOINT_URL`), as such servers expect.
+ */
+export function s3ClientFor(env: NodeJS.ProcessEnv): S3Client {
+  return createS3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL) });
+}
+
 /** Where the Atlas credentials come from. */
 export type CredentialsOrigin =
   /** Given as they are (the command line's environment variables). */
@@ -35,8 +44,7 @@ export interface Runtime {
 }
 
 /**
- * Builds the process's clients. S3 uses path-style addressing when an S3-compatible endpoint is
- * set (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`), as such servers expect.
+ * Builds the process's clients (S3 as {@link s3ClientFor} builds it from `env`).
  *
  * @example
  * ```ts
@@ -47,7 +55,7 @@ export interface Runtime {
  * ```
  */
 export function createRuntime(origin: CredentialsOrigin, env: NodeJS.ProcessEnv = {}): Runtime {
-  const s3 = createS3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL) });
+  const s3 = s3ClientFor(env);
   const dispatcher = createAtlasDispatcher();
   const credentials =
     "secretId" in origin

@@ -9,7 +9,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type * as sns from "aws-cdk-lib/aws-sns";
-import { type ArchiverConfig, parseConfig } from "../lambda/config";
+import { type ArchiverConfig, validateConfig } from "../lambda/config";
 import type { ArchiveAthenaOptions } from "./athena-props";
 import { resolveAthenaOption } from "./athena-settings";
 import { ARCHIVER_DEFAULTS } from "./defaults";
@@ -102,9 +102,8 @@ export function resolveArchiverSettings(props: AtlasAuditArchiverProps): Resolve
   const d = ARCHIVER_DEFAULTS;
   // The handler does not check the bundled file's rules again (parseBundledConfig checks only its
   // envelope and field types): check them here, so that a configuration built by hand (not by
-  // loadConfig) fails the synth, not every run. Through JSON because lambda/config validates text
-  // only; it has no entry point for a parsed value yet.
-  const config = parseConfig(JSON.stringify(props.config), "props.config");
+  // loadConfig) fails the synth, not every run.
+  const config = validateConfig(props.config, "props.config");
 
   const bucketSource = resolveBucketSource(props, config);
   if (bucketSource.kind !== "create") {

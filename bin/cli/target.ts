@@ -17,7 +17,7 @@ import {
 } from "../../lambda/config";
 import { parseRange, type TimeRange } from "../../lambda/range";
 import type { ArchiveLocation } from "../../lambda/reader/listing";
-import { s3FromEnv } from "./clients";
+import { s3ClientFor } from "../../lambda/runtime";
 import { parseNow, stringOptions, usageError } from "./command";
 import { AWS_ROWS, exitStatus, formatHelp, type HelpRow, type HelpSpec } from "./help";
 import type { CliIo } from "./io";
@@ -192,7 +192,7 @@ export async function openArchive<T>(
     prefix: values.prefix,
     envBucket: io.env.ARCHIVE_BUCKET,
   });
-  const s3 = s3FromEnv(io.env);
+  const s3 = s3ClientFor(io.env);
   try {
     return await use({ target, s3, nowMs });
   } finally {

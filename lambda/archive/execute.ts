@@ -4,10 +4,12 @@
  * bounds (deadline, window cap, Atlas's pauses) decide what is deferred.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { AuditLogDownload, DownloadOptions } from "../atlas/client";
 import { AtlasPausedError } from "../atlas/errors";
+import type { AuditLogDownload, DownloadOptions } from "../atlas/options";
+import { checkExisting } from "../bucket/existing";
 import { existingObjects } from "../bucket/list";
-import { checkExisting, storeLog, type UploadSettings } from "../bucket/store";
+import type { UploadSettings } from "../bucket/multipart";
+import { storeLog } from "../bucket/store";
 import { type ArchiverConfig, archiveKey, objectMetadata, type Workspace, workspaceLabel } from "../config";
 import { ArchiverError, ruleFor } from "../errors";
 import { forEachLimited } from "../pool";

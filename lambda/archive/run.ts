@@ -4,7 +4,7 @@
  * report what happened. The S3 layout is the checkpoint: there is no other state.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
-import { DEFAULT_UPLOAD_SETTINGS, type UploadSettings } from "../bucket/store";
+import { DEFAULT_UPLOAD_SETTINGS, type UploadSettings } from "../bucket/multipart";
 import type { ArchiverConfig } from "../config";
 import { timerDelay } from "../timers";
 import { RunDeadlineError } from "./errors";

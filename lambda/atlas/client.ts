@@ -15,8 +15,25 @@ import {
   createAuthenticator,
 } from "./auth";
 import { type AtlasEndpoint, atlasEndpoint } from "./base-url";
+import {
+  contentDispositionFileName,
+  FRAMING_CODINGS,
+  headerNumber,
+  headerText,
+  isGzipType,
+  peek,
+  typeErrors,
+} from "./body";
 import { AtlasPausedError, AtlasTimeoutError, AtlasUnexpectedResponseError } from "./errors";
 import type { TokenCache } from "./oauth";
+import {
+  type AtlasClientOptions,
+  type AtlasTimeouts,
+  type AuditLogDownload,
+  DEFAULT_TIMEOUTS,
+  type DownloadOptions,
+  USER_AGENT,
+} from "./options";
 import { SecretRedactor } from "./redact";
 import {
   type CallContext,
@@ -41,84 +58,6 @@ import {
   systemClock,
 } from "./retry";
 
-/** What a successful download returns. The body has not been read beyond its first bytes. */
-export interface AuditLogDownload {
-  /** The .gz file exactly as Atlas sent it. Errors it emits are transport failures: see {@link AtlasClient.bodyError}. */
-  readonly body: Readable;
-  readonly contentType: string;
-  /** From `Content-Length`, when Atlas sent one. */
-  readonly contentLength: number | undefined;
-  /** The file name from `Content-Disposition`, e.g. `prod_2026-11-28T13:00:00Z_2026-11-28T14:00:00Z_audit.log.gz`. */
-  readonly fileName: string | undefined;
-  readonly rateLimit: { readonly limit: number | undefined; readonly remaining: number | undefined };
-  /** Attempts it took (1 unless retried); authentication round trips are not counted. */
-  readonly attempts: number;
-}
-
-/** Timeouts of a download (the connect timeout belongs to the dispatcher: see `createAtlasDispatcher`). */
-export interface AtlasTimeouts {
-  /** From sending a request to receiving all response headers (cut to what is left of the call's budget). */
-  readonly headersMs: number;
-  /** Longest silence while receiving the body. */
-  readonly bodyIdleMs: number;
-  /**
-   * The whole download of one window, from its first request to the body's last byte, retries
-   * and waits included: a body that trickles (never silent for long, never done) ends here.
-   */
-  readonly downloadMs: number;
-}
-
-/** Per-call options of {@link AtlasClient.download}. */
-export interface DownloadOptions {
-  /** Aborts the request and its body (the run's deadline, a user's interrupt). */
-  readonly signal?: AbortSignal;
-  /** No attempt or wait may end after this (in the client's clock): the run's deadline. */
-  readonly deadlineMs?: number;
-}
-
-/** Options of {@link AtlasClient}. */
-export interface AtlasClientOptions {
-  /** e.g. `https://cloud.mongodb.com` (no trailing slash). */
-  readonly baseUrl: string;
-  /** e.g. `2023-02-01`: sent as `Accept: application/vnd.atlas.{apiVersion}+gzip`. */
-  readonly apiVersion: string;
-  readonly dispatcher: Dispatcher;
-  readonly authenticator: AtlasAuthenticator;
-  /** @default {@link DEFAULT_RETRY_POLICY} */
-  readonly retry?: Partial<RetryPolicy>;
-  /** @default {@link DEFAULT_TIMEOUTS} */
-  readonly timeouts?: Partial<AtlasTimeouts>;
-  /** @default the system clock */
-  readonly clock?: Clock;
-  /** Source of jitter in [0, 1). @default Math.random */
-  readonly random?: () => number;
-  /** @default {@link USER_AGENT} */
-  readonly userAgent?: string;
-  /** Called before each retry wait, for progress logs. */
-  readonly onRetry?: (event: RetryEvent & { readonly what: string }) => void;
-  /**
-   * Credentials sent, to be removed from whatever Atlas answers. Share it with the authenticator
-   * (as {@link createAtlasClient} does). @default a new, empty one (the client still registers
-   * every Authorization header it sends)
-   */
-  readonly redactor?: SecretRedactor;
-}
-
-/**
- * Timeout defaults, resolved here only. Atlas assembles a log before the first header byte, so
- * headers get two minutes; a body that stalls for a minute mid-stream is considered dead; and one
- * window's download never takes more than ten minutes in all (15 GB at 25 MB/s: far above any
- * hourly log; a Lambda run's deadline comes first anyway).
- */
-export const DEFAULT_TIMEOUTS: AtlasTimeouts = {
-  headersMs: 120_000,
-  bodyIdleMs: 60_000,
-  downloadMs: 600_000,
-};
-
-/** The User-Agent sent to Atlas. */
-export const USER_AGENT = "atlas-audit-archiver";
-
 /** The client's optional settings with their defaults applied: the one place they are resolved. */
 function resolveSettings(options: Omit<AtlasClientOptions, "authenticator">) {
   return {
@@ -129,74 +68,6 @@ function resolveSettings(options: Omit<AtlasClientOptions, "authenticator">) {
     userAgent: options.userAgent ?? USER_AGENT,
     redactor: options.redactor ?? new SecretRedactor(),
   };
-}
-
-/** Transfer codings that only frame the body; any other (gzip, deflate, ...) would change its bytes. */
-const FRAMING_CODINGS = new Set(["chunked", "identity"]);
-
-/** The gzip media types Atlas has served the log as. */
-function isGzipType(contentType: string, apiVersion: string): boolean {
-  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
-  return type === "application/gzip" || type === `application/vnd.atlas.${apiVersion}+gzip`;
-}
-
-/** The `filename` of a Content-Disposition header (quoted or token form). */
-export function contentDispositionFileName(header: string | string[] | undefined): string | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  const match = value?.match(/filename\*?=(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i);
-  if (!match) return undefined;
-  return match[1] !== undefined ? match[1].replace(/\\(.)/g, "$1") : match[2];
-}
-
-/**
- * Makes `body` emit `typed(err)` instead of the raw error it fails with (a reset socket, undici's
- * idle timeout), so whoever reads it (the gzip check, the upload) sees an error that names the
- * workspace and window. Shaped as a `_destroy` hook, not a PassThrough: every way a stream fails
- * goes through `destroy(err)`, whose callback's error is the one emitted, and the body keeps its
- * own backpressure with no extra hop per chunk.
- */
-function typeErrors(body: Readable, typed: (err: Error) => Error): void {
-  const destroy = body._destroy.bind(body);
-  body._destroy = (err, callback) =>
-    destroy(err, (error?: Error | null) => callback(error ? typed(error) : error));
-}
-
-function headerNumber(value: string | string[] | undefined): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (raw === undefined || !/^\d+$/.test(raw.trim())) return undefined;
-  return Number(raw);
-}
-
-/**
- * Reads until at least `count` bytes arrived (or the stream ended), puts them back, and returns
- * them. The body stays a plain paused stream, so the caller still pipes it with backpressure.
- */
-async function peek(body: Readable, count: number): Promise<Buffer> {
-  const seen: Buffer[] = [];
-  let size = 0;
-  while (size < count) {
-    const chunk = body.read() as Buffer | null;
-    if (chunk !== null) {
-      seen.push(chunk);
-      size += chunk.length;
-      continue;
-    }
-    if (body.readableEnded) break;
-    await new Promise<void>((resolve, reject) => {
-      const done = () => {
-        body.off("readable", done).off("end", done).off("error", fail);
-        resolve();
-      };
-      const fail = (err: Error) => {
-        body.off("readable", done).off("end", done);
-        reject(err);
-      };
-      body.once("readable", done).once("end", done).once("error", fail);
-    });
-  }
-  const head = Buffer.concat(seen);
-  if (head.length > 0) body.unshift(head);
-  return head;
 }
 
 /**
@@ -536,11 +407,6 @@ export class AtlasClient {
       },
     };
   }
-}
-
-/** A header's (first) value as text. */
-function headerText(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** Options of {@link createAtlasClient}: the client's, with credentials instead of an authenticator. */

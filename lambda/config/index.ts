@@ -40,7 +40,7 @@ export {
   utcDate,
 } from "./layout";
 export { DEFAULT_CONFIG_PATH, loadConfig } from "./load";
-export { parseConfig } from "./parse";
+export { parseConfig, validateConfig } from "./parse";
 export { rateIntervalMinutes, WINDOW_LENGTHS } from "./rules";
 export { type ConfigInput, configJsonSchema, configSchema, renderConfigJsonSchema } from "./schema";
 export { type ArchiverConfig, type WindowSettings, type Workspace, workspaceLabel } from "./types";

@@ -33,7 +33,20 @@ export const MAX_ARRAY_ENTRIES = 10_000;
  * ```
  */
 export function parseConfig(text: string, source: string): ArchiverConfig {
-  const raw = parseJson(text, source);
+  return validateConfig(parseJson(text, source), source);
+}
+
+/**
+ * Validates a parameter file's parsed value (or a configuration with a setting overridden) and
+ * applies the defaults.
+ *
+ * @throws {ConfigError} `CONFIG_INVALID`, listing every problem
+ * @example
+ * ```ts
+ * validateConfig({ ...config, atlas: { ...config.atlas, baseUrl: process.env.ATLAS_BASE_URL } }, "ATLAS_BASE_URL");
+ * ```
+ */
+export function validateConfig(raw: unknown, source: string): ArchiverConfig {
   const shape = shapeProblem(raw);
   if (shape) {
     const path = jsonPath(shape.path);

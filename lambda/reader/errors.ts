@@ -8,15 +8,12 @@ import { ArchiverError, type ErrorKind } from "../errors";
 
 /** Stable codes of {@link ReaderError}. */
 export type ReaderErrorCode =
-  /** A missing, malformed or contradictory selection (group, tenant, workspace choice). */
-  | "READER_USAGE"
   /** An object could not be decompressed while printing it. */
   | "READER_GZIP_INVALID"
   /** `get`'s output directory cannot be created or written. */
   | "READER_OUTPUT_UNWRITABLE";
 
 const READER_ERROR_KINDS: Readonly<Record<ReaderErrorCode, ErrorKind>> = {
-  READER_USAGE: "usage",
   READER_GZIP_INVALID: "permanent",
   READER_OUTPUT_UNWRITABLE: "setup",
 };

@@ -1,15 +1,11 @@
 /** `atlas-audit-archiver run`: archives every due window that is missing from S3 (or a historical range). */
 import { randomBytes } from "node:crypto";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { archiveRun } from "../../../lambda/archive/run";
-import { createAtlasClient } from "../../../lambda/atlas/client";
-import { createAtlasDispatcher } from "../../../lambda/atlas/dispatcher";
-import { DEFAULT_CONFIG_PATH, loadConfig, parseConfig } from "../../../lambda/config";
-import { compactUtc } from "../../../lambda/config/layout";
+import { compactUtc, DEFAULT_CONFIG_PATH, loadConfig, validateConfig } from "../../../lambda/config";
 import { parseRange } from "../../../lambda/range";
-import { SecretCredentials } from "../../../lambda/secrets";
-import { credentialsFromEnv, s3FromEnv } from "../clients";
+import { createRuntime } from "../../../lambda/runtime";
 import { JSON_OPTION, type OptionValues, parseNow, stringOptions, usageError } from "../command";
+import { credentialsFromEnv } from "../credentials";
 import { describeEvent, describeRetry, describeSummary } from "../format/run";
 import { AWS_ROWS, formatHelp, jsonRow, NOW_ROW, RANGE_TEXT } from "../help";
 import type { CliIo } from "../io";
@@ -62,10 +58,7 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
   const loaded = await loadConfig(values.config ?? DEFAULT_CONFIG_PATH);
   // The override goes through the same validation as the file (https, or http to loopback only).
   const config = env.ATLAS_BASE_URL
-    ? parseConfig(
-        JSON.stringify({ ...loaded, atlas: { ...loaded.atlas, baseUrl: env.ATLAS_BASE_URL } }),
-        "ATLAS_BASE_URL",
-      )
+    ? validateConfig({ ...loaded, atlas: { ...loaded.atlas, baseUrl: env.ATLAS_BASE_URL } }, "ATLAS_BASE_URL")
     : loaded;
   const bucket = env.ARCHIVE_BUCKET || config.archive.bucket;
   if (!bucket) {
@@ -75,10 +68,9 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
     );
   }
   const secretId = values["secret-id"];
-  const credentials = secretId
-    ? new SecretCredentials(new SecretsManagerClient({}), secretId)
-    : credentialsFromEnv(env);
-  if (!credentials) {
+  const credentials = secretId ? undefined : credentialsFromEnv(env);
+  const origin = secretId ? { secretId } : credentials && { credentials };
+  if (!origin) {
     throw usageError(
       "secret-id",
       (n) =>
@@ -86,15 +78,8 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
         `ATLAS_PUBLIC_KEY and ATLAS_PRIVATE_KEY (API key), or pass ${n("secret-id")}.`,
     );
   }
-  const dispatcher = createAtlasDispatcher();
-  const atlas = createAtlasClient({
-    baseUrl: config.atlas.baseUrl,
-    apiVersion: config.atlas.apiVersion,
-    dispatcher,
-    credentials,
-    onRetry: (e) => io.stderr.write(`${describeRetry(e)}\n`),
-  });
-  const s3 = s3FromEnv(env);
+  const runtime = createRuntime(origin, env);
+  const atlas = runtime.atlasClient(config, (e) => io.stderr.write(`${describeRetry(e)}\n`));
   try {
     // Credentials first (the secret read, a service account's token): a problem with them is
     // reported once, with exit status 2, not once per window.
@@ -103,7 +88,7 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
       config,
       bucket,
       atlas,
-      s3,
+      s3: runtime.s3,
       nowMs,
       runId: `cli-${compactUtc(io.now())}-${randomBytes(3).toString("hex")}`,
       clock: io.now,
@@ -115,7 +100,6 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
     return result.ok ? 0 : 1;
   } finally {
     await atlas.close();
-    await dispatcher.close();
-    s3.destroy();
+    await runtime.close();
   }
 }

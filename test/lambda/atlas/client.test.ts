@@ -20,10 +20,10 @@ import {
   AtlasUnauthorizedError,
   AtlasUnexpectedResponseError,
   type CreateAtlasClientOptions,
-  contentDispositionFileName,
   createAtlasClient,
   TokenCache,
 } from "../../../lambda/atlas";
+import { contentDispositionFileName } from "../../../lambda/atlas/body";
 import type { Workspace } from "../../../lambda/config";
 import { type TimeWindow, toEpochSeconds } from "../../../lambda/windows";
 import {

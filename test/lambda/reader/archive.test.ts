@@ -6,7 +6,7 @@ import { PassThrough, Writable } from "node:stream";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ArchiverConfig, archiveKey, type Workspace } from "../../../lambda/config";
-import { ruleFor } from "../../../lambda/errors";
+import { describeError, InputError, ruleFor } from "../../../lambda/errors";
 import { catLogs } from "../../../lambda/reader/cat";
 import { getObjects, localPath } from "../../../lambda/reader/get";
 import { type ArchiveLocation, listArchive } from "../../../lambda/reader/listing";
@@ -298,14 +298,24 @@ describe("catLogs (cat)", () => {
     });
   });
 
-  it("asks for --sp when a tenant has several processors and no whole-workspace log", async () => {
+  it("asks for a stream processor (field sp) when a tenant has several and no whole-workspace log", async () => {
     const other = keyOf({ ...BILLING, spName: "refunds" }, windows()[0] as TimeWindow);
     await fixture.s3server.putObject(other, EMPTY_GZIP);
     try {
       const { out } = collector();
-      await expect(
-        catLogs({ s3, location, groupId: GROUP, tenantName: "billing", range: RANGE, out }),
-      ).rejects.toThrow("(payments, refunds) and no whole-workspace log: pick one with --sp NAME");
+      const refused = await catLogs({
+        s3,
+        location,
+        groupId: GROUP,
+        tenantName: "billing",
+        range: RANGE,
+        out,
+      }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(InputError);
+      expect((refused as InputError).context.field).toBe("sp");
+      expect(describeError(refused as InputError, (f) => `--${f}`)).toContain(
+        "(payments, refunds) and no whole-workspace log: pick one with --sp NAME",
+      );
       const picked = collector();
       await catLogs({
         s3,

@@ -1,11 +1,6 @@
-/**
- * The clients the commands build from the environment: Atlas credentials and the S3 client.
- * (Until the composition root shared with the Lambda handler exists.)
- */
-import type { S3Client } from "@aws-sdk/client-s3";
+/** Atlas credentials from the command line's environment (the clients themselves: `lambda/runtime.ts`). */
 import { type AtlasCredentials, parseAtlasCredentials } from "../../lambda/atlas/auth";
 import { AtlasCredentialsError } from "../../lambda/atlas/errors";
-import { createS3Client } from "../../lambda/s3-client";
 
 /** Atlas credentials from the environment, or undefined when none are set. */
 export function credentialsFromEnv(env: NodeJS.ProcessEnv): AtlasCredentials | undefined {
@@ -31,12 +26,4 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv): AtlasCredentials | u
     );
   }
   return undefined;
-}
-
-/**
- * An S3 client from the SDK's standard environment, with the archiver's request timeouts;
- * path-style for S3-compatible endpoints.
- */
-export function s3FromEnv(env: NodeJS.ProcessEnv): S3Client {
-  return createS3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL) });
 }
