@@ -1,12 +1,17 @@
 /**
  * CloudWatch metrics of a run in embedded metric format (EMF): one JSON line that CloudWatch
  * Logs turns into metrics, with no API call and no extra permission.
+ *
+ * Written by hand rather than with Powertools' `Metrics` or `aws-embedded-metrics`: a run emits
+ * one document of a few metrics with one dimension, a pure function of its summary that tests
+ * read as data; a library would add a dependency to the bundle and its cold start, and its own
+ * flushing and validation, for twenty lines of JSON.
  */
-import type { RunSummary } from "./archive/run";
+import type { RunSummary } from "./archive/summary";
 import { METRIC_DIMENSION, RUN_METRICS } from "./config";
 
 /** Every metric of a run, by the name the stack's alarms use. */
-export const METRIC_NAMES = Object.values(RUN_METRICS);
+const METRIC_NAMES = Object.values(RUN_METRICS);
 
 /**
  * The EMF document for a run, with the single dimension `FunctionName`.

@@ -11,7 +11,9 @@ import {
   ConfigError,
   configSchema,
   DEFAULT_CONFIG_PATH,
+  GROUP_ID,
   loadConfig,
+  NAME,
   type WindowSettings,
   type Workspace,
 } from "../../lambda/config";
@@ -125,9 +127,6 @@ export async function resolveTarget(options: TargetOptions): Promise<ReaderTarge
     ...(config ? { configFile: options.config ?? DEFAULT_CONFIG_PATH } : {}),
   };
 }
-
-const GROUP_ID = /^[0-9a-f]{24}$/;
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Checks the `group`, `tenant` and `sp` values (the same characters the parameter file allows).

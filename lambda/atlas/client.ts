@@ -1,19 +1,9 @@
-/**
- * The Atlas client: downloads one workspace's audit log for one window as a stream of the raw
- * gzip bytes, with authentication, retries and timeouts.
- */
-import type { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { type Workspace, workspaceLabel } from "../config";
 import { ArchiverError } from "../errors";
 import { timerDelay } from "../timers";
 import { formatInstant, formatWindow, type TimeWindow, toEpochSeconds } from "../windows";
-import {
-  type AtlasAuthenticator,
-  type AtlasCredentials,
-  type CredentialsSource,
-  createAuthenticator,
-} from "./auth";
+import { type AtlasCredentials, type CredentialsSource, createAuthenticator } from "./auth";
 import { type AtlasEndpoint, atlasEndpoint } from "./base-url";
 import {
   contentDispositionFileName,
@@ -52,7 +42,6 @@ import {
   describeRetryAfter,
   formatDuration,
   parseRetryAfter,
-  type RetryEvent,
   type RetryPolicy,
   retrying,
   systemClock,

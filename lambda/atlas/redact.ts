@@ -6,7 +6,7 @@
  */
 
 /** What replaces a credential in server text. */
-export const REDACTED = "[redacted]";
+const REDACTED = "[redacted]";
 
 /** Shorter values are not treated as secrets: they would match ordinary text. */
 const MIN_SECRET_LENGTH = 6;

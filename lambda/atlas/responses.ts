@@ -125,7 +125,7 @@ function after(attempts: number): string {
 /**
  * The error for an HTTP error status. `attempts` is how many tries were made in all.
  */
-export function errorForStatus(
+function errorForStatus(
   status: number,
   body: ApiErrorBody,
   context: CallContext,
@@ -191,7 +191,7 @@ export function errorForStatus(
 }
 
 /** Whether another attempt at the same request may get a different answer. */
-export function isRetryableStatus(status: number): boolean {
+function isRetryableStatus(status: number): boolean {
   return status === 429 || status >= 500;
 }
 

@@ -136,7 +136,7 @@ export interface CallBudget {
 }
 
 /** The end of a call that starts now under `context`. */
-export function callBudget(context: Pick<RetryContext, "policy" | "clock" | "deadlineMs">): CallBudget {
+function callBudget(context: Pick<RetryContext, "policy" | "clock" | "deadlineMs">): CallBudget {
   const { policy, clock, deadlineMs } = context;
   const budgetEnd = clock.now() + policy.maxTotalMs;
   const byDeadline = deadlineMs !== undefined && deadlineMs < budgetEnd;

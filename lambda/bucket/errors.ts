@@ -76,7 +76,7 @@ export interface StorageWhere {
 }
 
 /** An S3 error's name and HTTP status, as the AWS SDK reports them. */
-export function s3Fault(err: unknown): { name: string; status: number | undefined } {
+function s3Fault(err: unknown): { name: string; status: number | undefined } {
   const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   return { name: e?.Code ?? e?.name ?? "Error", status: e?.$metadata?.httpStatusCode };
 }

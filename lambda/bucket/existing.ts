@@ -16,7 +16,7 @@ export interface ObjectSubject {
 }
 
 /** The verdict on an object found at a window's key (from its HeadObject). */
-export type ObjectVerdict =
+type ObjectVerdict =
   /** S3 keeps its full-object CRC32 and the metadata names the window: the window is archived. */
   | { readonly kind: "archived" }
   /**
@@ -32,7 +32,7 @@ export type ObjectVerdict =
  * carries a full-object CRC32 (S3's, or where the store keeps none the archiver's own in its
  * metadata, then to be checked against the bytes) and its metadata names that workspace and window.
  */
-export function judgeObject(
+function judgeObject(
   head: {
     readonly Metadata?: Record<string, string> | undefined;
     readonly ChecksumCRC32?: string | undefined;

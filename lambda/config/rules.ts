@@ -8,19 +8,19 @@ import { isWindowLength } from "../windows";
 export const DAY_MINUTES = 1440;
 export const MAX_LOOKBACK_HOURS = 720;
 export const MAX_LAG_MINUTES = 43_200;
-export const MAX_NAME_LENGTH = 64;
+const MAX_NAME_LENGTH = 64;
 export const MAX_PREFIX_LENGTH = 256;
 /** EventBridge's limit on a schedule expression. */
-export const MAX_SCHEDULE_LENGTH = 256;
+const MAX_SCHEDULE_LENGTH = 256;
 /** Longer base URLs are refused: no real API base URL comes near, and URLs past 2,048 characters fail in many places. */
-export const MAX_BASE_URL_LENGTH = 2048;
+const MAX_BASE_URL_LENGTH = 2048;
 /**
  * How much of a value the rules read to name its refused characters: a value longer than the
  * field allows is refused for its length anyway, and reading further would only cost time.
  */
-export const SCANNED_LENGTH = 1024;
+const SCANNED_LENGTH = 1024;
 /** How many refused characters a message names. */
-export const MAX_REFUSED_NAMED = 8;
+const MAX_REFUSED_NAMED = 8;
 
 /** `text` cut to `max` characters (with "..."), for quoting part of a value in a message. */
 export function quoted(text: string, max = 40): string {
@@ -28,7 +28,7 @@ export function quoted(text: string, max = 40): string {
 }
 
 /** The refused characters found, described for a person: at most {@link MAX_REFUSED_NAMED}. */
-export function listRefused(found: readonly string[]): string {
+function listRefused(found: readonly string[]): string {
   const named = found.slice(0, MAX_REFUSED_NAMED);
   return found.length > MAX_REFUSED_NAMED ? `${named.join(", ")} and others` : named.join(", ");
 }
@@ -38,8 +38,9 @@ export const WINDOW_LENGTHS: readonly number[] = Array.from({ length: DAY_MINUTE
   isWindowLength,
 );
 
-export const RATE_UNIT_MINUTES = { minute: 1, hour: 60, day: DAY_MINUTES } as const;
+const RATE_UNIT_MINUTES = { minute: 1, hour: 60, day: DAY_MINUTES } as const;
 
+/** An Atlas project id: 24 lowercase hexadecimal characters. */
 export const GROUP_ID = /^[a-f0-9]{24}$/;
 export const GROUP_ID_ALLOWED =
   "the 24-character lowercase hexadecimal project id (as in Atlas URLs, /v2/groups/<groupId>)";
@@ -52,6 +53,7 @@ export function groupIdProblem(value: string): string | undefined {
   return `must be ${GROUP_ID_ALLOWED} (this one has ${value.length} characters)`;
 }
 
+/** A tenant or stream processor name as the archive's keys allow it. */
 export const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const NAME_ALLOWED = `1 to ${MAX_NAME_LENGTH} letters, digits, "-" or "_"`;
 
@@ -59,7 +61,7 @@ export const NAME_ALLOWED = `1 to ${MAX_NAME_LENGTH} letters, digits, "-" or "_"
  * The characters of `value` that a name may not contain, described for a person (those of its
  * first {@link SCANNED_LENGTH} characters: a longer value is refused for its length anyway).
  */
-export function refusedCharacters(value: string): string[] {
+function refusedCharacters(value: string): string[] {
   const head = value.slice(0, SCANNED_LENGTH);
   const found = new Set<string>();
   if (head.includes("..")) found.add('".."');
@@ -90,7 +92,7 @@ export function nameProblem(what: string, emptyAdvice: string) {
 export const BASE_URL_ALLOWED =
   "an https:// URL without credentials, query or fragment (http:// only to localhost, 127.0.0.0/8 or [::1]), e.g. https://cloud.mongodb.com";
 
-export function isLoopback(hostname: string): boolean {
+function isLoopback(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
@@ -148,8 +150,8 @@ export function apiVersionProblem(value: string): string | undefined {
 export const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export const BUCKET_ALLOWED =
   "an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit";
-export const BUCKET_RESERVED_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
-export const BUCKET_RESERVED_SUFFIXES = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+const BUCKET_RESERVED_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
+const BUCKET_RESERVED_SUFFIXES = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
 
 export function bucketProblem(value: string): string | undefined {
   const rule = `must be ${BUCKET_ALLOWED}`;
@@ -205,7 +207,7 @@ export function rateIntervalMinutes(schedule: string): number | undefined {
   return Number(match[1]) * RATE_UNIT_MINUTES[match[2] as keyof typeof RATE_UNIT_MINUTES];
 }
 
-export function rateProblem(value: string): string | undefined {
+function rateProblem(value: string): string | undefined {
   const match = /^rate\((\S+) (\S+)\)$/.exec(value);
   const [, amount = "", unit = ""] = match ?? [];
   if (!match || !/^[1-9][0-9]*$/.test(amount)) {
@@ -223,7 +225,7 @@ export function rateProblem(value: string): string | undefined {
   return undefined;
 }
 
-export function cronProblem(value: string): string | undefined {
+function cronProblem(value: string): string | undefined {
   const fields = value.slice("cron(".length, -1).split(" ");
   if (fields.length !== 6 || fields.includes("")) {
     return (

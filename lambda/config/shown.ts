@@ -4,12 +4,12 @@
  */
 
 /** How many array entries or object keys of an offending value a problem keeps. */
-export const MAX_PROBLEM_ENTRIES = 20;
+const MAX_PROBLEM_ENTRIES = 20;
 
 /** The longest string kept in a problem's `value`; a longer one is cut (with "..."). */
-export const MAX_PROBLEM_STRING = 1000;
+const MAX_PROBLEM_STRING = 1000;
 
-export const MAX_VALUE_LENGTH = 80;
+const MAX_VALUE_LENGTH = 80;
 
 /**
  * `text` with every control character (C0, DEL, C1) replaced by "?", one for one: no escape
@@ -33,7 +33,7 @@ export function clip(text: string, max: number): string {
 }
 
 /** Whether the UTF-16 code unit `c` ends a URL-ish token: whitespace (as `\s`) or a quote. */
-export function endsToken(c: number): boolean {
+function endsToken(c: number): boolean {
   if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
   if (c === 0x22 || c === 0x27 || c === 0x60) return true;
   if (c < 0xa0) return false;
@@ -92,7 +92,7 @@ export function redact(text: string): string {
  * The base URL with everything between its "://" (or its start) and its last "@" hidden: a value
  * that is refused because it has credentials never shows them, even with spaces or quotes in them.
  */
-export function hideBaseUrlCredentials(value: string): string {
+function hideBaseUrlCredentials(value: string): string {
   const scheme = value.indexOf("://");
   const start = scheme === -1 ? 0 : scheme + 3;
   const at = value.lastIndexOf("@");

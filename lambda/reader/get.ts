@@ -160,7 +160,7 @@ export async function checkOutputDirectory(outDir: string): Promise<OutputDirect
  *
  * @throws {ReaderError} `READER_OUTPUT_UNWRITABLE` naming the directory and the system's reason
  */
-export async function prepareOutputDirectory(outDir: string): Promise<void> {
+async function prepareOutputDirectory(outDir: string): Promise<void> {
   const problem = await checkOutputDirectory(outDir);
   if (problem) {
     throw new ReaderError(

@@ -1,5 +1,5 @@
 /** `run`'s progress lines and closing summary for people (on stderr). */
-import type { RunEvent, RunSummary } from "../../../lambda/archive/run";
+import type { RunEvent, RunSummary } from "../../../lambda/archive/summary";
 import type { RetryEvent } from "../../../lambda/atlas/retry";
 import { formatBytes } from "./bytes";
 
