@@ -12,6 +12,7 @@
  *   counts time in seconds since 1970, and the archive's keys have four-digit years.
  */
 import { type FieldNamer, InputError } from "./errors";
+import { formatInstantExact } from "./windows";
 
 /** A half-open time range `[fromMs, toMs)` in epoch milliseconds. */
 export interface TimeRange {
@@ -74,10 +75,6 @@ function shown(value: string): string {
   return JSON.stringify(value.length > 64 ? `${value.slice(0, 61)}...` : value);
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.000Z$/, "Z");
-}
-
 function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
@@ -128,7 +125,7 @@ function instantMs(value: string, field: string): number | undefined {
     Number(fraction.padEnd(3, "0").slice(0, 3)) -
     offsetMs;
   if (ms < START_MS || ms >= END_MS) {
-    throw refuse(field, value, `is ${iso(ms)}, outside ${RANGE_NOTE} UTC.`);
+    throw refuse(field, value, `is ${formatInstantExact(ms)}, outside ${RANGE_NOTE} UTC.`);
   }
   return ms;
 }
@@ -245,7 +242,7 @@ export function parseRange(
       : parseBoundary(options.from, "from");
   // Both ends parsed, so they are short and plain.
   const range = (n: FieldNamer) =>
-    `The range ${n("from")} ${options.from ?? iso(fromMs)} ${n("to")} ${options.to ?? iso(toMs)}`;
+    `The range ${n("from")} ${options.from ?? formatInstantExact(fromMs)} ${n("to")} ${options.to ?? formatInstantExact(toMs)}`;
   if (fromMs >= toMs) {
     // A `to` date ends a day later than it reads: judge "reversed" by the value as written.
     const written = options.to !== undefined && DATE.test(options.to) ? toMs - DAY_MS : toMs;

@@ -170,6 +170,11 @@ export function formatInstant(timeMs: number): string {
   return new Date(timeMs).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
+/** An instant as ISO 8601 UTC, its milliseconds shown only when there are some, e.g. `2026-11-28T13:00:00Z`, `2026-11-28T13:00:00.250Z`. */
+export function formatInstantExact(timeMs: number): string {
+  return new Date(timeMs).toISOString().replace(/\.000Z$/, "Z");
+}
+
 /**
  * The longest time between two scheduled runs, in minutes, for which no window is ever lost:
  * `lookback - window - lag`. A window is returned by every run in `[end + lag, start + lookback]`,

@@ -5,7 +5,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { type Workspace, workspaceLabel } from "../config";
 import type { TimeRange } from "../range";
-import { formatWindow, type TimeWindow, type WindowSettings } from "../windows";
+import { formatInstantExact, formatWindow, type TimeWindow, type WindowSettings } from "../windows";
 import { type ArchiveLocation, listArchive, type UnparsedKey } from "./listing";
 
 /** A run of consecutive missing windows. */
@@ -67,10 +67,6 @@ export interface ListRequest {
   readonly signal?: AbortSignal;
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.000Z$/, "Z");
-}
-
 /**
  * Lists the archived windows and the gaps of a group (or one tenant) in a range. A window is a gap
  * when it is due at `nowMs` (its end plus the lag has passed), lies in the range, and has no object
@@ -127,8 +123,8 @@ export async function listWindows(request: ListRequest): Promise<ListReport> {
   return {
     bucket: location.bucket,
     prefix: location.prefix,
-    range: { from: iso(range.fromMs), to: iso(range.toMs) },
-    now: iso(nowMs),
+    range: { from: formatInstantExact(range.fromMs), to: formatInstantExact(range.toMs) },
+    now: formatInstantExact(nowMs),
     windowMinutes: window.minutes,
     workspaces,
     unparsed: listing.unparsed,
@@ -205,7 +201,12 @@ export function gapsOf(run: WindowRun, present: readonly TimeWindow[]): Gap[] {
   ].sort((a, b) => a - b);
   const gaps: Gap[] = [];
   const gap = (from: number, to: number) => {
-    if (to > from) gaps.push({ from: iso(from), to: iso(to), windows: (to - from) / lengthMs });
+    if (to > from)
+      gaps.push({
+        from: formatInstantExact(from),
+        to: formatInstantExact(to),
+        windows: (to - from) / lengthMs,
+      });
   };
   let cursor = startMs;
   for (const start of starts) {
