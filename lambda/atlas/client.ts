@@ -1,3 +1,11 @@
+/**
+ * The Atlas client: downloads one workspace's audit log for one window as a stream of the raw
+ * gzip bytes, with authentication, retries and timeouts.
+ *
+ * About 440 lines, one class: a download's attempts, authentication round trips, per-project
+ * pauses and the acceptance of its answer share the client's state (endpoint, redactor, pauses);
+ * what does not (options, the body's helpers, status mapping, retries) lives beside it.
+ */
 import type { Dispatcher } from "undici";
 import { type Workspace, workspaceLabel } from "../config";
 import { ArchiverError } from "../errors";
