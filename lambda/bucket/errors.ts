@@ -62,8 +62,35 @@ export class StorageError extends ArchiverError<StorageErrorContext> {
   }
 }
 
-/** Who is asking: the advice for a denied request names the permissions that role needs. */
-export type StorageRole = "archiver" | "reader";
+/**
+ * Who is asking, as the advice of its errors: what to do about each code, in that caller's terms
+ * (the permissions it needs, where its bucket name comes from). Codes it has no advice for get
+ * the archiver's ({@link ARCHIVER_ROLE}).
+ */
+export interface StorageRole {
+  readonly advice: Readonly<Partial<Record<StorageErrorCode, string>>>;
+}
+
+/** The archiver's own role: the writer, in the run. */
+export const ARCHIVER_ROLE: StorageRole = {
+  advice: {
+    S3_ACCESS_DENIED:
+      "The archiver's role needs s3:ListBucket on the bucket and s3:PutObject, s3:GetObject and " +
+      "s3:AbortMultipartUpload on the archive prefix (and kms:GenerateDataKey/kms:Decrypt if the bucket uses a KMS key).",
+    S3_NO_SUCH_BUCKET:
+      "Check archive.bucket in the parameter file (or ARCHIVE_BUCKET) and the region (AWS_REGION).",
+    S3_TIMEOUT:
+      "S3 did not answer in time (see the README's reliability bounds) after the SDK's retries; the next run " +
+      "retries the window. Check the S3 endpoint and the network path to it.",
+    S3_CHECKSUM_MISMATCH:
+      "The bytes S3 returned are not the ones it stored a checksum for: read the object again, and if this " +
+      "persists run atlas-audit-archiver verify and restore the object from a previous version.",
+    S3_OBJECT_ARCHIVED:
+      "The object is in an archive storage class (Glacier Flexible Retrieval or Deep Archive): restore it " +
+      "first (aws s3api restore-object), then read it again.",
+    S3_REQUEST_FAILED: "S3 or the network failed after the SDK's retries; the next run retries the window.",
+  },
+};
 
 /** Where a request went, for {@link storageError}'s message. */
 export interface StorageWhere {
@@ -71,7 +98,7 @@ export interface StorageWhere {
   readonly key?: string;
   readonly workspace?: string;
   readonly window?: string;
-  /** @default "archiver" */
+  /** @default {@link ARCHIVER_ROLE} */
   readonly role?: StorageRole;
 }
 
@@ -126,45 +153,6 @@ function codeOf(err: unknown): StorageErrorCode {
   return "S3_REQUEST_FAILED";
 }
 
-/** What to do about each code, by who was asking. */
-function advice(code: StorageErrorCode, role: StorageRole): string {
-  switch (code) {
-    case "S3_ACCESS_DENIED":
-      return role === "archiver"
-        ? "The archiver's role needs s3:ListBucket on the bucket and s3:PutObject, s3:GetObject and " +
-            "s3:AbortMultipartUpload on the archive prefix (and kms:GenerateDataKey/kms:Decrypt if the bucket uses a KMS key)."
-        : "Reading the archive needs s3:ListBucket on the bucket and s3:GetObject on the archive prefix (and " +
-            "kms:Decrypt when the bucket uses a KMS key): check the credentials in use (AWS_PROFILE, the " +
-            "credentials chain) and their policies.";
-    case "S3_NO_SUCH_BUCKET":
-      return role === "archiver"
-        ? "Check archive.bucket in the parameter file (or ARCHIVE_BUCKET) and the region (AWS_REGION)."
-        : "Check the bucket name (the command's bucket option, ARCHIVE_BUCKET or archive.bucket in the parameter " +
-            "file) and the region (AWS_REGION).";
-    case "S3_TIMEOUT":
-      return (
-        "S3 did not answer in time (see the README's reliability bounds) after the SDK's retries; " +
-        (role === "archiver" ? "the next run retries the window. " : "try again. ") +
-        "Check the S3 endpoint and the network path to it."
-      );
-    case "S3_CHECKSUM_MISMATCH":
-      return (
-        "The bytes S3 returned are not the ones it stored a checksum for: read the object again, and if this " +
-        "persists run atlas-audit-archiver verify and restore the object from a previous version."
-      );
-    case "S3_OBJECT_ARCHIVED":
-      return (
-        "The object is in an archive storage class (Glacier Flexible Retrieval or Deep Archive): restore it " +
-        "first (aws s3api restore-object), then read it again."
-      );
-    default:
-      return role === "archiver"
-        ? "S3 or the network failed after the SDK's retries; the next run retries the window."
-        : "S3 or the network failed after the SDK's retries: check AWS_REGION, AWS_ENDPOINT_URL_S3 and the " +
-            "network, then try again.";
-  }
-}
-
 /**
  * Wraps an SDK error of `operation` on `where` in a {@link StorageError} whose message names the
  * request and the object and says what to check. An archiver error passes through unchanged.
@@ -172,7 +160,7 @@ function advice(code: StorageErrorCode, role: StorageRole): string {
  * @example
  * ```ts
  * try { await s3.send(new GetObjectCommand({ Bucket, Key })); }
- * catch (err) { throw storageError(err, "GetObject", { bucket: Bucket, key: Key, role: "reader" }); }
+ * catch (err) { throw storageError(err, "GetObject", { bucket: Bucket, key: Key }); }
  * ```
  */
 export function storageError(err: unknown, operation: string, where: StorageWhere): ArchiverError {
@@ -181,9 +169,10 @@ export function storageError(err: unknown, operation: string, where: StorageWher
   const code = codeOf(err);
   const target = where.key === undefined ? `bucket ${where.bucket}` : `s3://${where.bucket}/${where.key}`;
   const message = err instanceof Error ? err.message : String(err);
+  const advice = where.role?.advice[code] ?? ARCHIVER_ROLE.advice[code] ?? "";
   return new StorageError(
     code,
-    `${operation} on ${target} failed (${status ?? "no status"} ${name}: ${message}). ${advice(code, where.role ?? "archiver")}`,
+    `${operation} on ${target} failed (${status ?? "no status"} ${name}: ${message}). ${advice}`,
     { status, key: where.key, workspace: where.workspace, window: where.window, cause: err },
   );
 }

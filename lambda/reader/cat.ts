@@ -12,7 +12,7 @@ import { getObject } from "../bucket/objects";
 import { workspaceLabel } from "../config";
 import { InputError } from "../errors";
 import type { TimeRange } from "../range";
-import { ReaderError } from "./errors";
+import { READER_ROLE, ReaderError } from "./errors";
 import { type ArchivedObject, type ArchiveLocation, listArchive } from "./listing";
 
 /** What {@link catLogs} prints. */
@@ -97,7 +97,7 @@ export async function catLogs(request: CatRequest): Promise<CatResult> {
       const target = {
         bucket: location.bucket,
         key: object.key,
-        role: "reader" as const,
+        role: READER_ROLE,
         signal: request.signal,
       };
       const body = (await getObject(s3, target, { checksum: false })).Body as Readable;

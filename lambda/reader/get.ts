@@ -12,7 +12,7 @@ import type { GetObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
 import { crc32Base64, measureCrc32, storedCrc32 } from "../bucket/checksum";
 import { isChecksumMismatch } from "../bucket/errors";
 import { getObject, headObject } from "../bucket/objects";
-import { ReaderError } from "./errors";
+import { READER_ROLE, ReaderError } from "./errors";
 import type { ArchivedObject, ArchiveLocation } from "./listing";
 
 /** Progress of a download, after each chunk and each file. */
@@ -68,7 +68,7 @@ async function alreadyPresent(request: GetRequest, object: ArchivedObject, path:
   const head = await headObject(request.s3, {
     bucket: request.location.bucket,
     key: object.key,
-    role: "reader",
+    role: READER_ROLE,
     signal: request.signal,
   });
   const expected = storedCrc32(head);
@@ -241,7 +241,7 @@ export async function getObjects(request: GetRequest): Promise<GetReport> {
         await makeDirectory(dirname(path));
         const response: GetObjectCommandOutput = await getObject(
           s3,
-          { bucket: location.bucket, key: object.key, role: "reader", signal: request.signal },
+          { bucket: location.bucket, key: object.key, role: READER_ROLE, signal: request.signal },
           { checksum: true },
         );
         const expected = storedCrc32(response);

@@ -7,6 +7,7 @@ import { listPages as listBucketPages } from "../bucket/list";
 import { parseArchiveKey, utcDate, type Workspace, workspaceLabel } from "../config";
 import { overlaps, type TimeRange } from "../range";
 import type { TimeWindow } from "../windows";
+import { READER_ROLE } from "./errors";
 
 /** Where the archive is: a bucket and the key prefix (empty or ending with `/`). */
 export interface ArchiveLocation {
@@ -54,7 +55,7 @@ function listPages(
   request: { prefix: string; delimiter?: string; startAfter?: string },
   signal?: AbortSignal,
 ) {
-  return listBucketPages(s3, { bucket, ...request, role: "reader" }, signal);
+  return listBucketPages(s3, { bucket, ...request, role: READER_ROLE }, signal);
 }
 
 /**

@@ -15,6 +15,7 @@ import { metadataMismatches } from "../config";
 import { ruleFor } from "../errors";
 import { forEachLimited } from "../pool";
 import type { TimeRange } from "../range";
+import { READER_ROLE } from "./errors";
 import { type ArchivedObject, type ArchiveLocation, listArchive } from "./listing";
 
 /** One object that failed verification. */
@@ -64,7 +65,7 @@ async function checkObject(request: VerifyRequest, object: ArchivedObject): Prom
   const target = {
     bucket: location.bucket,
     key: object.key,
-    role: "reader" as const,
+    role: READER_ROLE,
     signal: request.signal,
   };
   let response: GetObjectCommandOutput;

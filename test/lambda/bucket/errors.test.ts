@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { storageError } from "../../../lambda/bucket/errors";
+import { ARCHIVER_ROLE, storageError } from "../../../lambda/bucket/errors";
 import { ruleFor } from "../../../lambda/errors";
+import { READER_ROLE } from "../../../lambda/reader/errors";
 
 describe("storageError", () => {
   const sdkError = (name: string, status: number) =>
@@ -27,7 +28,7 @@ describe("storageError", () => {
       const error = storageError(sdkError(name, status), "GetObject", {
         bucket: "my-bucket",
         key: "a/key",
-        role,
+        role: role === "reader" ? READER_ROLE : ARCHIVER_ROLE,
       });
       expect(error.code).toBe(code);
       expect(error.message).toContain(`GetObject on s3://my-bucket/a/key failed (${status} ${name}`);
