@@ -176,11 +176,11 @@ export function resolveArchiverSettings(props: AtlasAuditArchiverProps): Resolve
   requireWhole("memorySize", memorySize, 128, 10_240);
   const timeout = props.timeout ?? d.timeout;
   const timeoutSeconds = timeout.toSeconds({ integral: false });
-  if (!(timeoutSeconds >= 60 && timeoutSeconds <= 900)) {
+  if (!(Number.isInteger(timeoutSeconds) && timeoutSeconds >= 60 && timeoutSeconds <= 900)) {
     throw invalidProp(
       "timeout",
       `${timeoutSeconds} seconds`,
-      "must be 1 to 15 minutes: a run needs time to download and store at least one window",
+      "must be 1 to 15 minutes, in whole seconds: a run needs time to download and store at least one window",
     );
   }
 

@@ -213,7 +213,11 @@ describe("createApp", () => {
       /^-c objectLockMode=WORM: must be "GOVERNANCE" or "COMPLIANCE"$/,
     ],
     [{ runIntervalMinutes: "0" }, /^-c runIntervalMinutes=0: must be a whole number from 1 to 43200$/],
-    [{ timeoutMinutes: "20" }, /^-c timeoutMinutes=20: must be 1 to 15 minutes: a run needs time/],
+    [
+      { timeoutMinutes: "20" },
+      /^-c timeoutMinutes=20: must be 1 to 15 minutes, in whole seconds: a run needs/,
+    ],
+    [{ timeoutMinutes: "1.01" }, /^-c timeoutMinutes=1.01: must be 1 to 15 minutes, in whole seconds/],
     [{ alarmEmail: "ops" }, /^-c alarmEmail=ops: must be an email address/],
     [{ athenaDatabaseName: "Audit" }, /^-c athenaDatabaseName=Audit: must be 1 to 255 lowercase letters/],
     [
