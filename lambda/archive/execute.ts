@@ -1,7 +1,8 @@
 /**
- * Executing a run: for each workspace, list what exists, plan, then download and store each
- * missing window, oldest first. It reports only through events (see `summary.ts`); the run's
- * bounds (deadline, window cap, Atlas's pauses) decide what is deferred.
+ * Executing a run: plan every workspace (list what exists), then download and store the missing
+ * windows through one queue, fairly across workspaces and projects. It reports only through
+ * events (see `summary.ts`); the run's bounds (deadline, window cap, Atlas's pauses) decide what
+ * is deferred.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { AtlasPausedError } from "../atlas/errors";
@@ -14,7 +15,8 @@ import { type ArchiverConfig, archiveKey, objectMetadata, type Workspace, worksp
 import { ArchiverError, ruleFor } from "../errors";
 import { forEachLimited } from "../pool";
 import { formatWindow, type TimeWindow } from "../windows";
-import { partitionDates, planWorkspace } from "./plan";
+import { LaneQueue } from "./lanes";
+import { laneGroups, orderTasks, partitionDates, planWorkspace, type WindowTask } from "./plan";
 import type { DeferralReason, RunEvent, WindowFailure } from "./summary";
 
 /** What the run needs from the Atlas client (an `AtlasClient`, or a stand-in in tests). */
@@ -32,6 +34,10 @@ export interface Execution {
   readonly runId: string;
   readonly candidates: readonly TimeWindow[];
   readonly concurrency: number;
+  /** Downloads in flight at most per Atlas project (each workspace keeps to one lane). */
+  readonly lanesPerProject: number;
+  /** Which workspace goes first among windows of the same start (see `orderTasks`). */
+  readonly rotation: number;
   readonly upload: UploadSettings;
   /** Windows that may still be downloaded in this run, over all workspaces. */
   readonly budget: { remaining: number };
@@ -58,26 +64,38 @@ function failureOf(err: unknown, window: string, key: string): WindowFailure {
   return { window, key, code: "UNEXPECTED", message: err instanceof Error ? err.message : String(err) };
 }
 
-/** Every workspace of the configuration, `concurrency` at a time. Never throws for a window's failure. */
+/**
+ * The run in two steps: every workspace is planned (listed, checked), `concurrency` at a time; then
+ * all missing windows go through one queue, the oldest first and the workspaces in turn, with
+ * `concurrency` downloads in flight and at most one per lane of a project. Never throws for a
+ * window's failure.
+ */
 export async function executeRun(run: Execution): Promise<void> {
-  await forEachLimited(run.config.workspaces, run.concurrency, (workspace) =>
-    archiveWorkspace(run, workspace),
-  );
+  const { workspaces } = run.config;
+  const groups = laneGroups(workspaces, run.lanesPerProject);
+  const planned: WindowTask[][] = workspaces.map(() => []);
+  await forEachLimited([...workspaces.keys()], run.concurrency, async (i) => {
+    planned[i] = await planTasks(run, workspaces[i] as Workspace, groups[i] as string);
+  });
+  await runTasks(run, orderTasks(planned, run.rotation));
 }
 
-/** One workspace: list, plan, check the objects that need it, then download and store what is missing. */
-async function archiveWorkspace(run: Execution, workspace: Workspace): Promise<void> {
+/** One workspace's plan: list what exists, check the objects that need it; the missing windows as tasks. */
+async function planTasks(run: Execution, workspace: Workspace, group: string): Promise<WindowTask[]> {
   const { config, bucket, candidates, signal, emit } = run;
   const prefix = config.archive.prefix;
   const label = workspaceLabel(workspace);
   const keyOf = (w: TimeWindow) => archiveKey(prefix, workspace, w);
   const fail = (err: unknown, window: TimeWindow) =>
     emit({ type: "failed", workspace: label, ...failureOf(err, formatWindow(window), keyOf(window)) });
-  const defer = (windows: number, reason: DeferralReason, detail?: string) =>
-    emit({ type: "deferred", workspace: label, windows, reason, ...(detail ? { detail } : {}) });
-  if (signal.aborted) return defer(candidates.length, "deadline");
+  const defer = (windows: number) =>
+    emit({ type: "deferred", workspace: label, windows, reason: "deadline" });
+  if (signal.aborted) {
+    defer(candidates.length);
+    return [];
+  }
 
-  // 1. What exists: one listing per UTC date partition the candidates fall in.
+  // What exists: one listing per UTC date partition the candidates fall in.
   let existing: Awaited<ReturnType<typeof existingObjects>>;
   try {
     existing = await existingObjects(
@@ -88,9 +106,9 @@ async function archiveWorkspace(run: Execution, workspace: Workspace): Promise<v
       signal,
     );
   } catch (err) {
-    if (signal.aborted) return defer(candidates.length, "deadline");
-    for (const w of candidates) fail(err, w);
-    return;
+    if (signal.aborted) defer(candidates.length);
+    else for (const w of candidates) fail(err, w);
+    return [];
   }
   const plan = planWorkspace(candidates, keyOf, existing);
   let present = plan.present;
@@ -103,38 +121,86 @@ async function archiveWorkspace(run: Execution, workspace: Workspace): Promise<v
       );
       present++;
     } catch (err) {
-      if (signal.aborted) return defer(candidates.length - index, "deadline");
+      if (signal.aborted) {
+        defer(candidates.length - index);
+        return [];
+      }
       fail(err, window);
     }
   }
   emit({ type: "planned", workspace: label, due: candidates.length, missing: plan.missing.length, present });
+  return plan.missing.map((window) => ({ workspace, label, window, key: keyOf(window), group }));
+}
 
-  // 2. Fetch and store, oldest first.
-  let stop: unknown;
-  for (const [index, window] of plan.missing.entries()) {
-    if (stop !== undefined) {
-      fail(stop, window);
-      continue;
+/**
+ * Downloads and stores the tasks in their order through a {@link LaneQueue}. The deadline and the
+ * window cap defer what is left; a project's pause defers that project's tasks only; a setup
+ * error (credentials, roles, a missing workspace or bucket) fails the rest of its workspace's
+ * tasks without asking Atlas for them.
+ */
+async function runTasks(run: Execution, tasks: readonly WindowTask[]): Promise<void> {
+  const queue = new LaneQueue(tasks, (t) => t.group, 1);
+  const fail = (err: unknown, task: WindowTask) =>
+    run.emit({
+      type: "failed",
+      workspace: task.label,
+      ...failureOf(err, formatWindow(task.window), task.key),
+    });
+  const defer = (deferred: readonly WindowTask[], reason: DeferralReason, detail?: string) => {
+    const counts = new Map<string, number>();
+    for (const t of deferred) counts.set(t.label, (counts.get(t.label) ?? 0) + 1);
+    for (const [workspace, windows] of counts) {
+      run.emit({ type: "deferred", workspace, windows, reason, ...(detail ? { detail } : {}) });
     }
-    if (run.pastDeadline() || run.budget.remaining <= 0) {
-      return defer(plan.missing.length - index, run.pastDeadline() ? "deadline" : "window cap");
-    }
-    run.budget.remaining--;
-    try {
-      await archiveWindow(run, workspace, window, label);
-    } catch (err) {
-      // Work cut short by the deadline is not a failure: nothing was stored, the next run takes it.
-      if (run.pastDeadline()) {
-        run.budget.remaining++;
-        return defer(plan.missing.length - index, "deadline");
+  };
+  // Workers wait here while every project with tasks left has its lanes busy.
+  let wake = () => {};
+  let changed = new Promise<void>((resolve) => (wake = resolve));
+  const notify = () => {
+    wake();
+    changed = new Promise<void>((resolve) => (wake = resolve));
+  };
+  let inFlight = 0;
+
+  const worker = async () => {
+    while (queue.size > 0) {
+      if (run.pastDeadline() || run.budget.remaining <= 0) {
+        defer(queue.drain(), run.pastDeadline() ? "deadline" : "window cap");
+        notify();
+        return;
       }
-      if (err instanceof AtlasPausedError)
-        return defer(plan.missing.length - index, "rate limit", err.message);
-      fail(err, window);
-      // Credentials, roles, a missing workspace or bucket: asking again for this workspace is pointless.
-      if (ruleFor(err).stopsWorkspace) stop = err;
+      const task = queue.take();
+      if (task === undefined) {
+        if (inFlight === 0) return;
+        await changed;
+        continue;
+      }
+      inFlight++;
+      run.budget.remaining--;
+      try {
+        await archiveWindow(run, task.workspace, task.window, task.label);
+      } catch (err) {
+        if (run.pastDeadline()) {
+          // Work cut short by the deadline is not a failure: nothing was stored, the next run takes it.
+          run.budget.remaining++;
+          defer([task], "deadline");
+        } else if (err instanceof AtlasPausedError) {
+          const project = task.workspace.groupId;
+          defer([task, ...queue.remove((t) => t.workspace.groupId === project)], "rate limit", err.message);
+        } else {
+          fail(err, task);
+          if (ruleFor(err).stopsWorkspace) {
+            for (const t of queue.remove((t) => t.label === task.label)) fail(err, t);
+          }
+        }
+      } finally {
+        inFlight--;
+        queue.done(task);
+        notify();
+      }
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, run.concurrency) }, worker));
 }
 
 /** Downloads one window and stores it at its key; emits what happened. */

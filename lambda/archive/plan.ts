@@ -2,7 +2,7 @@
  * Planning a run, pure: which windows are due, and for one workspace, given the keys that exist,
  * which are missing, which are archived, and which objects need a closer look.
  */
-import { type ArchiverConfig, utcDate } from "../config";
+import { type ArchiverConfig, utcDate, type Workspace } from "../config";
 import { InputError } from "../errors";
 import { dueWindows, formatInstant, isDue, type TimeWindow, windowsInRange } from "../windows";
 
@@ -88,4 +88,49 @@ export function planWorkspace(
     else toCheck.push({ window, key, index });
   }
   return { missing, present, toCheck };
+}
+
+/** One window of one workspace to download and store. */
+export interface WindowTask {
+  readonly workspace: Workspace;
+  /** `groupId/tenantName[/spName]`. */
+  readonly label: string;
+  readonly window: TimeWindow;
+  readonly key: string;
+  /** The queue group it belongs to: its project and lane (see {@link laneGroups}). */
+  readonly group: string;
+}
+
+/**
+ * Each workspace's queue group: `groupId#lane`, the lanes dealt out in turn to a project's
+ * workspaces, so that a project has at most `lanes` downloads in flight and a workspace's windows
+ * go one after another.
+ */
+export function laneGroups(workspaces: readonly Workspace[], lanes: number): string[] {
+  const seen = new Map<string, number>();
+  return workspaces.map((w) => {
+    const n = seen.get(w.groupId) ?? 0;
+    seen.set(w.groupId, n + 1);
+    return `${w.groupId}#${n % lanes}`;
+  });
+}
+
+/**
+ * Every workspace's tasks in one order: the oldest window first (the closest to leaving the
+ * lookback), and among windows of the same start, the workspaces in turn from `rotation` (a
+ * different one first on every run), so that no workspace waits because of its place in the
+ * parameter file.
+ *
+ * @example
+ * ```ts
+ * orderTasks([[a10, a11], [b10, b11]], 1); // b10, a10, b11, a11
+ * ```
+ */
+export function orderTasks(perWorkspace: readonly (readonly WindowTask[])[], rotation: number): WindowTask[] {
+  const n = perWorkspace.length;
+  const turn = (i: number) => (((i - rotation) % n) + n) % n;
+  return perWorkspace
+    .flatMap((tasks, i) => tasks.map((task) => ({ task, turn: turn(i) })))
+    .sort((a, b) => a.task.window.startMs - b.task.window.startMs || a.turn - b.turn)
+    .map((t) => t.task);
 }

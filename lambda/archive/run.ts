@@ -26,18 +26,26 @@ export type {
 export interface RunSettings {
   /** Most windows downloaded in one run, over all workspaces; the rest wait for the next run. */
   readonly maxWindows: number;
-  /** Workspaces processed at the same time (each one's windows go one after another, oldest first). */
+  /** Workspaces planned at the same time, and downloads in flight at the same time. */
   readonly concurrency: number;
+  /**
+   * Downloads in flight at most per Atlas project: the project's workspaces are dealt out to this
+   * many lanes, and a workspace's windows go one after another.
+   */
+  readonly lanesPerProject: number;
   readonly upload: UploadSettings;
 }
 
 /**
  * Run defaults, resolved here only: at most 2,000 windows per run (a day of hourly windows for 80
- * workspaces), 4 workspaces at a time, and the upload defaults of {@link DEFAULT_UPLOAD_SETTINGS}.
+ * workspaces), 4 downloads at a time, at most 2 of them in one Atlas project (Atlas's rate limits
+ * are per project: two lanes keep a one-project deployment parallel without letting one project
+ * take every download), and the upload defaults of {@link DEFAULT_UPLOAD_SETTINGS}.
  */
 export const DEFAULT_RUN_SETTINGS: RunSettings = {
   maxWindows: 2_000,
   concurrency: 4,
+  lanesPerProject: 2,
   upload: DEFAULT_UPLOAD_SETTINGS,
 };
 
@@ -109,6 +117,9 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
       runId,
       candidates,
       concurrency: settings.concurrency,
+      lanesPerProject: settings.lanesPerProject,
+      // A different workspace first on every run (per window length), so none is always last.
+      rotation: Math.floor(request.nowMs / (config.window.minutes * 60_000)),
       upload: settings.upload,
       budget: { remaining: settings.maxWindows },
       ...(deadlineMs === undefined ? {} : { deadlineMs }),

@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { candidateWindows, MAX_RANGE_MS, partitionDates, planWorkspace } from "../../../lambda/archive/plan";
+import {
+  candidateWindows,
+  laneGroups,
+  MAX_RANGE_MS,
+  orderTasks,
+  partitionDates,
+  planWorkspace,
+  type WindowTask,
+} from "../../../lambda/archive/plan";
 import { archiveKey, parseConfig, type Workspace } from "../../../lambda/config";
 import { InputError } from "../../../lambda/errors";
 import { dueWindows, type TimeWindow } from "../../../lambda/windows";
@@ -90,5 +98,30 @@ describe("partitionDates", () => {
       "2026-11-29",
       "2026-11-30",
     ]);
+  });
+});
+
+describe("orderTasks", () => {
+  const task = (tenantName: string, h: number): WindowTask => {
+    const workspace = { groupId: GROUP, tenantName };
+    return { workspace, label: `${GROUP}/${tenantName}`, window: hour(h), key: "", group: GROUP };
+  };
+  const names = (tasks: readonly WindowTask[]) =>
+    tasks.map((t) => `${t.workspace.tenantName}${t.window.startMs === hour(1).startMs ? 1 : 2}`);
+
+  it("puts the oldest windows first, and the workspaces in turn from the rotation among equals", () => {
+    const lists = [[task("a", 1), task("a", 2)], [task("b", 2)], [task("c", 1), task("c", 2)]];
+    expect(names(orderTasks(lists, 0))).toEqual(["a1", "c1", "a2", "b2", "c2"]);
+    expect(names(orderTasks(lists, 1))).toEqual(["c1", "a1", "b2", "c2", "a2"]);
+    expect(names(orderTasks(lists, 5))).toEqual(names(orderTasks(lists, 2)));
+  });
+});
+
+describe("laneGroups", () => {
+  it("deals a project's workspaces out to its lanes in turn", () => {
+    const other = "5f1e2d3c4b5a69788796a5b4";
+    const list = [GROUP, GROUP, other, GROUP].map((groupId, i) => ({ groupId, tenantName: `t${i}` }));
+    expect(laneGroups(list, 2)).toEqual([`${GROUP}#0`, `${GROUP}#1`, `${other}#0`, `${GROUP}#0`]);
+    expect(laneGroups(list, 1)).toEqual([`${GROUP}#0`, `${GROUP}#0`, `${other}#0`, `${GROUP}#0`]);
   });
 });

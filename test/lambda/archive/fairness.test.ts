@@ -1,0 +1,108 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { AtlasSource } from "../../../lambda/archive/run";
+import { createAtlasClient, TokenCache } from "../../../lambda/atlas";
+import type { Workspace } from "../../../lambda/config";
+import {
+  type ArchiveFixture,
+  GROUP,
+  OTHER_GROUP,
+  startArchiveFixture,
+  testConfig,
+} from "../../support/archive-fixture";
+import { DEFAULT_SERVICE_ACCOUNT } from "../../support/atlas-simulator";
+
+const NOW = Date.parse("2026-11-28T15:20:00Z");
+const THIRD_GROUP = "6a7b8c9d0e1f2a3b4c5d6e7f";
+const ws = (groupId: string, n: number): Workspace[] =>
+  Array.from({ length: n }, (_, i) => ({ groupId, tenantName: `t${groupId.slice(0, 2)}${i}` }));
+
+let fixture: ArchiveFixture;
+afterEach(async () => {
+  await fixture?.close();
+});
+
+/** The fixture's Atlas client, watched: downloads in flight per project, from the call to the body's end. */
+function watchedAtlas(): { atlas: AtlasSource; maxInFlight: Map<string, number>; maxTotal: () => number } {
+  const client = createAtlasClient({
+    baseUrl: fixture.sim.baseUrl,
+    apiVersion: "2023-02-01",
+    dispatcher: fixture.dispatcher,
+    credentials: { kind: "service-account", ...DEFAULT_SERVICE_ACCOUNT },
+    tokenCache: new TokenCache(),
+  });
+  const inFlight = new Map<string, number>();
+  const maxInFlight = new Map<string, number>();
+  let total = 0;
+  let maxTotal = 0;
+  return {
+    maxInFlight,
+    maxTotal: () => maxTotal,
+    atlas: {
+      download: async (workspace, window, options) => {
+        const g = workspace.groupId;
+        inFlight.set(g, (inFlight.get(g) ?? 0) + 1);
+        maxInFlight.set(g, Math.max(maxInFlight.get(g) ?? 0, inFlight.get(g) ?? 0));
+        maxTotal = Math.max(maxTotal, ++total);
+        const end = () => {
+          inFlight.set(g, (inFlight.get(g) ?? 1) - 1);
+          total--;
+        };
+        try {
+          const log = await client.download(workspace, window, options);
+          log.body.once("close", end);
+          return log;
+        } catch (err) {
+          end();
+          throw err;
+        }
+      },
+    },
+  };
+}
+
+describe("archiveRun's queue", () => {
+  it("under the window cap, archives every workspace's oldest window before any workspace's second", async () => {
+    const workspaces = [...ws(GROUP, 2), ...ws(OTHER_GROUP, 2), ...ws(THIRD_GROUP, 2)];
+    fixture = await startArchiveFixture({ simulator: { workspaces } });
+    const config = testConfig(fixture.sim.baseUrl, { workspaces });
+    const summary = await fixture.run(config, NOW, { settings: { maxWindows: 6 } });
+    const oldest = "2026-11-28T10:00:00Z/2026-11-28T11:00:00Z";
+    expect(summary.workspaces.map((w) => w.archived.map((a) => a.window))).toEqual(
+      workspaces.map(() => [oldest]),
+    );
+    expect(summary.workspaces.map((w) => [w.deferred, w.deferredReason])).toEqual(
+      workspaces.map(() => [4, "window cap"]),
+    );
+  });
+
+  it("puts a different workspace first on each run, so none is always last under the cap", async () => {
+    const workspaces = ws(GROUP, 3).map((w, i) => ({
+      ...w,
+      groupId: [GROUP, OTHER_GROUP, THIRD_GROUP][i] as string,
+    }));
+    fixture = await startArchiveFixture({ simulator: { workspaces } });
+    const config = testConfig(fixture.sim.baseUrl, { workspaces });
+    const first: string[] = [];
+    for (let hour = 0; hour < 3; hour++) {
+      const summary = await fixture.run(config, NOW + hour * 3_600_000, { settings: { maxWindows: 1, concurrency: 1 } });
+      first.push(summary.workspaces.find((w) => w.archived.length === 1)?.workspace ?? "none");
+    }
+    expect(new Set(first).size).toBe(3);
+  });
+
+  it("keeps at most lanesPerProject downloads of a project in flight, whatever the order of the parameter file", async () => {
+    // Two projects, each one's workspaces contiguous in the file: before the queue, all four
+    // workers went to the first project.
+    const workspaces = [...ws(GROUP, 4), ...ws(OTHER_GROUP, 4)];
+    fixture = await startArchiveFixture({ simulator: { workspaces, latencyMs: 30 } });
+    const config = testConfig(fixture.sim.baseUrl, { workspaces });
+    const watched = watchedAtlas();
+    const summary = await fixture.run(config, NOW, {
+      atlas: watched.atlas,
+      settings: { concurrency: 4, lanesPerProject: 2 },
+    });
+    expect(summary.totals).toMatchObject({ archived: 40, failed: 0, deferred: 0 });
+    expect(Object.fromEntries(watched.maxInFlight)).toEqual({ [GROUP]: 2, [OTHER_GROUP]: 2 });
+    expect(watched.maxTotal()).toBe(4);
+  });
+});
