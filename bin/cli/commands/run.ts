@@ -1,6 +1,6 @@
 /** `atlas-audit-archiver run`: archives every due window that is missing from S3 (or a historical range). */
 import { randomBytes } from "node:crypto";
-import { archiveRun } from "../../../lambda/archive/run";
+import { archiveRun, DEFAULT_RUN_SETTINGS } from "../../../lambda/archive/run";
 import { compactUtc, DEFAULT_CONFIG_PATH, loadConfig, validateConfig } from "../../../lambda/config";
 import { parseRange } from "../../../lambda/range";
 import { createRuntime } from "../../../lambda/runtime";
@@ -12,10 +12,15 @@ import type { CliIo } from "../io";
 
 export const summary = "Archive every due window that is missing from S3 (or a historical range).";
 
-export const options = { ...stringOptions("config", "now", "from", "to", "secret-id"), ...JSON_OPTION };
+export const options = {
+  ...stringOptions("config", "now", "from", "to", "secret-id", "concurrency", "lanes"),
+  ...JSON_OPTION,
+};
 
 /** The longest range one run archives. */
 const MAX_RANGE_DAYS = 366;
+/** The most downloads in flight, and lanes per project, that `--concurrency` and `--lanes` accept. */
+const MAX_CONCURRENCY = 64;
 
 export const help = formatHelp({
   usage: "run [--config FILE] [--now INSTANT] [--from DATE --to DATE] [--secret-id ID] [--json]",
@@ -28,6 +33,14 @@ export const help = formatHelp({
       `Archive the due windows overlapping the range instead of the lookback (both together, at most ${MAX_RANGE_DAYS} days): ${RANGE_TEXT}`,
     ],
     ["--secret-id ID", "Read Atlas credentials from this Secrets Manager secret (name or ARN)"],
+    [
+      "--concurrency N",
+      `Downloads at once, 1 to ${MAX_CONCURRENCY} (default ${DEFAULT_RUN_SETTINGS.concurrency})`,
+    ],
+    [
+      "--lanes N",
+      `Downloads at once per Atlas project, 1 to ${MAX_CONCURRENCY} (default ${DEFAULT_RUN_SETTINGS.lanesPerProject}): raise it when Atlas's rate limit allows`,
+    ],
     jsonRow("the run summary"),
   ],
   environment: [
@@ -38,13 +51,16 @@ export const help = formatHelp({
     ...AWS_ROWS,
   ],
   exitStatus:
-    "0 when no window failed, 1 when a window failed (the next run retries it), 2 on a " +
-    "usage or configuration error or credentials that Atlas or Secrets Manager refuse.",
+    "0 when every due window (of the lookback, or of the range) is archived, 1 when a window failed " +
+    "or was left undone (Atlas asked to wait longer than a call may), 2 on a usage or configuration " +
+    "error or credentials that Atlas or Secrets Manager refuse.",
 });
 
 export async function run(values: OptionValues<typeof options>, io: CliIo): Promise<number> {
   const { env } = io;
   const nowMs = parseNow(values.now, io);
+  const concurrency = count(values.concurrency, "concurrency", DEFAULT_RUN_SETTINGS.concurrency);
+  const lanesPerProject = count(values.lanes, "lanes", DEFAULT_RUN_SETTINGS.lanesPerProject);
   // The readers' rules: dates are whole UTC days (a --to date included), instants need a zone.
   // At most 366 days (archiveRun checks it too), refused here before anything is read or asked.
   const range =
@@ -93,13 +109,27 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
       runId: `cli-${compactUtc(io.now())}-${randomBytes(3).toString("hex")}`,
       clock: io.now,
       ...(range ? { range } : {}),
+      // One process with no deadline: the whole lookback or range, however many windows.
+      settings: { maxWindows: Number.POSITIVE_INFINITY, concurrency, lanesPerProject },
       onEvent: (event) => io.stderr.write(`${describeEvent(event)}\n`),
     });
     io.stderr.write(`${describeSummary(result)}\n`);
     if (values.json) io.stdout.write(`${JSON.stringify(result)}\n`);
-    return result.ok ? 0 : 1;
+    return result.ok && result.totals.deferred === 0 ? 0 : 1;
   } finally {
     await atlas.close();
     await runtime.close();
   }
+}
+
+/** A `--concurrency` or `--lanes` value: a whole number from 1 to {@link MAX_CONCURRENCY}. */
+function count(value: string | undefined, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (/^[0-9]{1,3}$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_CONCURRENCY)
+    return Number(value);
+  throw usageError(
+    field,
+    (n) =>
+      `${n(field)} ${JSON.stringify(value.slice(0, 20))} must be a whole number from 1 to ${MAX_CONCURRENCY}.`,
+  );
 }

@@ -154,6 +154,80 @@ describe("atlas-audit-archiver run", () => {
     expect((JSON.parse(result.stdout) as RunSummary).totals.archived).toBe(15);
   });
 
+  it("archives a 2,160-window backfill in one invocation, beyond a run's cap, and exits 0", async () => {
+    const workspaces = ["a", "b", "c"].map((t) => ({ groupId: GROUP, tenantName: `tenant-${t}` }));
+    sim = await startAtlasSimulator({ workspaces, linesPerWindow: () => 0 });
+    s3 = await startS3Server();
+    configFile = join(dir, "backfill.json");
+    await writeFile(
+      configFile,
+      JSON.stringify({ atlas: { baseUrl: "https://cloud.mongodb.com" }, workspaces }),
+    );
+    const result = await cli(
+      [
+        "run",
+        "--config",
+        configFile,
+        "--now",
+        NOW,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-30",
+        "--json",
+        "--concurrency",
+        "8",
+        "--lanes",
+        "3",
+      ],
+      { ...awsEnv(), ...SERVICE_ACCOUNT },
+    );
+    const summary = JSON.parse(result.stdout) as RunSummary;
+    expect(summary.totals).toMatchObject({ due: 2_160, archived: 2_160, deferred: 0, failed: 0 });
+    expect(result.stderr.trimEnd().split("\n").at(-1)).toBe("OK");
+    expect(result.status).toBe(0);
+  }, 60_000);
+
+  it("exits 1 when Atlas asks to wait longer than a call may: the window fails, the project's others are left undone", async () => {
+    const workspaces = ["prod-workspace", "billing"].map((tenantName) => ({ groupId: GROUP, tenantName }));
+    sim = await startAtlasSimulator({ workspaces });
+    s3 = await startS3Server();
+    configFile = join(dir, "paused.json");
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        atlas: { baseUrl: "https://cloud.mongodb.com" },
+        window: { lookbackHours: 4 },
+        workspaces,
+      }),
+    );
+    sim.inject({
+      fault: { kind: "status", status: 429, errorCode: "RATE_LIMITED_TOKEN_BUCKET", retryAfter: 999_999 },
+    });
+    const result = await cli(["run", "--config", configFile, "--now", NOW, "--lanes", "1", "--json"], {
+      ...awsEnv(),
+      ...SERVICE_ACCOUNT,
+    });
+    const summary = JSON.parse(result.stdout) as RunSummary;
+    expect(summary.totals).toMatchObject({ failed: 1, archived: 0, deferred: summary.totals.due - 1 });
+    expect(result.stderr).toContain("left for the next run (rate limit");
+    expect(result.status).toBe(1);
+  });
+
+  it.each([
+    ["--concurrency", "0"],
+    ["--concurrency", "65"],
+    ["--lanes", "x"],
+  ])("refuses %s %s before asking anyone", async (flag, value) => {
+    await start();
+    const result = await cli(["run", "--config", configFile, flag, value], {
+      ...awsEnv(),
+      ...SERVICE_ACCOUNT,
+    });
+    expectRefused(result, `${flag} "${value}" must be a whole number from 1 to 64.`);
+    expect(sim.requests).toHaveLength(0);
+  });
+
   it("exits 2 and says which variables to set when there are no credentials", async () => {
     await start();
     const result = await cli(["run", "--config", configFile], awsEnv());
