@@ -135,6 +135,12 @@ function badEvent(field: string, describe: InputError["describe"], cause?: unkno
   return new InputError("HANDLER_BAD_EVENT", { field, ...(cause ? { cause } : {}) }, describe, eventField);
 }
 
+/** A positive number from an environment variable the stack sets, or undefined. */
+function positiveNumber(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value !== undefined && Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
 function log(level: "info" | "warn" | "error", message: string, fields: Record<string, unknown> = {}): void {
   console[level](JSON.stringify({ message, ...fields }));
 }
@@ -167,6 +173,7 @@ export async function handler(event: unknown, context: Context): Promise<RunSumm
   const range = fromMs !== undefined && toMs !== undefined ? { fromMs, toMs } : undefined;
 
   const startedAt = Date.now();
+  const runIntervalMinutes = positiveNumber(process.env[HANDLER_ENVIRONMENT.runIntervalMinutes]);
   const remaining = context.getRemainingTimeInMillis();
   const deadlineMs = startedAt + remaining - deadlineMargin(remaining);
   const atlas = runtime.atlasClient(config, (e) => log("warn", "retrying Atlas", { ...e }));
@@ -191,7 +198,10 @@ export async function handler(event: unknown, context: Context): Promise<RunSumm
     runId: context.awsRequestId,
     ...(range ? { range } : {}),
     deadlineMs,
-    onEvent: (e) => log(e.type === "failed" ? "error" : "info", e.type, { ...e }),
+    ...(range || runIntervalMinutes === undefined
+      ? {}
+      : { previousRunMs: startedAt - runIntervalMinutes * 60_000 }),
+    onEvent: (e) => log(e.type === "failed" || e.type === "expired" ? "error" : "info", e.type, { ...e }),
   };
   const summary = await archiveRun(request);
   log(summary.ok ? "info" : "error", "run summary", { summary });

@@ -37,6 +37,7 @@ export function runMetrics(
     [RUN_METRICS.backlogWindows]: summary.backlog,
     [RUN_METRICS.windowsInvalid]: totals.invalid,
     [RUN_METRICS.setupFailures]: 0,
+    [RUN_METRICS.windowsExpired]: totals.expired,
   });
 }
 

@@ -87,6 +87,8 @@ export class AtlasAuditArchiver extends Construct {
   readonly notRunningAlarm?: cloudwatch.Alarm;
   /** A record arrived in the failed-runs queue. */
   readonly failedRunsAlarm: cloudwatch.Alarm;
+  /** Windows left the lookback unarchived (`WindowsExpired`): lost unless backfilled. */
+  readonly windowsExpiredAlarm: cloudwatch.Alarm;
   /** Every alarm above. */
   readonly alarms: readonly cloudwatch.Alarm[];
   /** The Glue database and table over the archive, unless `athena` is `false`. */
@@ -159,6 +161,7 @@ export class AtlasAuditArchiver extends Construct {
     this.backlogAlarm = alarms.backlog;
     if (alarms.notRunning) this.notRunningAlarm = alarms.notRunning;
     this.failedRunsAlarm = alarms.failedRuns;
+    this.windowsExpiredAlarm = alarms.windowsExpired;
     this.alarms = alarms.all;
   }
 }

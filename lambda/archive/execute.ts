@@ -33,6 +33,8 @@ export interface Execution {
   readonly s3: S3Client;
   readonly runId: string;
   readonly candidates: readonly TimeWindow[];
+  /** Windows that have left the lookback since the previous run: counted as expired when missing. */
+  readonly expiring: readonly TimeWindow[];
   readonly concurrency: number;
   /** Downloads in flight at most per Atlas project (each workspace keeps to one lane). */
   readonly lanesPerProject: number;
@@ -95,20 +97,26 @@ async function planTasks(run: Execution, workspace: Workspace, group: string): P
     return [];
   }
 
-  // What exists: one listing per UTC date partition the candidates fall in.
+  // What exists: one listing per UTC date partition the candidates (and the expiring windows) fall in.
   let existing: Awaited<ReturnType<typeof existingObjects>>;
   try {
     existing = await existingObjects(
       run.s3,
       { bucket, prefix },
       { ...workspace, label },
-      partitionDates(candidates),
+      partitionDates([...run.expiring, ...candidates]),
       signal,
     );
   } catch (err) {
     if (signal.aborted) defer(candidates.length);
     else for (const w of candidates) fail(err, w);
     return [];
+  }
+  // A workspace with no object at all in these partitions has never been archived here (a first
+  // run, a new workspace): the windows behind its lookback were never any run's to lose.
+  for (const window of existing.size > 0 ? run.expiring : []) {
+    const key = keyOf(window);
+    if (!existing.has(key)) emit({ type: "expired", workspace: label, window: formatWindow(window), key });
   }
   const plan = planWorkspace(candidates, keyOf, existing);
   let present = plan.present;

@@ -4,7 +4,14 @@
  */
 import { type ArchiverConfig, utcDate, type Workspace } from "../config";
 import { InputError } from "../errors";
-import { dueWindows, formatInstant, isDue, type TimeWindow, windowsInRange } from "../windows";
+import {
+  dueWindows,
+  formatInstant,
+  isDue,
+  type TimeWindow,
+  type WindowSettings,
+  windowsInRange,
+} from "../windows";
 
 /** The longest historical range one run accepts. */
 export const MAX_RANGE_MS = 366 * 24 * 3_600_000;
@@ -37,6 +44,25 @@ export function candidateWindows(
   return windowsInRange(fromMs, toMs, config.window.minutes).filter((w) =>
     isDue(w, nowMs, config.window.lagMinutes),
   );
+}
+
+/**
+ * The windows that were due inside the lookback at `previousRunMs` and have left it at `nowMs`:
+ * the ones a run must find archived, or count as expired (lost unless someone backfills them).
+ *
+ * @example
+ * ```ts
+ * // Hourly runs, 6 hours of lookback: at 15:20 the window 09:00-10:00 has just left it.
+ * expiringWindows({ minutes: 60, lagMinutes: 15, lookbackHours: 6 }, now, now - 3_600_000);
+ * ```
+ */
+export function expiringWindows(
+  settings: WindowSettings,
+  nowMs: number,
+  previousRunMs: number,
+): TimeWindow[] {
+  const earliestStartMs = nowMs - settings.lookbackHours * 3_600_000;
+  return dueWindows(previousRunMs, settings).filter((w) => w.startMs < earliestStartMs && w.startMs >= 0);
 }
 
 /** The UTC date partitions the windows start in: what a workspace's planning lists. */

@@ -9,7 +9,7 @@ import type { ArchiverConfig } from "../config";
 import { timerDelay } from "../timers";
 import { RunDeadlineError } from "./errors";
 import { type AtlasSource, executeRun } from "./execute";
-import { candidateWindows } from "./plan";
+import { candidateWindows, expiringWindows } from "./plan";
 import { type RunEvent, type RunSummary, summarize } from "./summary";
 
 export type { AtlasSource } from "./execute";
@@ -62,6 +62,11 @@ export interface ArchiveRunRequest {
   readonly runId: string;
   /** Archive the due windows overlapping `[fromMs, toMs)` instead of the lookback. */
   readonly range?: { readonly fromMs: number; readonly toMs: number };
+  /**
+   * When the previous scheduled run happened (now minus the run interval): the windows that were
+   * in its lookback and have left this run's with no object are counted as expired. Not with a range.
+   */
+  readonly previousRunMs?: number;
   /**
    * The run's deadline (epoch ms): no new window starts at or after it, and the work in flight
    * then is aborted (its upload aborted, nothing left at its key); what is left is deferred.
@@ -116,6 +121,10 @@ export async function archiveRun(request: ArchiveRunRequest): Promise<RunSummary
       s3: request.s3,
       runId,
       candidates,
+      expiring:
+        request.range === undefined && request.previousRunMs !== undefined
+          ? expiringWindows(config.window, request.nowMs, request.previousRunMs)
+          : [],
       concurrency: settings.concurrency,
       lanesPerProject: settings.lanesPerProject,
       // A different workspace first on every run (per window length), so none is always last.

@@ -49,6 +49,13 @@ export type RunEvent =
     }
   | ({ readonly type: "failed"; readonly workspace: string } & WindowFailure)
   | {
+      /** A window that left the lookback since the previous run with no object at its key. */
+      readonly type: "expired";
+      readonly workspace: string;
+      readonly window: string;
+      readonly key: string;
+    }
+  | {
       readonly type: "deferred";
       readonly workspace: string;
       readonly windows: number;
@@ -73,6 +80,8 @@ export interface WorkspaceSummary {
   readonly deferred: number;
   /** Why windows were deferred, when some were (the first reason). */
   readonly deferredReason?: DeferralReason;
+  /** Windows that left the lookback since the previous run unarchived (see the `expired` events). */
+  readonly expired: number;
 }
 
 /** The outcome of a run, for people (CLI), logs and metrics. */
@@ -95,6 +104,8 @@ export interface RunSummary {
     readonly bytes: number;
     /** Failed windows whose key holds an object that is not their verified archive. */
     readonly invalid: number;
+    /** Windows that left the lookback since the previous run unarchived. */
+    readonly expired: number;
   };
   /** Due windows still missing at the end of the run (failed + deferred). */
   readonly backlog: number;
@@ -122,6 +133,7 @@ interface Tally {
   alreadyPresent: number;
   deferred: number;
   deferredReason?: DeferralReason;
+  expired: number;
 }
 
 /**
@@ -140,7 +152,7 @@ export function summarize(events: readonly RunEvent[], facts: RunFacts): RunSumm
   const tally = (workspace: string): Tally => {
     let t = tallies.get(workspace);
     if (t === undefined) {
-      t = { archived: [], failed: [], alreadyPresent: 0, deferred: 0 };
+      t = { archived: [], failed: [], alreadyPresent: 0, deferred: 0, expired: 0 };
       tallies.set(workspace, t);
     }
     return t;
@@ -168,6 +180,9 @@ export function summarize(events: readonly RunEvent[], facts: RunFacts): RunSumm
         t.deferred += event.windows;
         t.deferredReason ??= event.reason;
         break;
+      case "expired":
+        t.expired++;
+        break;
     }
   }
   const workspaces: WorkspaceSummary[] = facts.config.workspaces.map((w) => {
@@ -184,6 +199,7 @@ export function summarize(events: readonly RunEvent[], facts: RunFacts): RunSumm
       failed: t.failed,
       deferred: t.deferred,
       ...(t.deferredReason === undefined ? {} : { deferredReason: t.deferredReason }),
+      expired: t.expired,
     };
   });
   const sum = (f: (s: WorkspaceSummary) => number) => workspaces.reduce((n, s) => n + f(s), 0);
@@ -195,6 +211,7 @@ export function summarize(events: readonly RunEvent[], facts: RunFacts): RunSumm
     deferred: sum((s) => s.deferred),
     bytes: sum((s) => s.archived.reduce((n, a) => n + a.bytes, 0)),
     invalid: sum((s) => s.failed.filter((f) => INVALID_OBJECT_CODES.has(f.code)).length),
+    expired: sum((s) => s.expired),
   };
   const { range } = facts;
   return {

@@ -17,6 +17,8 @@ export const HANDLER_ENVIRONMENT = {
   metricsNamespace: "METRICS_NAMESPACE",
   /** Path of the parameter file, when it is not {@link BUNDLED_CONFIG_FILE} at the bundle root. */
   configFile: "ARCHIVER_CONFIG_FILE",
+  /** Minutes between two scheduled runs (the longest, for a cron schedule): what a run counts expired windows over. */
+  runIntervalMinutes: "RUN_INTERVAL_MINUTES",
 } as const;
 
 /** The CloudWatch namespace of the run metrics unless the stack says otherwise. */
@@ -38,6 +40,11 @@ export const RUN_METRICS = {
   windowsInvalid: "WindowsInvalid",
   /** 1 for a run that could not start (unreadable or unusable credentials), else 0. */
   setupFailures: "SetupFailures",
+  /**
+   * Windows that left the lookback since the previous run without being archived: lost unless
+   * someone backfills them (`run --from … --to …`, or a backfill event).
+   */
+  windowsExpired: "WindowsExpired",
 } as const;
 
 /** The dimension every run metric carries. */

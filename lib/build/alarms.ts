@@ -12,7 +12,14 @@ import { backlogWindowMinutes, failureWindowMinutes, notRunningWindowMinutes } f
 import type { ArchiverMetricFactory } from "./metrics";
 
 /** The alarms there always are, in the order of the construct's `alarms` (and the AlarmNames output). */
-const ALWAYS = ["errors", "windowsFailed", "invalidObjects", "backlog", "failedRuns"] as const;
+const ALWAYS = [
+  "errors",
+  "windowsFailed",
+  "invalidObjects",
+  "backlog",
+  "failedRuns",
+  "windowsExpired",
+] as const;
 
 /** The archiver's alarms, by the name of the construct's field (`errors` is `errorsAlarm`). */
 export type ArchiverAlarmName = (typeof ALWAYS)[number] | "notRunning";
@@ -143,6 +150,17 @@ export function archiverAlarmSpecs(metrics: ArchiverMetricFactory, timing: Alarm
         "A failed run was recorded in the failed-runs queue (function error, event dropped after waiting for " +
         "the single concurrency slot, or undeliverable schedule event). Read it with aws sqs receive-message, " +
         "then delete or purge the messages to clear this alarm.",
+    },
+    {
+      name: "windowsExpired",
+      id: "WindowsExpiredAlarm",
+      ...ON_ANY,
+      metric: metrics.run("windowsExpired", cloudwatch.Stats.SUM, failureWindow),
+      description:
+        "At least one audit-log window left window.lookbackHours without being archived: no scheduled run " +
+        "asks for it again, and Atlas keeps its logs only for a while. The function's logs name each one " +
+        '(event "expired"); archive them with atlas-audit-archiver run --from … --to … or a backfill event, ' +
+        "then fix what kept them from being archived (the failed events, the backlog alarm).",
     },
   ];
   return specs.filter((spec) => spec !== undefined);

@@ -97,6 +97,7 @@ export function buildFunction(
       [HANDLER_ENVIRONMENT.secretArn]: deps.secret.secretArn,
       [HANDLER_ENVIRONMENT.bucket]: deps.bucket.bucketName,
       [HANDLER_ENVIRONMENT.metricsNamespace]: settings.metricsNamespace,
+      [HANDLER_ENVIRONMENT.runIntervalMinutes]: String(settings.runIntervalMinutes),
     },
     bundling: bundlingOptions(writeBundleFiles(scope, settings.config)),
     ...(vpc ? { vpc, vpcSubnets: settings.vpcSubnets, securityGroups: [...securityGroups] } : {}),

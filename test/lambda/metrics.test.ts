@@ -6,7 +6,16 @@ import { runMetrics, setupFailureMetrics } from "../../lambda/metrics";
 const summary = {
   runId: "r-1",
   backlog: 4,
-  totals: { due: 20, archived: 12, alreadyPresent: 4, failed: 1, deferred: 3, bytes: 123_456, invalid: 1 },
+  totals: {
+    due: 20,
+    archived: 12,
+    alreadyPresent: 4,
+    failed: 1,
+    deferred: 3,
+    bytes: 123_456,
+    invalid: 1,
+    expired: 2,
+  },
 } as RunSummary;
 
 describe("runMetrics", () => {
@@ -28,6 +37,7 @@ describe("runMetrics", () => {
               { Name: "BacklogWindows", Unit: "Count" },
               { Name: "WindowsInvalid", Unit: "Count" },
               { Name: "SetupFailures", Unit: "Count" },
+              { Name: "WindowsExpired", Unit: "Count" },
             ],
           },
         ],
@@ -42,6 +52,7 @@ describe("runMetrics", () => {
       BacklogWindows: 4,
       WindowsInvalid: 1,
       SetupFailures: 0,
+      WindowsExpired: 2,
     });
   });
 

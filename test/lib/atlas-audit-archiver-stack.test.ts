@@ -65,7 +65,7 @@ describe("AtlasAuditArchiverStack", () => {
     const alarmRefs = stack.archiver.alarms.map((alarm) => ({
       Ref: stack.getLogicalId(alarm.node.defaultChild as cloudwatch.CfnAlarm),
     }));
-    expect(alarmRefs).toHaveLength(6);
+    expect(alarmRefs).toHaveLength(7);
     expect(template.findOutputs("AlarmNames").AlarmNames?.Value).toEqual({ "Fn::Join": [" ", alarmRefs] });
   });
 

@@ -94,13 +94,14 @@ describe("AtlasAuditArchiver with its defaults", () => {
     });
   });
 
-  it("passes the secret's ARN, the bucket name and the metrics namespace, never a secret value", () => {
+  it("passes the secret's ARN, the bucket name, the metrics namespace and the run interval, never a secret value", () => {
     const { resource } = onlyResource(s.template, "AWS::Lambda::Function");
     const secretId = onlyResource(s.template, "AWS::SecretsManager::Secret").id;
     expect(resource.Properties.Environment.Variables).toEqual({
       ATLAS_SECRET_ARN: { Ref: secretId },
       ARCHIVE_BUCKET: { Ref: bucketId },
       METRICS_NAMESPACE: "AtlasAuditArchiver",
+      RUN_INTERVAL_MINUTES: "60",
     });
     expect(JSON.stringify(resource.Properties)).not.toMatch(
       /resolve:secretsmanager|SecretString|clientSecret/,
@@ -332,7 +333,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
     });
   });
 
-  it("alarms on errors, failed and invalid windows, backlog, a stopped schedule and failed runs, notifying the topic both ways", () => {
+  it("alarms on errors, failed, invalid and expired windows, backlog, a stopped schedule and failed runs, notifying the topic both ways", () => {
     const fnId = onlyResource(s.template, "AWS::Lambda::Function").id;
     const topicId = onlyResource(s.template, "AWS::SNS::Topic").id;
     const fn = [{ Name: "FunctionName", Value: { Ref: fnId } }];
@@ -341,7 +342,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
       (a) => (a as { Properties: Record<string, unknown> }).Properties,
     );
     const pick = (metricName: string) => alarms.find((a) => a.MetricName === metricName);
-    expect(alarms).toHaveLength(6);
+    expect(alarms).toHaveLength(7);
     expect(pick("Errors")).toMatchObject({
       Namespace: "AWS/Lambda",
       Dimensions: fn,
@@ -392,6 +393,17 @@ describe("AtlasAuditArchiver with its defaults", () => {
       Threshold: 1,
       ComparisonOperator: "LessThanThreshold",
       TreatMissingData: "breaching",
+      ...notify,
+    });
+    expect(pick("WindowsExpired")).toMatchObject({
+      Namespace: "AtlasAuditArchiver",
+      Dimensions: fn,
+      Statistic: "Sum",
+      Period: 7200,
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
       ...notify,
     });
     expect(pick("ApproximateNumberOfMessagesVisible")).toMatchObject({
@@ -499,7 +511,8 @@ describe("AtlasAuditArchiver with its defaults", () => {
     expect(s.archiver.encryptionKey).toBeUndefined();
     expect(s.archiver.accessLogsBucket).toBeDefined();
     expect(s.archiver.notRunningAlarm).toBeDefined();
-    expect(s.archiver.alarms).toHaveLength(6);
+    expect(s.archiver.alarms).toHaveLength(7);
+    expect(s.archiver.alarms).toContain(s.archiver.windowsExpiredAlarm);
     expect(s.archiver.alarms).toContain(s.archiver.invalidObjectsAlarm);
     expect(s.archiver.settings.runIntervalMinutes).toBe(60);
   });

@@ -1,7 +1,13 @@
 /** `atlas-audit-archiver run`: archives every due window that is missing from S3 (or a historical range). */
 import { randomBytes } from "node:crypto";
 import { archiveRun, DEFAULT_RUN_SETTINGS } from "../../../lambda/archive/run";
-import { compactUtc, DEFAULT_CONFIG_PATH, loadConfig, validateConfig } from "../../../lambda/config";
+import {
+  compactUtc,
+  DEFAULT_CONFIG_PATH,
+  loadConfig,
+  rateIntervalMinutes,
+  validateConfig,
+} from "../../../lambda/config";
 import { parseRange } from "../../../lambda/range";
 import { createRuntime } from "../../../lambda/runtime";
 import { JSON_OPTION, type OptionValues, parseNow, stringOptions, usageError } from "../command";
@@ -109,13 +115,14 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
       runId: `cli-${compactUtc(io.now())}-${randomBytes(3).toString("hex")}`,
       clock: io.now,
       ...(range ? { range } : {}),
+      ...previousRun(config.schedule, nowMs, range !== undefined),
       // One process with no deadline: the whole lookback or range, however many windows.
       settings: { maxWindows: Number.POSITIVE_INFINITY, concurrency, lanesPerProject },
       onEvent: (event) => io.stderr.write(`${describeEvent(event)}\n`),
     });
     io.stderr.write(`${describeSummary(result)}\n`);
     if (values.json) io.stdout.write(`${JSON.stringify(result)}\n`);
-    return result.ok && result.totals.deferred === 0 ? 0 : 1;
+    return result.ok && result.totals.deferred === 0 && result.totals.expired === 0 ? 0 : 1;
   } finally {
     await atlas.close();
     await runtime.close();
@@ -132,4 +139,14 @@ function count(value: string | undefined, field: string, fallback: number): numb
     (n) =>
       `${n(field)} ${JSON.stringify(value.slice(0, 20))} must be a whole number from 1 to ${MAX_CONCURRENCY}.`,
   );
+}
+
+/**
+ * For a lookback run on a `rate(...)` schedule: when the previous scheduled run was, so that the
+ * windows that left the lookback since then unarchived are reported (and exit 1), as the
+ * function reports them.
+ */
+function previousRun(schedule: string, nowMs: number, isRange: boolean): { previousRunMs?: number } {
+  const minutes = isRange ? undefined : rateIntervalMinutes(schedule);
+  return minutes === undefined ? {} : { previousRunMs: nowMs - minutes * 60_000 };
 }

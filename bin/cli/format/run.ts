@@ -14,6 +14,8 @@ export function describeEvent(event: RunEvent): string {
       return `  = ${event.window} already archived by another run`;
     case "failed":
       return `  ! ${event.window} FAILED ${event.code}: ${event.message}`;
+    case "expired":
+      return `  ✗ ${event.window} EXPIRED: it left the lookback with no object at ${event.key}`;
     case "deferred":
       return `  … ${event.windows} window(s) left for the next run (${event.reason}${event.detail ? `: ${event.detail}` : ""})`;
   }
@@ -37,12 +39,20 @@ export function describeSummary(summary: RunSummary): string {
     for (const f of w.failed.slice(0, 5)) lines.push(`    ${f.window} ${f.code}`);
     if (w.failed.length > 5) lines.push(`    … and ${w.failed.length - 5} more`);
   }
+  if (t.expired > 0) {
+    lines.push(
+      `EXPIRED: ${t.expired} window(s) left the lookback unarchived; no scheduled run asks for them again: ` +
+        "archive them with run --from … --to ….",
+    );
+  }
   lines.push(
     !summary.ok
       ? "FAILED: the next run retries the failed windows."
       : t.deferred > 0
         ? `INCOMPLETE: ${t.deferred} window(s) deferred; run again to archive them.`
-        : "OK",
+        : t.expired > 0
+          ? "INCOMPLETE: windows expired."
+          : "OK",
   );
   return lines.join("\n");
 }

@@ -84,7 +84,9 @@ describe("archiveRun's queue", () => {
     const config = testConfig(fixture.sim.baseUrl, { workspaces });
     const first: string[] = [];
     for (let hour = 0; hour < 3; hour++) {
-      const summary = await fixture.run(config, NOW + hour * 3_600_000, { settings: { maxWindows: 1, concurrency: 1 } });
+      const summary = await fixture.run(config, NOW + hour * 3_600_000, {
+        settings: { maxWindows: 1, concurrency: 1 },
+      });
       first.push(summary.workspaces.find((w) => w.archived.length === 1)?.workspace ?? "none");
     }
     expect(new Set(first).size).toBe(3);
@@ -104,5 +106,44 @@ describe("archiveRun's queue", () => {
     expect(summary.totals).toMatchObject({ archived: 40, failed: 0, deferred: 0 });
     expect(Object.fromEntries(watched.maxInFlight)).toEqual({ [GROUP]: 2, [OTHER_GROUP]: 2 });
     expect(watched.maxTotal()).toBe(4);
+  });
+});
+
+describe("archiveRun and windows leaving the lookback", () => {
+  it("counts a window that left the lookback since the previous run unarchived, once, naming it", async () => {
+    fixture = await startArchiveFixture();
+    const config = testConfig(fixture.sim.baseUrl, {
+      workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }],
+    });
+    // The oldest window (10:00) fails on the first run, then leaves the 6-hour lookback.
+    fixture.sim.inject({ fault: { kind: "status", status: 500 }, times: 6 });
+    const first = await fixture.run(config, NOW, { previousRunMs: NOW - 3_600_000 });
+    expect(first.totals).toMatchObject({ archived: 4, failed: 1, expired: 0 });
+    const events: string[] = [];
+    const next = await fixture.run(config, NOW + 3_600_000, {
+      previousRunMs: NOW,
+      onEvent: (e) => {
+        if (e.type === "expired") events.push(`${e.workspace} ${e.window}`);
+      },
+    });
+    expect(next.totals).toMatchObject({ expired: 1, failed: 0 });
+    expect(events).toEqual([`${GROUP}/prod-workspace 2026-11-28T10:00:00Z/2026-11-28T11:00:00Z`]);
+    // One interval later it is no longer counted: each loss is counted by one run only.
+    const later = await fixture.run(config, NOW + 2 * 3_600_000, { previousRunMs: NOW + 3_600_000 });
+    expect(later.totals.expired).toBe(0);
+  });
+
+  it("counts nothing for a workspace with nothing archived yet (a first run), nor for a range", async () => {
+    fixture = await startArchiveFixture();
+    const config = testConfig(fixture.sim.baseUrl, {
+      workspaces: [{ groupId: GROUP, tenantName: "prod-workspace" }],
+    });
+    const first = await fixture.run(config, NOW, { previousRunMs: NOW - 3_600_000 });
+    expect(first.totals).toMatchObject({ archived: 5, expired: 0 });
+    const range = await fixture.run(config, NOW + 3 * 3_600_000, {
+      previousRunMs: NOW,
+      range: { fromMs: NOW, toMs: NOW + 3_600_000 },
+    });
+    expect(range.totals.expired).toBe(0);
   });
 });

@@ -54,6 +54,7 @@ describe("summarize", () => {
         archived(B, "w1", 50),
         { type: "deferred", workspace: B, windows: 2, reason: "window cap" },
         { type: "deferred", workspace: B, windows: 1, reason: "deadline" },
+        { type: "expired", workspace: B, window: "w0", key: "k/w0" },
       ],
       facts,
     );
@@ -74,6 +75,7 @@ describe("summarize", () => {
       deferred: 3,
       bytes: 150,
       invalid: 1,
+      expired: 1,
     });
     expect(summary).toMatchObject({ backlog: 4, ok: false, durationMs: 2000, now: "2026-11-28T15:20:00Z" });
     expect(summary).not.toHaveProperty("range");

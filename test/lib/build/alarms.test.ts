@@ -44,13 +44,14 @@ describe("archiverAlarmSpecs", () => {
       ["BacklogAlarm", 0, C.GREATER_THAN_THRESHOLD, 1, M.NOT_BREACHING],
       ["NotRunningAlarm", 1, C.LESS_THAN_THRESHOLD, 1, M.BREACHING],
       ["FailedRunsAlarm", 1, C.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, M.IGNORE],
+      ["WindowsExpiredAlarm", 1, C.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, M.NOT_BREACHING],
     ]);
   });
 
   it("has no stopped-schedule alarm when runs are further apart than an alarm can look", () => {
     const ids = archiverAlarmSpecs(metrics, { ...hourly, runIntervalMinutes: 8 * 1440 }).map((s) => s.id);
     expect(ids).not.toContain("NotRunningAlarm");
-    expect(ids).toHaveLength(5);
+    expect(ids).toHaveLength(6);
   });
 });
 

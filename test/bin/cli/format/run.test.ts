@@ -11,7 +11,16 @@ const base = {
   workspaces: [],
   backlog: 0,
   ok: true,
-  totals: { due: 5, archived: 5, alreadyPresent: 0, failed: 0, deferred: 0, bytes: 100, invalid: 0 },
+  totals: {
+    due: 5,
+    archived: 5,
+    alreadyPresent: 0,
+    failed: 0,
+    deferred: 0,
+    bytes: 100,
+    invalid: 0,
+    expired: 0,
+  },
 } as unknown as RunSummary;
 
 describe("the run's closing lines", () => {
@@ -21,6 +30,12 @@ describe("the run's closing lines", () => {
     expect(describeSummary(deferred).split("\n").at(-1)).toBe(
       "INCOMPLETE: 2 window(s) deferred; run again to archive them.",
     );
+    const expired = { ...base, totals: { ...base.totals, expired: 1 } };
+    expect(describeSummary(expired).split("\n").slice(-2)).toEqual([
+      "EXPIRED: 1 window(s) left the lookback unarchived; no scheduled run asks for them again: archive them " +
+        "with run --from … --to ….",
+      "INCOMPLETE: windows expired.",
+    ]);
   });
 
   it("lists at most five failed windows per workspace", () => {
