@@ -3,7 +3,7 @@
  * the guards against a store that does not behave like S3), and the existing keys of a workspace.
  */
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import { partitionPrefix, type Workspace } from "../config";
+import { tenantPrefix, type Workspace } from "../config";
 import { listedWithFullObjectCrc32 } from "./checksum";
 import { StorageError, type StorageRole, storageError } from "./errors";
 
@@ -100,12 +100,50 @@ export async function* listPages(
   } while (token);
 }
 
+/** What {@link listDates} lists: one tenant's partitions from one UTC date to another. */
+export interface DateRangeRequest extends Omit<ListRequest, "startAfter" | "delimiter"> {
+  /** The tenant's folder, `…/group=G/tenant=T/`. */
+  readonly prefix: string;
+  /** The first `date=` partition, `YYYY-MM-DD`; absent: from the tenant's first key. */
+  readonly firstDate?: string;
+  /** The last `date=` partition; absent: to the tenant's last key. */
+  readonly lastDate?: string;
+}
+
 /**
- * The objects that exist for `workspace` on the UTC `dates` (one listing per date partition), by key.
+ * The objects of a tenant's date partitions from `firstDate` to `lastDate`, in key order: one
+ * listing that starts after the partition before the first and stops after the last, so that it
+ * costs one request per 1,000 keys of the range, whatever the age of the archive.
  *
  * @example
  * ```ts
- * const existing = await existingObjects(s3, { bucket, prefix }, workspace, ["2026-11-28"]);
+ * for await (const o of listDates(s3, { bucket, prefix: "atlas/group=…/tenant=prod/", firstDate: "2026-11-25", lastDate: "2026-11-28" })) …
+ * ```
+ */
+export async function* listDates(
+  s3: S3Client,
+  request: DateRangeRequest,
+  signal?: AbortSignal,
+): AsyncGenerator<ListedObject> {
+  const { firstDate, lastDate, ...rest } = request;
+  const startAfter = firstDate === undefined ? undefined : `${request.prefix}date=${firstDate}`;
+  // "/" sorts before "\uffff": every key of the last partition is below this bound.
+  const stopAfter = lastDate === undefined ? undefined : `${request.prefix}date=${lastDate}/\uffff`;
+  for await (const page of listPages(s3, { ...rest, ...(startAfter ? { startAfter } : {}) }, signal)) {
+    for (const object of page.contents) {
+      if (stopAfter !== undefined && object.key > stopAfter) return;
+      yield object;
+    }
+  }
+}
+
+/**
+ * The objects that exist for `workspace` from the earliest to the latest of the UTC `dates`, by
+ * key: one listing of its tenant's partitions (see {@link listDates}).
+ *
+ * @example
+ * ```ts
+ * const existing = await existingObjects(s3, { bucket, prefix }, workspace, ["2026-11-27", "2026-11-28"]);
  * existing.has(archiveKey(prefix, workspace, window));
  * ```
  */
@@ -117,15 +155,17 @@ export async function existingObjects(
   signal?: AbortSignal,
 ): Promise<Map<string, ListedObject>> {
   const existing = new Map<string, ListedObject>();
-  for (const date of dates) {
-    const request = {
-      bucket: location.bucket,
-      prefix: partitionPrefix(location.prefix, workspace, date),
-      ...(workspace.label === undefined ? {} : { workspace: workspace.label }),
-    };
-    for await (const page of listPages(s3, request, signal)) {
-      for (const listed of page.contents) existing.set(listed.key, listed);
-    }
-  }
+  const sorted = [...dates].sort();
+  const firstDate = sorted[0];
+  const lastDate = sorted.at(-1);
+  if (firstDate === undefined || lastDate === undefined) return existing;
+  const request = {
+    bucket: location.bucket,
+    prefix: tenantPrefix(location.prefix, workspace),
+    firstDate,
+    lastDate,
+    ...(workspace.label === undefined ? {} : { workspace: workspace.label }),
+  };
+  for await (const listed of listDates(s3, request, signal)) existing.set(listed.key, listed);
   return existing;
 }

@@ -37,6 +37,7 @@ export {
   type ParsedKey,
   parseArchiveKey,
   partitionPrefix,
+  tenantPrefix,
   utcDate,
 } from "./layout";
 export { DEFAULT_CONFIG_PATH, loadConfig } from "./load";

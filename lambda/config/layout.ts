@@ -25,9 +25,14 @@ export function utcDate(timeMs: number): string {
   return new Date(timeMs).toISOString().slice(0, 10);
 }
 
+/** The folder of one workspace's tenant, above its date partitions (ends with `/`). */
+export function tenantPrefix(prefix: string, workspace: Pick<Workspace, "groupId" | "tenantName">): string {
+  return `${prefix}group=${workspace.groupId}/tenant=${workspace.tenantName}/`;
+}
+
 /** The partition folder of one workspace and UTC date (ends with `/`). */
 export function partitionPrefix(prefix: string, workspace: Workspace, date: string): string {
-  return `${prefix}group=${workspace.groupId}/tenant=${workspace.tenantName}/date=${date}/`;
+  return `${tenantPrefix(prefix, workspace)}date=${date}/`;
 }
 
 /** The file name of one workspace's window, without its folder. */

@@ -3,7 +3,7 @@
  * read from S3 listings and the key layout alone.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
-import { listPages as listBucketPages } from "../bucket/list";
+import { listPages as listBucketPages, listDates } from "../bucket/list";
 import { parseArchiveKey, utcDate, type Workspace, workspaceLabel } from "../config";
 import { overlaps, type TimeRange } from "../range";
 import type { TimeWindow } from "../windows";
@@ -93,15 +93,15 @@ export async function listArchive(
   };
 
   // One tenant's objects, from the range's first date partition to its last.
-  const listTenant = async (tenantPrefix: string): Promise<void> => {
-    const startAfter = firstDate === undefined ? undefined : `${tenantPrefix}date=${firstDate}`;
-    const stopAfter = lastDate === undefined ? undefined : `${tenantPrefix}date=${lastDate}/\uffff`;
-    for await (const page of listPages(s3, bucket, { prefix: tenantPrefix, startAfter }, signal)) {
-      for (const { key, size } of page.contents) {
-        if (stopAfter !== undefined && key > stopAfter) return;
-        take(key, size);
-      }
-    }
+  const listTenant = async (tenant: string): Promise<void> => {
+    const request = {
+      bucket,
+      prefix: tenant,
+      role: READER_ROLE,
+      ...(firstDate === undefined ? {} : { firstDate }),
+      ...(lastDate === undefined ? {} : { lastDate }),
+    };
+    for await (const { key, size } of listDates(s3, request, signal)) take(key, size);
   };
 
   if (groupId === undefined) {

@@ -166,6 +166,20 @@ describe("archiveRun", () => {
     ).toBe(true);
   });
 
+  it("lists each workspace once per run, however many UTC dates its lookback spans", async () => {
+    fixture = await startArchiveFixture({ simulator: { linesPerWindow: () => 0 } });
+    const config = testConfig(fixture.sim.baseUrl, {
+      window: { minutes: 60, lagMinutes: 15, lookbackHours: 72 },
+    });
+    const first = await fixture.run(config, NOW);
+    expect(first.totals).toMatchObject({ archived: 142, failed: 0 });
+    fixture.s3server.clearOperations();
+    const again = await fixture.run(config, NOW);
+    expect(again.totals).toMatchObject({ archived: 0, alreadyPresent: 142 });
+    // Four date partitions (2026-11-25 to 2026-11-28) per workspace, one listing each workspace.
+    expect(fixture.s3server.operationsOf("ListObjectsV2")).toHaveLength(2);
+  });
+
   it("heals a window that failed mid-body on the next run, leaving nothing behind in between", async () => {
     fixture = await startArchiveFixture();
     const config = testConfig(fixture.sim.baseUrl, { workspaces: [PROD] });
