@@ -4,86 +4,72 @@
  * events (see `summary.ts`); the run's bounds (deadline, window cap, Atlas's pauses) decide what
  * is deferred.
  */
-import type { S3Client } from "@aws-sdk/client-s3";
 import { AtlasPausedError } from "../atlas/errors";
-import type { AuditLogDownload, DownloadOptions } from "../atlas/options";
 import { checkExisting } from "../bucket/existing";
 import { existingObjects } from "../bucket/list";
-import type { UploadSettings } from "../bucket/multipart";
-import { storeLog } from "../bucket/store";
-import { type ArchiverConfig, archiveKey, objectMetadata, type Workspace, workspaceLabel } from "../config";
-import { ArchiverError, ruleFor } from "../errors";
+import { archiveKey, type Workspace, workspaceLabel } from "../config";
+import { ruleFor } from "../errors";
 import { forEachLimited } from "../pool";
 import { formatWindow, type TimeWindow } from "../windows";
 import { LaneQueue } from "./lanes";
 import { laneGroups, orderTasks, partitionDates, planWorkspace, type WindowTask } from "./plan";
-import type { DeferralReason, RunEvent, WindowFailure } from "./summary";
+import type { DeferralReason, RunEvent } from "./summary";
+import { archiveWindow, failureOf, type WindowJob } from "./window";
 
-/** What the run needs from the Atlas client (an `AtlasClient`, or a stand-in in tests). */
-export interface AtlasSource {
-  /** Its body fails with typed errors naming the window (see `AtlasClient.download`). */
-  download(workspace: Workspace, window: TimeWindow, options?: DownloadOptions): Promise<AuditLogDownload>;
-}
-
-/** Everything the executor works with, resolved by `archiveRun`. */
-export interface Execution {
-  readonly config: ArchiverConfig;
+/** What planning a run works with: the windows due, where to look, and where to report. */
+export interface Planning {
+  readonly config: WindowJob["config"];
   readonly bucket: string;
-  readonly atlas: AtlasSource;
-  readonly s3: S3Client;
-  readonly runId: string;
+  readonly s3: WindowJob["s3"];
   readonly candidates: readonly TimeWindow[];
   /** Windows that have left the lookback since the previous run: counted as expired when missing. */
   readonly expiring: readonly TimeWindow[];
+  /** Workspaces planned at once. */
   readonly concurrency: number;
   /** Downloads in flight at most per Atlas project (each workspace keeps to one lane). */
   readonly lanesPerProject: number;
   /** Which workspace goes first among windows of the same start (see `orderTasks`). */
   readonly rotation: number;
-  readonly upload: UploadSettings;
-  /** Windows that may still be downloaded in this run, over all workspaces. */
-  readonly budget: { remaining: number };
-  readonly deadlineMs?: number;
-  /** Aborted at the deadline (or by the caller): the work in flight stops. */
+  /** Aborted at the deadline (or by the caller): planning stops and defers what is left. */
   readonly signal: AbortSignal;
-  /** Whether the run is past its deadline (by the signal, or by the clock a moment before the timer fires). */
-  readonly pastDeadline: () => boolean;
   readonly emit: (event: RunEvent) => void;
 }
 
-function failureOf(err: unknown, window: string, key: string): WindowFailure {
-  if (err instanceof ArchiverError) {
-    const context = err.context as { readonly status?: number; readonly atlasErrorCode?: string };
-    return {
-      window,
-      key,
-      code: err.code,
-      message: err.message,
-      status: context.status,
-      atlasErrorCode: context.atlasErrorCode,
-    };
-  }
-  return { window, key, code: "UNEXPECTED", message: err instanceof Error ? err.message : String(err) };
+/** Everything the executor works with, resolved by `archiveRun`. */
+export interface Execution extends Planning, WindowJob {
+  readonly signal: AbortSignal;
+  /** Windows that may still be downloaded in this run, over all workspaces. */
+  readonly budget: { remaining: number };
+  /** Whether the run is past its deadline (by the signal, or by the clock a moment before the timer fires). */
+  readonly pastDeadline: () => boolean;
 }
 
 /**
- * The run in two steps: every workspace is planned (listed, checked), `concurrency` at a time; then
- * all missing windows go through one queue, the oldest first and the workspaces in turn, with
- * `concurrency` downloads in flight and at most one per lane of a project. Never throws for a
- * window's failure.
+ * The run in two steps: every workspace is planned ({@link planRun}); then all missing windows go
+ * through one queue, with `concurrency` downloads in flight and at most one per lane of a project.
+ * Never throws for a window's failure.
  */
 export async function executeRun(run: Execution): Promise<void> {
-  const { workspaces } = run.config;
-  const groups = laneGroups(workspaces, run.lanesPerProject);
+  await runTasks(run, await planRun(run));
+}
+
+/**
+ * Plans every workspace (lists what exists, checks the objects that need it), `concurrency` at a
+ * time, and returns the missing windows as tasks in the queue's order: the oldest first, the
+ * workspaces in turn. Reports `planned`, `expired`, and the windows a listing failure fails.
+ */
+export async function planRun(plan: Planning): Promise<WindowTask[]> {
+  const { workspaces } = plan.config;
+  const groups = laneGroups(workspaces, plan.lanesPerProject);
   const planned: WindowTask[][] = workspaces.map(() => []);
-  await forEachLimited([...workspaces.keys()], run.concurrency, async (i) => {
-    planned[i] = await planTasks(run, workspaces[i] as Workspace, groups[i] as string);
+  await forEachLimited([...workspaces.keys()], plan.concurrency, async (i) => {
+    planned[i] = await planTasks(plan, workspaces[i] as Workspace, groups[i] as string);
   });
-  await runTasks(run, orderTasks(planned, run.rotation));
+  return orderTasks(planned, plan.rotation);
 }
 
 /** One workspace's plan: list what exists, check the objects that need it; the missing windows as tasks. */
-async function planTasks(run: Execution, workspace: Workspace, group: string): Promise<WindowTask[]> {
+async function planTasks(run: Planning, workspace: Workspace, group: string): Promise<WindowTask[]> {
   const { config, bucket, candidates, signal, emit } = run;
   const prefix = config.archive.prefix;
   const label = workspaceLabel(workspace);
@@ -186,7 +172,12 @@ async function runTasks(run: Execution, tasks: readonly WindowTask[]): Promise<v
       inFlight++;
       run.budget.remaining--;
       try {
-        await archiveWindow(run, task.workspace, task.window, task.label);
+        const outcome = await archiveWindow(run, task.workspace, task.window);
+        run.emit(
+          outcome.type === "archived"
+            ? { type: "archived", workspace: task.label, ...outcome.window }
+            : { type: "already-present", workspace: task.label, ...outcome.window },
+        );
       } catch (err) {
         if (run.pastDeadline()) {
           // Work cut short by the deadline is not a failure: nothing was stored, the next run takes it.
@@ -209,39 +200,4 @@ async function runTasks(run: Execution, tasks: readonly WindowTask[]): Promise<v
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, run.concurrency) }, worker));
-}
-
-/** Downloads one window and stores it at its key; emits what happened. */
-async function archiveWindow(run: Execution, workspace: Workspace, window: TimeWindow, label: string) {
-  const { config, signal } = run;
-  const key = archiveKey(config.archive.prefix, workspace, window);
-  const windowLabel = formatWindow(window);
-  const log = await run.atlas.download(workspace, window, {
-    signal,
-    ...(run.deadlineMs === undefined ? {} : { deadlineMs: run.deadlineMs }),
-  });
-  const outcome = await storeLog({
-    s3: run.s3,
-    bucket: run.bucket,
-    key,
-    body: log.body,
-    metadata: objectMetadata({
-      workspace,
-      window,
-      apiVersion: config.atlas.apiVersion,
-      runId: run.runId,
-      atlasFileName: log.fileName,
-    }),
-    upload: run.upload,
-    subject: { workspace, window },
-    signal,
-    workspace: label,
-    window: windowLabel,
-  });
-  if (outcome.status === "already-present") {
-    run.emit({ type: "already-present", workspace: label, window: windowLabel, key });
-    return;
-  }
-  const { bytes, lines, sha256 } = outcome.digest;
-  run.emit({ type: "archived", workspace: label, window: windowLabel, key, bytes, lines, sha256 });
 }

@@ -8,11 +8,11 @@ import { DEFAULT_UPLOAD_SETTINGS, type UploadSettings } from "../bucket/multipar
 import type { ArchiverConfig } from "../config";
 import { timerDelay } from "../timers";
 import { RunDeadlineError } from "./errors";
-import { type AtlasSource, executeRun } from "./execute";
+import { executeRun } from "./execute";
 import { candidateWindows, expiringWindows } from "./plan";
 import { type RunEvent, type RunSummary, summarize } from "./summary";
+import type { AtlasSource } from "./window";
 
-export type { AtlasSource } from "./execute";
 export type {
   ArchivedWindow,
   DeferralReason,
@@ -21,6 +21,7 @@ export type {
   WindowFailure,
   WorkspaceSummary,
 } from "./summary";
+export type { AtlasSource } from "./window";
 
 /** Tunables of a run. */
 export interface RunSettings {

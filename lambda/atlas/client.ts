@@ -310,6 +310,15 @@ export class AtlasClient {
     }
   }
 
+  /**
+   * When Atlas allows calls for project `groupId` again (epoch ms, the client's clock), if it
+   * asked (a `Retry-After`) to wait beyond now; a queue's worker delays the project's message so.
+   */
+  resumeAt(groupId: string): number | undefined {
+    const untilMs = this.pausedUntil.get(groupId)?.untilMs;
+    return untilMs !== undefined && untilMs > this.clock.now() ? untilMs : undefined;
+  }
+
   /** Waits for the project's pause, or defers the call when the pause ends after its budget. */
   private async waitForScope(
     scope: string,

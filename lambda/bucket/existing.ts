@@ -2,7 +2,7 @@
  * An object found at a window's key that this run did not write (an earlier run's, a concurrent
  * one's, or someone else's): it counts as archived only if it is that window's verified archive.
  */
-import type { S3Client } from "@aws-sdk/client-s3";
+import type { HeadObjectCommandOutput, S3Client } from "@aws-sdk/client-s3";
 import { CRC32_METADATA, metadataMismatches, type Workspace, workspaceLabel } from "../config";
 import type { TimeWindow } from "../windows";
 import { isCrc32Base64, storedCrc32 } from "./checksum";
@@ -69,9 +69,11 @@ export async function checkExisting(
   s3: S3Client,
   where: ObjectTarget,
   subject: ObjectSubject | undefined,
+  /** Its HeadObject (checksum mode on), when the caller already has it. */
+  head?: HeadObjectCommandOutput,
 ): Promise<void> {
   if (subject === undefined) return;
-  const stored = await headObject(s3, where, "HeadObject (existing object)");
+  const stored = head ?? (await headObject(s3, where, "HeadObject (existing object)"));
   const verdict = judgeObject(stored, subject.workspace, subject.window);
   let reason: string | undefined;
   if (verdict.kind === "invalid") reason = verdict.reason;

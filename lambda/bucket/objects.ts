@@ -39,6 +39,24 @@ export async function headObject(
   }
 }
 
+/** HeadObject with checksum mode on, or undefined when there is no object at the key (404). */
+export async function headObjectIfAny(
+  s3: S3Client,
+  target: ObjectTarget,
+  operation = "HeadObject",
+): Promise<HeadObjectCommandOutput | undefined> {
+  try {
+    return await s3.send(
+      new HeadObjectCommand({ Bucket: target.bucket, Key: target.key, ChecksumMode: "ENABLED" }),
+      { abortSignal: target.signal },
+    );
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404) return undefined;
+    throw storageError(err, operation, target);
+  }
+}
+
 /**
  * GetObject; with `checksum`, the SDK checks the bytes against the full-object checksum S3
  * stored while the body streams (a mismatch fails the body with `isChecksumMismatch`).

@@ -98,13 +98,9 @@ export async function startArchiveFixture(options: ArchiveFixtureOptions = {}): 
       archiveRun({
         config,
         bucket: s3server.bucket,
-        atlas: createAtlasClient({
-          baseUrl: sim.baseUrl,
-          apiVersion: config.atlas.apiVersion,
-          dispatcher,
-          credentials: options.credentials ?? { kind: "service-account", ...DEFAULT_SERVICE_ACCOUNT },
+        atlas: simulatorClient(sim, dispatcher, {
+          ...(options.credentials ? { credentials: options.credentials } : {}),
           tokenCache,
-          retry: { baseDelayMs: 5, maxDelayMs: 20 },
           ...options.atlas,
         }),
         s3,
@@ -125,6 +121,26 @@ export async function startArchiveFixture(options: ArchiveFixtureOptions = {}): 
       await s3server.close();
     },
   };
+}
+
+/**
+ * An Atlas client for the simulator, as the tests use it: the default service account, short
+ * retry delays; `options` over those.
+ */
+export function simulatorClient(
+  sim: AtlasSimulator,
+  dispatcher: Agent,
+  options: Partial<CreateAtlasClientOptions> = {},
+): ReturnType<typeof createAtlasClient> {
+  return createAtlasClient({
+    baseUrl: sim.baseUrl,
+    apiVersion: "2023-02-01",
+    dispatcher,
+    credentials: { kind: "service-account", ...DEFAULT_SERVICE_ACCOUNT },
+    tokenCache: new TokenCache(),
+    retry: { baseDelayMs: 5, maxDelayMs: 20 },
+    ...options,
+  });
 }
 
 /** The text Atlas (the simulator) has for a window, as the decompressed object should read. */

@@ -1,15 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { AtlasSource } from "../../../lambda/archive/run";
-import { createAtlasClient, TokenCache } from "../../../lambda/atlas";
 import type { Workspace } from "../../../lambda/config";
 import {
   type ArchiveFixture,
   GROUP,
   OTHER_GROUP,
+  simulatorClient,
   startArchiveFixture,
   testConfig,
 } from "../../support/archive-fixture";
-import { DEFAULT_SERVICE_ACCOUNT } from "../../support/atlas-simulator";
 
 const NOW = Date.parse("2026-11-28T15:20:00Z");
 const THIRD_GROUP = "6a7b8c9d0e1f2a3b4c5d6e7f";
@@ -23,13 +22,7 @@ afterEach(async () => {
 
 /** The fixture's Atlas client, watched: downloads in flight per project, from the call to the body's end. */
 function watchedAtlas(): { atlas: AtlasSource; maxInFlight: Map<string, number>; maxTotal: () => number } {
-  const client = createAtlasClient({
-    baseUrl: fixture.sim.baseUrl,
-    apiVersion: "2023-02-01",
-    dispatcher: fixture.dispatcher,
-    credentials: { kind: "service-account", ...DEFAULT_SERVICE_ACCOUNT },
-    tokenCache: new TokenCache(),
-  });
+  const client = simulatorClient(fixture.sim, fixture.dispatcher, { retry: {} });
   const inFlight = new Map<string, number>();
   const maxInFlight = new Map<string, number>();
   let total = 0;
