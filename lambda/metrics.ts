@@ -55,6 +55,18 @@ export function setupFailureMetrics(
   return emf(namespace, functionName, timestampMs, runId, { ...values, [RUN_METRICS.setupFailures]: 1 });
 }
 
+/** An EMF document of `values` (metrics of `METRIC_NAMES` left out count 0), for a planner or worker invocation. */
+export function invocationMetrics(
+  namespace: string,
+  functionName: string,
+  timestampMs: number,
+  runId: string,
+  values: Partial<Record<(typeof RUN_METRICS)[keyof typeof RUN_METRICS], number>>,
+): Record<string, unknown> {
+  const zeros = Object.fromEntries(METRIC_NAMES.map((name) => [name, 0]));
+  return emf(namespace, functionName, timestampMs, runId, { ...zeros, ...values });
+}
+
 function emf(
   namespace: string,
   functionName: string,

@@ -17,6 +17,10 @@ export const HANDLER_ENVIRONMENT = {
   metricsNamespace: "METRICS_NAMESPACE",
   /** Path of the parameter file, when it is not {@link BUNDLED_CONFIG_FILE} at the bundle root. */
   configFile: "ARCHIVER_CONFIG_FILE",
+  /** URL of the queue of windows (the planner sends to it; the worker delays its messages). */
+  queueUrl: "QUEUE_URL",
+  /** Downloads in flight at most per Atlas project: the planner's lanes (message groups) per project. */
+  lanesPerProject: "LANES_PER_PROJECT",
   /** Minutes between two scheduled runs (the longest, for a cron schedule): what a run counts expired windows over. */
   runIntervalMinutes: "RUN_INTERVAL_MINUTES",
 } as const;

@@ -1,0 +1,105 @@
+/**
+ * The planner function: on its schedule (or a backfill event `{"from": …, "to": …}`), it plans
+ * the run (every workspace listed once, the expired windows counted) and sends every missing
+ * window to the queue (`queue/planner.ts`). It never downloads and needs no Atlas credentials.
+ * Not deployed yet: the stack still runs the scheduled function of `handler.ts`.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
+import { DEFAULT_RUN_SETTINGS } from "./archive/run";
+import { type ArchiverConfig, DEFAULT_METRICS_NAMESPACE, HANDLER_ENVIRONMENT, RUN_METRICS } from "./config";
+import { invocationMetrics } from "./metrics";
+import { type PlannerSummary, planAndEnqueue } from "./queue/planner";
+import { s3ClientFor } from "./runtime";
+import {
+  bundledConfig,
+  deadlineMargin,
+  eventRange,
+  HandlerMisconfiguredError,
+  log,
+  positiveNumber,
+  required,
+  writeMetrics,
+} from "./shell";
+
+/** Workspaces listed at once. */
+const LIST_CONCURRENCY = 16;
+
+interface State {
+  readonly config: ArchiverConfig;
+  readonly bucket: string;
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly lanesPerProject: number;
+  readonly runIntervalMinutes: number | undefined;
+  readonly namespace: string;
+}
+
+/** A planner handler with its own warm state (the module's `handler` is one; tests make their own). */
+export function createPlannerHandler(): (event: unknown, context: Context) => Promise<PlannerSummary> {
+  let state: State | undefined;
+  return async (event, context) => {
+    state ??= init();
+    const { config, namespace } = state;
+    const range = eventRange(event);
+    const nowMs = Date.now();
+    const remaining = context.getRemainingTimeInMillis();
+    const summary = await planAndEnqueue({
+      config,
+      bucket: state.bucket,
+      s3: state.s3,
+      sqs: state.sqs,
+      queueUrl: state.queueUrl,
+      nowMs,
+      ...(range ? { range } : {}),
+      ...(range || state.runIntervalMinutes === undefined
+        ? {}
+        : { previousRunMs: nowMs - state.runIntervalMinutes * 60_000 }),
+      concurrency: LIST_CONCURRENCY,
+      lanesPerProject: state.lanesPerProject,
+      signal: AbortSignal.timeout(Math.max(1, remaining - deadlineMargin(remaining))),
+      onEvent: (e) => {
+        if (e.type === "failed" || e.type === "expired") log("error", e.type, { ...e });
+      },
+    });
+    log(summary.failed > 0 ? "error" : "info", "plan summary", { summary });
+    writeMetrics(
+      invocationMetrics(
+        namespace,
+        process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local",
+        Date.now(),
+        context.awsRequestId,
+        {
+          [RUN_METRICS.windowsExpired]: summary.expired,
+          [RUN_METRICS.windowsFailed]: summary.failed,
+          [RUN_METRICS.backlogWindows]: summary.enqueued,
+        },
+      ),
+    );
+    return summary;
+  };
+}
+
+function init(): State {
+  const config = bundledConfig();
+  const bucket = process.env[HANDLER_ENVIRONMENT.bucket] ?? config.archive.bucket;
+  if (!bucket)
+    throw new HandlerMisconfiguredError("No bucket: set ARCHIVE_BUCKET or archive.bucket, and redeploy.");
+  return {
+    config,
+    bucket,
+    s3: s3ClientFor(process.env),
+    sqs: new SQSClient({}),
+    queueUrl: required(HANDLER_ENVIRONMENT.queueUrl),
+    lanesPerProject:
+      positiveNumber(process.env[HANDLER_ENVIRONMENT.lanesPerProject]) ??
+      DEFAULT_RUN_SETTINGS.lanesPerProject,
+    runIntervalMinutes: positiveNumber(process.env[HANDLER_ENVIRONMENT.runIntervalMinutes]),
+    namespace: process.env[HANDLER_ENVIRONMENT.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
+  };
+}
+
+/** The planner function's entry point (the schedule's target, or a manual backfill). */
+export const handler = createPlannerHandler();

@@ -1,0 +1,111 @@
+/**
+ * The worker function: an SQS event source hands it a batch of window messages; it archives each
+ * (the queue's worker core, `queue/worker.ts`) and answers which failed, so SQS redelivers only
+ * those (and moves one that keeps failing to the dead-letter queue). Not deployed yet: the stack
+ * still runs the scheduled function of `handler.ts`.
+ */
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { DEFAULT_UPLOAD_SETTINGS } from "./bucket/multipart";
+import { type ArchiverConfig, DEFAULT_METRICS_NAMESPACE, HANDLER_ENVIRONMENT, RUN_METRICS } from "./config";
+import { ArchiverError } from "./errors";
+import { invocationMetrics } from "./metrics";
+import { handleBatch } from "./queue/worker";
+import { createRuntime, type Runtime } from "./runtime";
+import {
+  bundledConfig,
+  deadlineMargin,
+  HandlerMisconfiguredError,
+  log,
+  required,
+  writeMetrics,
+} from "./shell";
+
+/** Groups of a batch worked on at once. */
+const GROUP_CONCURRENCY = 4;
+/** The delay of a message Atlas rate-limited without saying for how long. */
+const RATE_LIMIT_DELAY_SECONDS = 60;
+
+interface State {
+  readonly config: ArchiverConfig;
+  readonly bucket: string;
+  readonly runtime: Runtime;
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly namespace: string;
+}
+
+/** A worker handler with its own warm state (the module's `handler` is one; tests make their own). */
+export function createWorkerHandler(): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  let state: State | undefined;
+  return async (event, context) => {
+    state ??= init();
+    const { config, bucket, runtime, sqs, queueUrl, namespace } = state;
+    const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local";
+    const remaining = context.getRemainingTimeInMillis();
+    const deadlineMs = Date.now() + remaining - deadlineMargin(remaining);
+    const signal = AbortSignal.timeout(Math.max(1, deadlineMs - Date.now()));
+    const all = event.Records.map((r) => ({ itemIdentifier: r.messageId }));
+    const atlas = runtime.atlasClient(config, (e) => log("warn", "retrying Atlas", { ...e }));
+    try {
+      await atlas.prepare(signal);
+    } catch (err) {
+      // Unusable credentials: every message comes back (and, if this persists, reaches the DLQ).
+      const error =
+        err instanceof ArchiverError ? err.toJSON() : { code: "HANDLER_SETUP_FAILED", message: String(err) };
+      log("error", "worker could not start", { error });
+      writeMetrics(
+        invocationMetrics(namespace, functionName, Date.now(), context.awsRequestId, {
+          [RUN_METRICS.setupFailures]: 1,
+        }),
+      );
+      return { batchItemFailures: all };
+    }
+    const result = await handleBatch(event.Records, {
+      config,
+      bucket,
+      atlas,
+      s3: runtime.s3,
+      runId: context.awsRequestId,
+      upload: DEFAULT_UPLOAD_SETTINGS,
+      signal,
+      deadlineMs,
+      sqs,
+      queueUrl,
+      concurrency: GROUP_CONCURRENCY,
+      rateLimitDelaySeconds: RATE_LIMIT_DELAY_SECONDS,
+    });
+    const count = (status: string) => result.outcomes.filter((o) => o.status === status).length;
+    for (const outcome of result.outcomes) {
+      if (outcome.status === "failed") log("error", "window failed", { ...outcome });
+      else if (outcome.status === "delayed") log("warn", "window delayed", { ...outcome });
+    }
+    writeMetrics(
+      invocationMetrics(namespace, functionName, Date.now(), context.awsRequestId, {
+        [RUN_METRICS.windowsArchived]: count("archived"),
+        [RUN_METRICS.windowsAlreadyPresent]: count("already-present"),
+        [RUN_METRICS.windowsFailed]: count("failed"),
+        [RUN_METRICS.windowsDeferred]: count("delayed") + count("not-tried"),
+      }),
+    );
+    return { batchItemFailures: result.batchItemFailures };
+  };
+}
+
+function init(): State {
+  const config = bundledConfig();
+  const bucket = process.env[HANDLER_ENVIRONMENT.bucket] ?? config.archive.bucket;
+  if (!bucket)
+    throw new HandlerMisconfiguredError("No bucket: set ARCHIVE_BUCKET or archive.bucket, and redeploy.");
+  return {
+    config,
+    bucket,
+    runtime: createRuntime({ secretId: required(HANDLER_ENVIRONMENT.secretArn) }, process.env),
+    sqs: new SQSClient({}),
+    queueUrl: required(HANDLER_ENVIRONMENT.queueUrl),
+    namespace: process.env[HANDLER_ENVIRONMENT.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
+  };
+}
+
+/** The worker function's entry point (an SQS event source with partial batch responses). */
+export const handler = createWorkerHandler();
