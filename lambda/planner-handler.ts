@@ -64,7 +64,7 @@ export function createPlannerHandler(): (event: unknown, context: Context) => Pr
         if (e.type === "failed" || e.type === "expired") log("error", e.type, { ...e });
       },
     });
-    log(summary.failed > 0 ? "error" : "info", "plan summary", { summary });
+    log(summary.failed > 0 ? "error" : summary.deferred > 0 ? "warn" : "info", "plan summary", { summary });
     writeMetrics(
       invocationMetrics(
         namespace,
@@ -74,6 +74,7 @@ export function createPlannerHandler(): (event: unknown, context: Context) => Pr
         {
           [RUN_METRICS.windowsExpired]: summary.expired,
           [RUN_METRICS.windowsFailed]: summary.failed,
+          [RUN_METRICS.windowsDeferred]: summary.deferred,
           [RUN_METRICS.backlogWindows]: summary.enqueued,
         },
       ),

@@ -46,6 +46,8 @@ export interface PlannerSummary {
   readonly expired: number;
   /** Windows whose workspace could not be listed: they are not enqueued; the next run plans them again. */
   readonly failed: number;
+  /** Windows of workspaces not planned before the deadline: the next run plans them. */
+  readonly deferred: number;
 }
 
 /** Sending messages failed after retries (transient): the windows not sent are planned again by the next run. */
@@ -72,9 +74,11 @@ export async function planAndEnqueue(request: PlannerRequest): Promise<PlannerSu
   const candidates = candidateWindows(config, nowMs, range);
   let expired = 0;
   let failed = 0;
+  let deferred = 0;
   const emit = (event: RunEvent) => {
     if (event.type === "expired") expired++;
     if (event.type === "failed") failed++;
+    if (event.type === "deferred") deferred += event.windows;
     request.onEvent?.(event);
   };
   const tasks = await planRun({
@@ -93,7 +97,13 @@ export async function planAndEnqueue(request: PlannerRequest): Promise<PlannerSu
     emit,
   });
   await sendTasks(request.sqs, request.queueUrl, tasks, request.signal);
-  return { due: candidates.length * config.workspaces.length, enqueued: tasks.length, expired, failed };
+  return {
+    due: candidates.length * config.workspaces.length,
+    enqueued: tasks.length,
+    expired,
+    failed,
+    deferred,
+  };
 }
 
 /** Sends `tasks` in batches of ten, {@link SENDERS} batches at once. */

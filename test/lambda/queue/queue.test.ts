@@ -172,13 +172,19 @@ describeWithMoto("the queue's planner and worker, against moto's SQS", () => {
 
   it("enqueues every missing window once, in its project's lane; a second plan within minutes adds nothing", async () => {
     const first = await plan();
-    expect(first).toMatchObject({ due: 10, enqueued: 10, expired: 0, failed: 0 });
+    expect(first).toMatchObject({ due: 10, enqueued: 10, expired: 0, failed: 0, deferred: 0 });
     await plan();
     expect(await visible(queue.queueUrl)).toBe(10);
     const records = await receive();
     expect(new Set(records.map((r) => r.attributes.MessageGroupId))).toEqual(
       new Set([`${GROUP}#0`, `${OTHER_GROUP}#0`]),
     );
+  });
+
+  it("says what it left unplanned at its deadline, and sends nothing for it", async () => {
+    const summary = await plan({ signal: AbortSignal.abort() });
+    expect(summary).toMatchObject({ due: 10, enqueued: 0, deferred: 10 });
+    expect(await visible(queue.queueUrl)).toBe(0);
   });
 
   it("drains the queue into the bucket: every window archived once, the messages deleted", async () => {
