@@ -7,6 +7,7 @@ import { startAtlasSimulator } from "../test/support/atlas-simulator";
 import type { S3Host } from "./servers";
 import { runChild } from "./servers";
 import { round } from "./stats";
+import { benchGroupId } from "./tasks";
 
 /** The shape of a fan-in measurement. */
 export interface FanInPlan {
@@ -49,11 +50,6 @@ export interface FanInResult {
   readonly speedup: number;
 }
 
-/** A 24-hex project id for group `i`. */
-function groupId(i: number): string {
-  return (0x32b6e34b + i).toString(16).padStart(8, "0").padEnd(24, "0");
-}
-
 /** Runs the plan's concurrencies, each in a fresh process with its own simulator and S3 prefix. */
 export async function measureFanIn(plan: FanInPlan, s3: S3Host): Promise<FanInResult> {
   const day = Date.UTC(2026, 10, 1);
@@ -63,7 +59,7 @@ export async function measureFanIn(plan: FanInPlan, s3: S3Host): Promise<FanInRe
     const count =
       concurrency === 1 ? Math.min(plan.workspacesAtConcurrency1, plan.workspaces) : plan.workspaces;
     const workspaces = Array.from({ length: count }, (_, i) => ({
-      groupId: groupId(i % plan.groups),
+      groupId: benchGroupId(i % plan.groups),
       tenantName: `workspace-${i}`,
     }));
     // A fresh simulator per run: its token buckets start full and its request log is this run's.

@@ -1,13 +1,22 @@
 /**
- * `npm run bench [-- --quick] [-- --json]`: throughput of one large log against its baselines,
- * peak memory, many workspaces at several concurrencies, and cold start, all on loopback servers.
+ * `npm run bench [-- --quick] [-- --json] [-- --only scale]`: throughput of one large log against
+ * its baselines, peak memory, many workspaces at several concurrencies, cold start, and the queue
+ * design at scale (`--only scale` runs that alone), all on loopback servers.
  * Prints a table (or, with `--json`, one JSON object) on stdout; progress goes to stderr.
  */
 import { cpus, totalmem } from "node:os";
 import { measureColdStart } from "./cold-start";
 import { type FanInPlan, measureFanIn } from "./fan-in";
 import { measureSetting, type NetworkSetting, type SettingResult } from "./large-log";
-import { type BenchResult, checkTargets, formatReport } from "./report";
+import {
+  type BenchResult,
+  checkScaleTargets,
+  checkTargets,
+  formatReport,
+  formatScaleOnly,
+  type ScaleOnlyResult,
+} from "./report";
+import { measureScale, type ScalePlan } from "./scale";
 import { runChild, startS3Host } from "./servers";
 import { median, mib, round } from "./stats";
 import type { TaskResult } from "./tasks";
@@ -18,6 +27,7 @@ interface Plan {
   readonly repetitions: (setting: NetworkSetting, sizeMB: number) => number;
   readonly fanIn: FanInPlan;
   readonly coldStartRepetitions: number;
+  readonly scale: ScalePlan;
   /** Idle processes measured (the RSS floor). */
   readonly idleRepetitions: number;
 }
@@ -34,6 +44,33 @@ const SETTINGS: readonly NetworkSetting[] = [
  */
 const RATE_LIMIT = { capacity: 5, refillPerSecond: 40, retryAfterSeconds: 1 } as const;
 
+/**
+ * The scale scenario (issue 12): 5,000 workspaces, 500 projects of 10, 100 ms of latency and the
+ * fan-in's rate limit. With one lane per project a project has one download in flight, at most
+ * 1 / 100 ms = 10 requests/s, under the 40/s refill: the limit is there to catch a design that
+ * lets one project's workspaces run side by side, not to slow this one down.
+ */
+const SCALE: ScalePlan = {
+  projects: 500,
+  perProject: 10,
+  latencyMs: 100,
+  rateLimit: RATE_LIMIT,
+  plannerConcurrency: 50,
+  workers: [10, 50, 100],
+  // The same at 50 workers with the projects interleaved in the parameter file: the order a
+  // project-fair tie-break among windows of the same start would give (see the report).
+  interleavedWorkers: [50],
+  // One workspace per project, so that 50 lanes are busy as they would be for 500 workspaces in
+  // 50 or more projects: the rate per lane does not depend on how many workspaces share it.
+  backfill: {
+    projects: 50,
+    perProject: 1,
+    days: 7,
+    workers: 50,
+    extrapolateTo: { workspaces: 500, days: 366 },
+  },
+};
+
 const FULL: Plan = {
   sizesMB: [64, 256, 1024],
   // Three repetitions where a repetition is cheap; one at 1 GB (and at 256 MB behind the slow
@@ -49,6 +86,7 @@ const FULL: Plan = {
     rateLimit: RATE_LIMIT,
   },
   coldStartRepetitions: 9,
+  scale: SCALE,
   idleRepetitions: 3,
 };
 
@@ -67,8 +105,52 @@ const QUICK: Plan = {
     rateLimit: RATE_LIMIT,
   },
   coldStartRepetitions: 3,
+  scale: {
+    ...SCALE,
+    projects: 20,
+    workers: [10, 50],
+    interleavedWorkers: [],
+    backfill: { ...SCALE.backfill, projects: 10, days: 0.5, workers: 10 },
+  },
   idleRepetitions: 1,
 };
+
+function machine() {
+  const cpu = cpus();
+  return {
+    node: process.versions.node,
+    platform: process.platform,
+    arch: process.arch,
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model.trim() ?? "unknown",
+    memoryGiB: round(totalmem() / 1024 ** 3, 1),
+  };
+}
+
+/** The scale scenario alone (`--only scale`). */
+export async function runScaleOnly(
+  quick: boolean,
+  progress: (line: string) => void,
+): Promise<ScaleOnlyResult> {
+  const plan = quick ? QUICK : FULL;
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const s3 = await startS3Host();
+  try {
+    const scale = await measureScale(plan.scale, s3, progress);
+    return {
+      mode: quick ? "quick" : "full",
+      only: "scale",
+      machine: machine(),
+      startedAt,
+      durationSeconds: round((performance.now() - started) / 1000, 1),
+      scale,
+      targets: checkScaleTargets(scale),
+    };
+  } finally {
+    await s3.close();
+  }
+}
 
 /** Runs every measurement of `plan`. */
 export async function runBench(quick: boolean, progress: (line: string) => void): Promise<BenchResult> {
@@ -99,20 +181,13 @@ export async function runBench(quick: boolean, progress: (line: string) => void)
     const fanIn = await measureFanIn(plan.fanIn, s3);
     progress("cold start");
     const coldStart = await measureColdStart(plan.coldStartRepetitions);
+    const scale = await measureScale(plan.scale, s3, progress);
     const unthrottled = largeLog[0]?.sizes ?? [];
     const first = unthrottled[0]?.pipelinePeakRssMiB ?? Number.NaN;
     const last = unthrottled.at(-1)?.pipelinePeakRssMiB ?? Number.NaN;
-    const cpu = cpus();
     const partial = {
       mode: quick ? ("quick" as const) : ("full" as const),
-      machine: {
-        node: process.versions.node,
-        platform: process.platform,
-        arch: process.arch,
-        cpus: cpu.length,
-        cpuModel: cpu[0]?.model.trim() ?? "unknown",
-        memoryGiB: round(totalmem() / 1024 ** 3, 1),
-      },
+      machine: machine(),
       startedAt,
       largeLog,
       memory: {
@@ -122,6 +197,7 @@ export async function runBench(quick: boolean, progress: (line: string) => void)
       },
       fanIn,
       coldStart,
+      scale,
     };
     return {
       ...partial,
@@ -133,11 +209,30 @@ export async function runBench(quick: boolean, progress: (line: string) => void)
   }
 }
 
-const args = new Set(process.argv.slice(2));
-const unknown = [...args].filter((a) => a !== "--quick" && a !== "--json");
-if (unknown.length > 0) {
-  process.stderr.write(`Unknown option ${unknown.join(" ")}. Usage: npm run bench -- [--quick] [--json]\n`);
+const USAGE = "Usage: npm run bench -- [--quick] [--json] [--only scale]";
+const argv = process.argv.slice(2);
+const flags = new Set<string>();
+let only: string | undefined;
+for (let i = 0; i < argv.length; i++) {
+  const arg = argv[i] as string;
+  if (arg === "--only") only = argv[++i];
+  else if (arg.startsWith("--only=")) only = arg.slice("--only=".length);
+  else flags.add(arg);
+}
+const unknown = [...flags].filter((a) => a !== "--quick" && a !== "--json");
+if (unknown.length > 0 || (only !== undefined && only !== "scale")) {
+  process.stderr.write(
+    `${unknown.length > 0 ? `Unknown option ${unknown.join(" ")}` : `Unknown section ${only ?? "(none)"} for --only`}. ${USAGE}\n`,
+  );
   process.exit(2);
 }
-const result = await runBench(args.has("--quick"), (line) => process.stderr.write(`${line}\n`));
-process.stdout.write(args.has("--json") ? `${JSON.stringify(result)}\n` : formatReport(result));
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+const quick = flags.has("--quick");
+const json = flags.has("--json");
+if (only === "scale") {
+  const result = await runScaleOnly(quick, progress);
+  process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatScaleOnly(result));
+} else {
+  const result = await runBench(quick, progress);
+  process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatReport(result));
+}

@@ -52,7 +52,88 @@ export type Task =
       readonly range: WindowMs;
       readonly concurrency: number;
       readonly prefix: string;
-    };
+    }
+  /**
+   * The queue's planner (`planAndEnqueue`, with a stand-in SQS client that counts
+   * SendMessageBatch calls) over the scale scenario's workspaces.
+   */
+  | ({ readonly kind: "scale-plan" } & ScaleRun)
+  /** The scale scenario's drain: `archiveRun` with one lane per project, no window cap. */
+  | ({ readonly kind: "scale-drain" } & ScaleRun);
+
+/** One run of the scale scenario (planner or drain), in a child process. */
+export interface ScaleRun {
+  readonly endpoints: Endpoints;
+  /** The workspaces: `projects` Atlas projects of `perProject` workspaces each (see {@link scaleWorkspaces}). */
+  readonly projects: number;
+  readonly perProject: number;
+  readonly prefix: string;
+  readonly window: { readonly minutes: number; readonly lagMinutes: number; readonly lookbackHours: number };
+  readonly schedule: string;
+  readonly nowMs: number;
+  readonly previousRunMs?: number;
+  /** A backfill: the windows overlapping this range instead of the lookback. */
+  readonly range?: { readonly fromMs: number; readonly toMs: number };
+  /** Workspaces listed at once (planner), or downloads in flight at once (drain). */
+  readonly concurrency: number;
+  readonly lanesPerProject: number;
+  /** How the parameter file lists the workspaces (see {@link scaleWorkspaces}). */
+  readonly layout: ScaleLayout;
+}
+
+/**
+ * `together`: each project's workspaces one after another, as a parameter file usually lists
+ * them; `interleaved`: the projects in turn (workspace i in project i mod projects).
+ */
+export type ScaleLayout = "together" | "interleaved";
+
+/** At one tenth of a drain: the fewest windows archived for one project (or workspace) against the mean. */
+export interface ShareStep {
+  /** The tenth: 0.1, 0.2, … 1. */
+  readonly at: number;
+  /** Seconds into the drain. */
+  readonly seconds: number;
+  readonly minOverMean: number;
+  /** The mean minus the fewest, in windows. */
+  readonly lag: number;
+}
+
+/** What a scale child measured besides time and memory. */
+export interface ScaleMeasures {
+  /** Requests sent to S3, by command (`ListObjectsV2Command`, `PutObjectCommand`, …). */
+  readonly s3Requests: Readonly<Record<string, number>>;
+  /** Planner: SendMessageBatch calls and the messages they carried. */
+  readonly sendBatches?: number;
+  readonly messages?: number;
+  /** Planner: due windows over all workspaces. */
+  readonly due?: number;
+  /** Drain: seconds from the start until the last workspace was planned (the run's own listing). */
+  readonly planSeconds?: number;
+  /** Drain: at each tenth of the windows archived (10 %, 20 %, … 100 %), the projects' shares. */
+  readonly projectShares?: readonly ShareStep[];
+  /** The same over workspaces. */
+  readonly workspaceShares?: readonly ShareStep[];
+}
+
+/** A 24-hex Atlas project id for project `i`. */
+export function benchGroupId(i: number): string {
+  return (0x32b6e34b + i).toString(16).padStart(8, "0").padEnd(24, "0");
+}
+
+/** The scale scenario's workspaces, `projects` × `perProject`, in the parameter file's order. */
+export function scaleWorkspaces(
+  projects: number,
+  perProject: number,
+  layout: ScaleLayout,
+): Array<{ readonly groupId: string; readonly tenantName: string }> {
+  return Array.from({ length: projects * perProject }, (_, i) => {
+    const [project, n] =
+      layout === "together"
+        ? [Math.floor(i / perProject), i % perProject]
+        : [i % projects, Math.floor(i / projects)];
+    return { groupId: benchGroupId(project), tenantName: `scale-${project}-${n}` };
+  });
+}
 
 /** What a child prints (one JSON line on stdout). */
 export interface TaskResult {
@@ -76,6 +157,8 @@ export interface TaskResult {
   readonly failed?: number;
   /** Fan-in only: the first few failure messages, to diagnose a broken run. */
   readonly failures?: readonly string[];
+  /** Scale only. */
+  readonly scale?: ScaleMeasures;
 }
 
 /** The marker the child prints its result after, so stray output cannot be mistaken for it. */

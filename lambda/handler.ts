@@ -10,10 +10,10 @@ import { ArchiverError } from "./errors";
 import { runMetrics, setupFailureMetrics } from "./metrics";
 import { createRuntime, type Runtime } from "./runtime";
 import {
-  bundledConfig,
   deadlineMargin,
   eventRange,
-  HandlerMisconfiguredError,
+  type FunctionSetup,
+  functionSetup,
   log,
   positiveNumber,
   required,
@@ -36,26 +36,16 @@ export class RunFailedError extends ArchiverError {
 }
 
 /** What is built once per container and reused by warm invocations. */
-interface State {
-  readonly config: ArchiverConfig;
-  readonly bucket: string;
+interface State extends FunctionSetup {
   readonly runtime: Runtime;
-  readonly namespace: string;
 }
 
 let state: State | undefined;
 
 function init(): State {
-  const config = bundledConfig();
-  const bucket = process.env[HANDLER_ENVIRONMENT.bucket] ?? config.archive.bucket;
-  if (!bucket) {
-    throw new HandlerMisconfiguredError("No bucket: set ARCHIVE_BUCKET or archive.bucket, and redeploy.");
-  }
   return {
-    config,
-    bucket,
+    ...functionSetup(),
     runtime: createRuntime({ secretId: required(HANDLER_ENVIRONMENT.secretArn) }),
-    namespace: process.env[HANDLER_ENVIRONMENT.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
   };
 }
 

@@ -13,10 +13,10 @@ import { invocationMetrics } from "./metrics";
 import { type PlannerSummary, planAndEnqueue } from "./queue/planner";
 import { s3ClientFor } from "./runtime";
 import {
-  bundledConfig,
   deadlineMargin,
   eventRange,
-  HandlerMisconfiguredError,
+  type FunctionSetup,
+  functionSetup,
   log,
   positiveNumber,
   required,
@@ -26,15 +26,12 @@ import {
 /** Workspaces listed at once. */
 const LIST_CONCURRENCY = 16;
 
-interface State {
-  readonly config: ArchiverConfig;
-  readonly bucket: string;
+interface State extends FunctionSetup {
   readonly s3: S3Client;
   readonly sqs: SQSClient;
   readonly queueUrl: string;
   readonly lanesPerProject: number;
   readonly runIntervalMinutes: number | undefined;
-  readonly namespace: string;
 }
 
 /** A planner handler with its own warm state (the module's `handler` is one; tests make their own). */
@@ -84,13 +81,8 @@ export function createPlannerHandler(): (event: unknown, context: Context) => Pr
 }
 
 function init(): State {
-  const config = bundledConfig();
-  const bucket = process.env[HANDLER_ENVIRONMENT.bucket] ?? config.archive.bucket;
-  if (!bucket)
-    throw new HandlerMisconfiguredError("No bucket: set ARCHIVE_BUCKET or archive.bucket, and redeploy.");
   return {
-    config,
-    bucket,
+    ...functionSetup(),
     s3: s3ClientFor(process.env),
     sqs: new SQSClient({}),
     queueUrl: required(HANDLER_ENVIRONMENT.queueUrl),
@@ -98,7 +90,6 @@ function init(): State {
       positiveNumber(process.env[HANDLER_ENVIRONMENT.lanesPerProject]) ??
       DEFAULT_RUN_SETTINGS.lanesPerProject,
     runIntervalMinutes: positiveNumber(process.env[HANDLER_ENVIRONMENT.runIntervalMinutes]),
-    namespace: process.env[HANDLER_ENVIRONMENT.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
   };
 }
 

@@ -9,6 +9,7 @@ import {
   type ArchiverConfig,
   BUNDLED_CONFIG_FILE,
   ConfigError,
+  DEFAULT_METRICS_NAMESPACE,
   HANDLER_ENVIRONMENT,
   parseBundledConfig,
 } from "./config";
@@ -131,4 +132,28 @@ export function eventRange(event: unknown): { readonly fromMs: number; readonly 
     );
   }
   return fromMs !== undefined && toMs !== undefined ? { fromMs, toMs } : undefined;
+}
+
+/** What every function reads first: the bundled configuration, the bucket, the metrics namespace. */
+export interface FunctionSetup {
+  readonly config: ArchiverConfig;
+  readonly bucket: string;
+  readonly namespace: string;
+}
+
+/**
+ * The bundled configuration, the bucket (`ARCHIVE_BUCKET` or the file's) and the metrics namespace.
+ *
+ * @throws {HandlerMisconfiguredError} when there is no bucket
+ */
+export function functionSetup(): FunctionSetup {
+  const config = bundledConfig();
+  const bucket = process.env[HANDLER_ENVIRONMENT.bucket] ?? config.archive.bucket;
+  if (!bucket)
+    throw new HandlerMisconfiguredError("No bucket: set ARCHIVE_BUCKET or archive.bucket, and redeploy.");
+  return {
+    config,
+    bucket,
+    namespace: process.env[HANDLER_ENVIRONMENT.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
+  };
 }

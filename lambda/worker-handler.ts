@@ -12,27 +12,17 @@ import { ArchiverError } from "./errors";
 import { invocationMetrics } from "./metrics";
 import { handleBatch } from "./queue/worker";
 import { createRuntime, type Runtime } from "./runtime";
-import {
-  bundledConfig,
-  deadlineMargin,
-  HandlerMisconfiguredError,
-  log,
-  required,
-  writeMetrics,
-} from "./shell";
+import { deadlineMargin, type FunctionSetup, functionSetup, log, required, writeMetrics } from "./shell";
 
 /** Groups of a batch worked on at once. */
 const GROUP_CONCURRENCY = 4;
 /** The delay of a message Atlas rate-limited without saying for how long. */
 const RATE_LIMIT_DELAY_SECONDS = 60;
 
-interface State {
-  readonly config: ArchiverConfig;
-  readonly bucket: string;
+interface State extends FunctionSetup {
   readonly runtime: Runtime;
   readonly sqs: SQSClient;
   readonly queueUrl: string;
-  readonly namespace: string;
 }
 
 /** A worker handler with its own warm state (the module's `handler` is one; tests make their own). */
@@ -93,17 +83,11 @@ export function createWorkerHandler(): (event: SQSEvent, context: Context) => Pr
 }
 
 function init(): State {
-  const config = bundledConfig();
-  const bucket = process.env[HANDLER_ENVIRONMENT.bucket] ?? config.archive.bucket;
-  if (!bucket)
-    throw new HandlerMisconfiguredError("No bucket: set ARCHIVE_BUCKET or archive.bucket, and redeploy.");
   return {
-    config,
-    bucket,
+    ...functionSetup(),
     runtime: createRuntime({ secretId: required(HANDLER_ENVIRONMENT.secretArn) }, process.env),
     sqs: new SQSClient({}),
     queueUrl: required(HANDLER_ENVIRONMENT.queueUrl),
-    namespace: process.env[HANDLER_ENVIRONMENT.metricsNamespace] ?? DEFAULT_METRICS_NAMESPACE,
   };
 }
 

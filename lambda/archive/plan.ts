@@ -143,18 +143,38 @@ export function laneGroups(workspaces: readonly Workspace[], lanes: number): str
 
 /**
  * Every workspace's tasks in one order: the oldest window first (the closest to leaving the
- * lookback), and among windows of the same start, the workspaces in turn from `rotation` (a
- * different one first on every run), so that no workspace waits because of its place in the
- * parameter file.
+ * lookback), and among windows of the same start the projects in turn, from `rotation` (a
+ * different one first on every run): the first workspace of each project, then the second of
+ * each, and so on. No workspace waits because of its place in the parameter file, and no project
+ * because its workspaces stand together in it.
  *
  * @example
  * ```ts
- * orderTasks([[a10, a11], [b10, b11]], 1); // b10, a10, b11, a11
+ * // a1, a2 in project A; b1 in project B; one window each:
+ * orderTasks([[a1], [a2], [b1]], 0); // a1, b1, a2
  * ```
  */
 export function orderTasks(perWorkspace: readonly (readonly WindowTask[])[], rotation: number): WindowTask[] {
-  const n = perWorkspace.length;
-  const turn = (i: number) => (((i - rotation) % n) + n) % n;
+  // Each workspace's turn among equals: its rank within its project, then its project's place.
+  const projects = new Map<string, number>();
+  const ranks: number[] = [];
+  const sizes = new Map<string, number>();
+  const projectOf: string[] = [];
+  for (const [i, tasks] of perWorkspace.entries()) {
+    const groupId = tasks[0]?.workspace.groupId ?? `#${i}`;
+    projectOf.push(groupId);
+    if (!projects.has(groupId)) projects.set(groupId, projects.size);
+    ranks.push(sizes.get(groupId) ?? 0);
+    sizes.set(groupId, (sizes.get(groupId) ?? 0) + 1);
+  }
+  const p = projects.size;
+  const turn = (i: number) => {
+    const groupId = projectOf[i] as string;
+    const size = sizes.get(groupId) as number;
+    const rank = ((((ranks[i] as number) - rotation) % size) + size) % size;
+    const project = ((((projects.get(groupId) as number) - rotation) % p) + p) % p;
+    return rank * p + project;
+  };
   return perWorkspace
     .flatMap((tasks, i) => tasks.map((task) => ({ task, turn: turn(i) })))
     .sort((a, b) => a.task.window.startMs - b.task.window.startMs || a.turn - b.turn)

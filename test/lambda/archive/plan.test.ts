@@ -117,6 +117,23 @@ describe("orderTasks", () => {
   });
 });
 
+describe("orderTasks across projects", () => {
+  it("takes the projects in turn among equals, so a project whose workspaces stand together in the file is not last", () => {
+    const other = "5f1e2d3c4b5a69788796a5b4";
+    const t = (groupId: string, tenantName: string): WindowTask => ({
+      workspace: { groupId, tenantName },
+      label: `${groupId}/${tenantName}`,
+      window: hour(1),
+      key: "",
+      group: groupId,
+    });
+    const lists = [[t(GROUP, "a1")], [t(GROUP, "a2")], [t(GROUP, "a3")], [t(other, "b1")], [t(other, "b2")]];
+    const names = (rotation: number) => orderTasks(lists, rotation).map((x) => x.workspace.tenantName);
+    expect(names(0)).toEqual(["a1", "b1", "a2", "b2", "a3"]);
+    expect(names(1)).toEqual(["b2", "a2", "b1", "a3", "a1"]);
+  });
+});
+
 describe("laneGroups", () => {
   it("deals a project's workspaces out to its lanes in turn", () => {
     const other = "5f1e2d3c4b5a69788796a5b4";

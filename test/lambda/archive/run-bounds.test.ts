@@ -75,12 +75,14 @@ describe("archiveRun under a long Atlas pause", () => {
     expect(prod?.failed.map((f) => f.code)).toEqual(["ATLAS_RATE_LIMITED"]);
     expect(prod?.failed[0]?.message).toContain("Retry-After: 999999");
     expect(prod).toMatchObject({ deferred: 4, deferredReason: "rate limit" });
-    expect(bill).toMatchObject({ deferred: 5, deferredReason: "rate limit", failed: [] });
+    // Billing's windows are deferred with the project's, save any it archived before the 429.
+    expect(bill).toMatchObject({ deferredReason: "rate limit", failed: [] });
+    expect((bill?.deferred ?? 0) + (bill?.archived.length ?? 0)).toBe(5);
     expect(other?.archived).toHaveLength(5);
     // Nothing more was asked of the paused project after its Retry-After.
-    expect(fixture.sim.requests.filter((r) => r.endpoint === "download" && r.groupId === GROUP)).toHaveLength(
-      1,
-    );
+    const downloads = fixture.sim.requests.filter((r) => r.endpoint === "download");
+    const refused = downloads.findIndex((r) => r.tenantName === "prod-workspace");
+    expect(downloads.slice(refused + 1).filter((r) => r.groupId === GROUP)).toEqual([]);
     expect(fixture.sim.rateLimitViolations()).toBe(0);
   });
 });
