@@ -5,7 +5,7 @@
  */
 import type { Context } from "aws-lambda";
 import { type ArchiveRunRequest, archiveRun, type RunSummary } from "./archive/run";
-import { type ArchiverConfig, DEFAULT_METRICS_NAMESPACE, HANDLER_ENVIRONMENT } from "./config";
+import { HANDLER_ENVIRONMENT } from "./config";
 import { ArchiverError } from "./errors";
 import { runMetrics, setupFailureMetrics } from "./metrics";
 import { createRuntime, type Runtime } from "./runtime";

@@ -8,25 +8,16 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { DEFAULT_RUN_SETTINGS } from "./archive/run";
-import { type ArchiverConfig, DEFAULT_METRICS_NAMESPACE, HANDLER_ENVIRONMENT, RUN_METRICS } from "./config";
+import { HANDLER_ENVIRONMENT, RUN_METRICS } from "./config";
 import { invocationMetrics } from "./metrics";
 import { type PlannerSummary, planAndEnqueue } from "./queue/planner";
 import { s3ClientFor } from "./runtime";
-import {
-  deadlineMargin,
-  eventRange,
-  type FunctionSetup,
-  functionSetup,
-  log,
-  positiveNumber,
-  required,
-  writeMetrics,
-} from "./shell";
+import * as shell from "./shell";
 
 /** Workspaces listed at once. */
 const LIST_CONCURRENCY = 16;
 
-interface State extends FunctionSetup {
+interface State extends shell.FunctionSetup {
   readonly s3: S3Client;
   readonly sqs: SQSClient;
   readonly queueUrl: string;
@@ -40,7 +31,7 @@ export function createPlannerHandler(): (event: unknown, context: Context) => Pr
   return async (event, context) => {
     state ??= init();
     const { config, namespace } = state;
-    const range = eventRange(event);
+    const range = shell.eventRange(event);
     const nowMs = Date.now();
     const remaining = context.getRemainingTimeInMillis();
     const summary = await planAndEnqueue({
@@ -56,13 +47,15 @@ export function createPlannerHandler(): (event: unknown, context: Context) => Pr
         : { previousRunMs: nowMs - state.runIntervalMinutes * 60_000 }),
       concurrency: LIST_CONCURRENCY,
       lanesPerProject: state.lanesPerProject,
-      signal: AbortSignal.timeout(Math.max(1, remaining - deadlineMargin(remaining))),
+      signal: AbortSignal.timeout(Math.max(1, remaining - shell.deadlineMargin(remaining))),
       onEvent: (e) => {
-        if (e.type === "failed" || e.type === "expired") log("error", e.type, { ...e });
+        if (e.type === "failed" || e.type === "expired") shell.log("error", e.type, { ...e });
       },
     });
-    log(summary.failed > 0 ? "error" : summary.deferred > 0 ? "warn" : "info", "plan summary", { summary });
-    writeMetrics(
+    shell.log(summary.failed > 0 ? "error" : summary.deferred > 0 ? "warn" : "info", "plan summary", {
+      summary,
+    });
+    shell.writeMetrics(
       invocationMetrics(
         namespace,
         process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local",
@@ -82,14 +75,14 @@ export function createPlannerHandler(): (event: unknown, context: Context) => Pr
 
 function init(): State {
   return {
-    ...functionSetup(),
+    ...shell.functionSetup(),
     s3: s3ClientFor(process.env),
     sqs: new SQSClient({}),
-    queueUrl: required(HANDLER_ENVIRONMENT.queueUrl),
+    queueUrl: shell.required(HANDLER_ENVIRONMENT.queueUrl),
     lanesPerProject:
-      positiveNumber(process.env[HANDLER_ENVIRONMENT.lanesPerProject]) ??
+      shell.positiveNumber(process.env[HANDLER_ENVIRONMENT.lanesPerProject]) ??
       DEFAULT_RUN_SETTINGS.lanesPerProject,
-    runIntervalMinutes: positiveNumber(process.env[HANDLER_ENVIRONMENT.runIntervalMinutes]),
+    runIntervalMinutes: shell.positiveNumber(process.env[HANDLER_ENVIRONMENT.runIntervalMinutes]),
   };
 }
 

@@ -7,7 +7,7 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { DEFAULT_UPLOAD_SETTINGS } from "./bucket/multipart";
-import { type ArchiverConfig, DEFAULT_METRICS_NAMESPACE, HANDLER_ENVIRONMENT, RUN_METRICS } from "./config";
+import { HANDLER_ENVIRONMENT, RUN_METRICS } from "./config";
 import { ArchiverError } from "./errors";
 import { invocationMetrics } from "./metrics";
 import { handleBatch } from "./queue/worker";
