@@ -8,14 +8,8 @@ import { cpus, totalmem } from "node:os";
 import { measureColdStart } from "./cold-start";
 import { type FanInPlan, measureFanIn } from "./fan-in";
 import { measureSetting, type NetworkSetting, type SettingResult } from "./large-log";
-import {
-  type BenchResult,
-  checkScaleTargets,
-  checkTargets,
-  formatReport,
-  formatScaleOnly,
-  type ScaleOnlyResult,
-} from "./report";
+import { type BenchResult, checkTargets, formatReport } from "./report";
+import { checkScaleTargets, formatScaleOnly, type ScaleOnlyResult } from "./report-scale";
 import { measureScale, type ScalePlan } from "./scale";
 import { runChild, startS3Host } from "./servers";
 import { median, mib, round } from "./stats";
