@@ -98,9 +98,11 @@ async function planTasks(run: Planning, workspace: Workspace, group: string): Pr
     else for (const w of candidates) fail(err, w);
     return [];
   }
-  // A workspace with no object at all in these partitions has never been archived here (a first
-  // run, a new workspace): the windows behind its lookback were never any run's to lose.
-  for (const window of existing.size > 0 ? run.expiring : []) {
+  // A workspace with none of these windows archived has never been archived here (a first run, a
+  // new workspace): the windows behind its lookback were never any run's to lose. (The listing is
+  // the tenant's: other stream processors' objects of the tenant do not count.)
+  const archivedHere = [...run.expiring, ...candidates].some((w) => existing.has(keyOf(w)));
+  for (const window of archivedHere ? run.expiring : []) {
     const key = keyOf(window);
     if (!existing.has(key)) emit({ type: "expired", workspace: label, window: formatWindow(window), key });
   }

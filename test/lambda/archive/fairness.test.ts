@@ -126,6 +126,19 @@ describe("archiveRun and windows leaving the lookback", () => {
     expect(later.totals.expired).toBe(0);
   });
 
+  it("counts nothing for a new stream processor of a tenant whose other processors are archived", async () => {
+    fixture = await startArchiveFixture();
+    const refunds = { groupId: GROUP, tenantName: "billing", spName: "refunds" };
+    const payments = { groupId: GROUP, tenantName: "billing", spName: "payments" };
+    await fixture.run(testConfig(fixture.sim.baseUrl, { workspaces: [refunds] }), NOW);
+    const both = testConfig(fixture.sim.baseUrl, { workspaces: [refunds, payments] });
+    const next = await fixture.run(both, NOW + 3_600_000, { previousRunMs: NOW });
+    expect(next.workspaces.map((w) => [w.workspace, w.expired])).toEqual([
+      [`${GROUP}/billing/refunds`, 0],
+      [`${GROUP}/billing/payments`, 0],
+    ]);
+  });
+
   it("counts nothing for a workspace with nothing archived yet (a first run), nor for a range", async () => {
     fixture = await startArchiveFixture();
     const config = testConfig(fixture.sim.baseUrl, {
