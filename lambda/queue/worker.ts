@@ -140,13 +140,17 @@ async function handle(record: QueueRecord, job: WorkerJob): Promise<MessageOutco
       const resumeAt = job.atlas.resumeAt?.(parsed.workspace.groupId);
       const wait = resumeAt === undefined ? job.rateLimitDelaySeconds : Math.ceil((resumeAt - now) / 1000);
       const delaySeconds = Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, wait));
-      await job.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: job.queueUrl,
-          ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: delaySeconds,
-        }),
-      );
+      // Best effort: if SQS refuses (a delay past 12 hours since the receipt, a stale handle), the
+      // message still comes back, after the queue's own visibility timeout.
+      await job.sqs
+        .send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: job.queueUrl,
+            ReceiptHandle: record.receiptHandle,
+            VisibilityTimeout: delaySeconds,
+          }),
+        )
+        .catch(() => {});
       return {
         messageId,
         status: "delayed",

@@ -231,6 +231,20 @@ describeWithMoto("the queue's planner and worker, against moto's SQS", () => {
     expect(result.batchItemFailures).toHaveLength(records.length);
   });
 
+  it("still answers the rate-limited message failed when SQS refuses to change its visibility", async () => {
+    await plan();
+    sim.inject({
+      fault: { kind: "status", status: 429, errorCode: "RATE_LIMITED_TOKEN_BUCKET", retryAfter: 3 },
+      match: { groupId: GROUP },
+      times: 5,
+    });
+    const records = (await receive()).filter((r) => r.attributes.MessageGroupId === `${GROUP}#0`).slice(0, 1);
+    const refusing = { send: () => Promise.reject(new Error("MessageNotInflight")) } as unknown as SQSClient;
+    const result = await handleBatch(records, { ...job(), sqs: refusing });
+    expect(result.outcomes.map((o) => o.status)).toEqual(["delayed"]);
+    expect(result.batchItemFailures).toHaveLength(1);
+  });
+
   it("sends a window whose workspace Atlas does not know to the dead-letter queue after its receives", async () => {
     const ghost: Workspace = { groupId: GROUP, tenantName: "deleted-one" };
     config = testConfig(sim.baseUrl, { workspaces: [ghost] });
