@@ -45,7 +45,7 @@ let state: State | undefined;
 function init(): State {
   return {
     ...functionSetup(),
-    runtime: createRuntime({ secretId: required(HANDLER_ENVIRONMENT.secretArn) }),
+    runtime: createRuntime({ secretId: required(HANDLER_ENVIRONMENT.secretArn) }, process.env),
   };
 }
 
