@@ -79,3 +79,14 @@ export function failuresOf(summary: RunSummary): string[] {
     w.failed.map((f) => `${w.workspace} ${f.window}: ${f.code} ${f.message}`),
   );
 }
+
+/** What a child task reports of a run: its time, bytes and windows, and its first failures. */
+export function runResult(summary: RunSummary, seconds: number) {
+  return {
+    seconds,
+    bytes: summary.totals.bytes,
+    archived: summary.totals.archived,
+    failed: summary.totals.failed,
+    failures: failuresOf(summary).slice(0, 5),
+  };
+}

@@ -3,7 +3,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { archiveRun } from "../lambda/archive/run";
 import { planAndEnqueue } from "../lambda/queue/planner";
-import { atlasClient, benchConfig, failuresOf, s3Client } from "./child-clients";
+import { atlasClient, benchConfig, runResult, s3Client } from "./child-clients";
 import { type ScaleMeasures, type ScaleRun, type ShareStep, scaleWorkspaces } from "./tasks";
 
 /** Counts the requests an S3 client sends, by command (every attempt). */
@@ -164,12 +164,5 @@ export async function runScale(task: ScaleRun & { kind: "scale-plan" | "scale-dr
     projectShares: shares?.projects.steps ?? [],
     workspaceShares: shares?.workspaces.steps ?? [],
   };
-  return {
-    seconds: elapsed(),
-    bytes: summary.totals.bytes,
-    archived: summary.totals.archived,
-    failed: summary.totals.failed,
-    failures: failuresOf(summary).slice(0, 5),
-    scale,
-  };
+  return { ...runResult(summary, elapsed()), scale };
 }

@@ -12,7 +12,7 @@ import { archiveRun } from "../lambda/archive/run";
 import { DEFAULT_UPLOAD_SETTINGS } from "../lambda/bucket/multipart";
 import type { Workspace } from "../lambda/config";
 import { largeGzip } from "../test/support/large-gzip";
-import { atlasClient, benchConfig, failuresOf, S3Timings, s3Client } from "./child-clients";
+import { atlasClient, benchConfig, failuresOf, runResult, S3Timings, s3Client } from "./child-clients";
 import { runScale } from "./child-scale";
 import {
   BENCH_GROUP,
@@ -162,13 +162,7 @@ async function runTask(task: Task): Promise<Omit<TaskResult, "peakRssBytes" | "c
         runId: `bench-c${task.concurrency}`,
         settings: { concurrency: task.concurrency, maxWindows: Number.MAX_SAFE_INTEGER },
       });
-      return {
-        seconds: elapsed(),
-        bytes: summary.totals.bytes,
-        archived: summary.totals.archived,
-        failed: summary.totals.failed,
-        failures: failuresOf(summary).slice(0, 5),
-      };
+      return runResult(summary, elapsed());
     }
     case "scale-plan":
     case "scale-drain":
