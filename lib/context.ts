@@ -61,6 +61,7 @@ export interface DeployContext {
  * | `account`, `region` | `env` (needed with `vpcId`; otherwise the stack is environment-agnostic) |
  * | `secretName`, `secretArn`, `secretKmsKeyArn`, `bucketKmsKeyArn`, `vpcId`, `egressEipAllocationId` | the stack's props of those names |
  * | `alarmEmail`, `memorySize`, `expireAfterDays`, `runIntervalMinutes`, `serverAccessLogs` | the archiver's props of those names |
+ * | `workerConcurrency`, `lanesPerProject`, `batchSize`, `maxReceiveCount` | the archiver's props of those names (the queue) |
  * | `bucketEncryption` | `encryption` |
  * | `objectLockMode`, `objectLockDays` | `objectLock` (both or neither) |
  * | `transitionDays`, `transitionStorageClass` | `transition` (`GLACIER_IR`, `STANDARD_IA`, ...; `transitionDays=off`: `false`) |
@@ -100,6 +101,10 @@ export function propsFromContext(lookup: ContextLookup, environment = process.en
     ...optional("objectLock", objectLockFromContext(ctx)),
     ...ctx.prop("serverAccessLogs", "serverAccessLogs", ctx.boolean),
     ...ctx.prop("memorySize", "memorySize", ctx.number),
+    ...ctx.prop("workerConcurrency", "workerConcurrency", ctx.number),
+    ...ctx.prop("lanesPerProject", "lanesPerProject", ctx.number),
+    ...ctx.prop("batchSize", "batchSize", ctx.number),
+    ...ctx.prop("maxReceiveCount", "maxReceiveCount", ctx.number),
     ...ctx.prop("timeout", "timeoutMinutes", (key) => minutes(ctx.number(key))),
     ...(ctx.prop("logRetention", "logRetentionDays", ctx.number) as { logRetention?: logs.RetentionDays }),
     ...ctx.prop("runIntervalMinutes", "runIntervalMinutes", ctx.number),

@@ -16,15 +16,47 @@ import type { ArchiveEncryption, ArchiveTransition } from "./props";
  */
 export const ARCHIVER_DEFAULTS = {
   /**
-   * 1,024 MiB, chosen from `npm run bench` (README, "Lambda memory and timeout"). Memory is not the
+   * 1,024 MiB per worker, chosen from `npm run bench` (README, "Lambda memory and timeout"). Memory is not the
    * constraint (one large log peaks around 140-155 MiB, flat in its size); CPU is: the pipeline needs
    * 15-22 CPU-seconds per GB of audit-like gzip, and Lambda allots CPU by memory. At 512 MiB
    * (0.29 vCPU) that is 13-19 MB/s, below a WAN link's 25 MB/s; at 1,024 MiB (0.58 vCPU), 26-39 MB/s,
    * with room for four large logs in flight at once (about 350 MiB).
    */
   memorySize: 1024,
-  /** 15 minutes, Lambda's maximum: a run stops starting new windows two minutes before it. */
+  /** 15 minutes, Lambda's maximum: a worker stops starting new windows two minutes before it. */
   timeout: Duration.minutes(15),
+  /**
+   * 10 workers at once at most (the SQS event source's maximum concurrency; AWS allows 2 to 1,000).
+   * `npm run bench -- --only scale` drained 5,000 hourly windows with 10 workers in about a minute,
+   * so an hourly schedule needs far fewer; 10 leaves the account's concurrency (1,000 by default)
+   * to everything else, and Atlas's per-project limits are kept by `lanesPerProject`, not by this.
+   */
+  workerConcurrency: 10,
+  /**
+   * 2 downloads in flight per Atlas project (two FIFO message groups per project): Atlas's rate
+   * limits are per project, and 2 is what the scheduled function and the command line use.
+   */
+  lanesPerProject: 2,
+  /**
+   * 10 messages per worker invocation, FIFO's maximum: one invocation (and one cold start, one
+   * secret read) for up to 10 windows, where the README's cost model assumes the worst case of 1.
+   */
+  batchSize: 10,
+  /**
+   * 10 receives before a message goes to the dead-letter queue: a window delayed for Atlas's
+   * `Retry-After`, or handed back unstarted at a worker's deadline or behind a failed message of
+   * its group, is received again, so a few receives are no failure; ten are. The planner
+   * re-enqueues a dead-lettered window on its next run while the window is within the lookback.
+   */
+  maxReceiveCount: 10,
+  /**
+   * Fixed: the planner's memory, 1,024 MiB. It never downloads: it holds about 0.9 KB per planned
+   * window and plans a backfill in slices of at most 100,000 windows (about 90 MiB), and lists the
+   * workspaces 16 at a time. `memorySize` sizes the workers, whose CPU share sets the throughput.
+   */
+  plannerMemorySize: 1024,
+  /** Fixed: the planner's timeout, 15 minutes (Lambda's maximum): it stops planning two minutes before. */
+  plannerTimeout: Duration.minutes(15),
   logRetention: logs.RetentionDays.ONE_YEAR,
   metricsNamespace: DEFAULT_METRICS_NAMESPACE,
   encryption: "S3_MANAGED" as ArchiveEncryption,
@@ -43,8 +75,21 @@ export const ARCHIVER_DEFAULTS = {
   abortIncompleteUploadsAfterDays: 3,
   /** Fixed: an expired archive object's noncurrent version is kept this long (to undo a mistake). */
   noncurrentExpirationDays: 30,
-  /** Fixed: a scheduled event that waited this long for the (single) concurrency slot is dropped to the failed-runs queue. */
+  /** Fixed: a planner event that waited this long for the (single) concurrency slot is dropped to the failed-runs queue. */
   maxEventAge: Duration.hours(6),
+  /**
+   * Fixed: Lambda retries a planner invocation that failed twice (its maximum): planning is
+   * idempotent (the queue drops a window sent twice within 5 minutes, the worker finds an archived
+   * one in the bucket), and a backfill continuation lost to a transient error would stop the backfill.
+   */
+  plannerRetryAttempts: 2,
+  /** Fixed: how long windows wait in the queue, and failed messages in the dead-letter queue (SQS's maximum). */
+  queueRetention: Duration.days(14),
+  /**
+   * Fixed: the queue's visibility timeout is this many worker timeouts, AWS's advice for an SQS
+   * event source (a batch retried by the poller stays invisible meanwhile).
+   */
+  visibilityTimeoutPerWorkerTimeout: 6,
   /** Fixed: how long failed-run records stay in the queue for inspection (SQS's maximum). */
   failedRunsRetention: Duration.days(14),
 } as const;

@@ -38,15 +38,15 @@ export interface ArchiveTransition {
 export interface AtlasAuditArchiverProps {
   /**
    * The validated parameter file (`loadConfig` or `parseConfig` from `lambda/config`). It is
-   * bundled with the function as `archiver-config.json`, so its size is not limited by Lambda's
-   * 4 KB environment, and a change of it changes the code asset (and redeploys the function).
+   * bundled with both functions as `archiver-config.json`, so its size is not limited by Lambda's
+   * 4 KB environment, and a change of it changes the code assets (and redeploys the functions).
    */
   readonly config: ArchiverConfig;
 
   /**
    * The Secrets Manager secret holding the Atlas credentials as JSON: `{"clientId","clientSecret"}`
-   * (service account) or `{"publicKey","privateKey"}` (API key). The function gets only
-   * `secretsmanager:GetSecretValue` on it.
+   * (service account) or `{"publicKey","privateKey"}` (API key). Only the worker function
+   * gets `secretsmanager:GetSecretValue` on it; the planner has no access.
    *
    * @default a new secret holding `{"clientId":"REPLACE_ME","clientSecret":"<random>"}`: put your
    * credentials into it after the first deploy (runs fail and alarm until then)
@@ -54,7 +54,7 @@ export interface AtlasAuditArchiverProps {
   readonly secret?: secretsmanager.ISecret;
 
   /**
-   * The customer-managed KMS key that encrypts `secret`, if any. The function gets `kms:Decrypt` on
+   * The customer-managed KMS key that encrypts `secret`, if any. The worker gets `kms:Decrypt` on
    * it, only through Secrets Manager.
    *
    * @default no grant: the secret is encrypted with the AWS-managed key `aws/secretsmanager`
@@ -79,8 +79,8 @@ export interface AtlasAuditArchiverProps {
 
   /**
    * The KMS key of the archive: for a created bucket with `encryption: "KMS"`, the key it uses;
-   * for an existing bucket, the key it is encrypted with. The function gets `kms:GenerateDataKey`
-   * and `kms:Decrypt` on it, only through S3.
+   * for an existing bucket, the key it is encrypted with. The worker gets `kms:GenerateDataKey`
+   * and `kms:Decrypt` on it, the planner `kms:Decrypt`, only through S3.
    *
    * @default with `encryption: "KMS"`, a new key with yearly rotation, retained on stack deletion
    */
@@ -142,37 +142,72 @@ export interface AtlasAuditArchiverProps {
   readonly accessLogsRetentionDays?: number;
 
   /**
-   * Function memory in MiB (also sets its CPU share).
+   * The worker function's memory in MiB (also sets its CPU share, and so its download throughput).
+   * The planner, which never downloads, has `ARCHIVER_DEFAULTS.plannerMemorySize`.
    *
    * @default `ARCHIVER_DEFAULTS.memorySize` (why that much: its comment, and the README's "Performance")
    */
   readonly memorySize?: number;
 
   /**
-   * Function timeout, 1 to 15 minutes. A run starts no new window in its last two minutes.
+   * The worker function's timeout, 1 to 15 minutes. A worker starts no new window in its last two
+   * minutes. The window queue's visibility timeout is six times this. The planner has
+   * `ARCHIVER_DEFAULTS.plannerTimeout`.
    *
    * @default `ARCHIVER_DEFAULTS.timeout`
    */
   readonly timeout?: Duration;
 
   /**
-   * Retention of the function's log group.
+   * Worker invocations at most at once: the SQS event source's maximum concurrency, 2 to 1,000.
+   * Each works on up to four message groups of its batch at once.
+   *
+   * @default `ARCHIVER_DEFAULTS.workerConcurrency`
+   */
+  readonly workerConcurrency?: number;
+
+  /**
+   * Downloads in flight at most per Atlas project, 1 to 64: the planner deals each project's
+   * workspaces out to this many FIFO message groups (lanes), and SQS hands out one message of a
+   * group at a time. Atlas's rate limits are per project.
+   *
+   * @default `ARCHIVER_DEFAULTS.lanesPerProject`
+   */
+  readonly lanesPerProject?: number;
+
+  /**
+   * Window messages per worker invocation, 1 to 10 (a FIFO queue's maximum).
+   *
+   * @default `ARCHIVER_DEFAULTS.batchSize`
+   */
+  readonly batchSize?: number;
+
+  /**
+   * Receives of a window message before SQS moves it to the dead-letter queue, 1 to 1,000. A
+   * delayed (rate-limited) or unstarted message counts a receive too.
+   *
+   * @default `ARCHIVER_DEFAULTS.maxReceiveCount`
+   */
+  readonly maxReceiveCount?: number;
+
+  /**
+   * Retention of the functions' log groups (the planner's and the worker's).
    *
    * @default `ARCHIVER_DEFAULTS.logRetention`
    */
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * CloudWatch namespace of the run metrics (passed to the function as `METRICS_NAMESPACE`).
+   * CloudWatch namespace of the run metrics (passed to both functions as `METRICS_NAMESPACE`).
    *
    * @default `ARCHIVER_DEFAULTS.metricsNamespace`
    */
   readonly metricsNamespace?: string;
 
   /**
-   * Run the function in this VPC, e.g. so that it reaches Atlas from the fixed Elastic IP of a NAT
-   * gateway that your Atlas API access list allows. The subnets need a route to the internet (Atlas,
-   * and S3 and Secrets Manager unless you add VPC endpoints).
+   * Run both functions in this VPC, e.g. so that the worker reaches Atlas from the fixed Elastic IP
+   * of a NAT gateway that your Atlas API access list allows. The subnets need a route to the
+   * internet (Atlas, and S3, SQS and Secrets Manager unless you add VPC endpoints).
    *
    * @default not in a VPC (Lambda's shared, changing egress IPs)
    */
@@ -186,7 +221,7 @@ export interface AtlasAuditArchiverProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
 
   /**
-   * Security groups of the function in `vpc`.
+   * Security groups of both functions in `vpc`.
    *
    * @default a new group that allows only outbound HTTPS (443)
    */

@@ -47,8 +47,14 @@ export interface ResolvedArchiverSettings {
   readonly accessLogsBucket?: s3.IBucket;
   readonly accessLogsPrefix: string;
   readonly accessLogsRetentionDays: number;
+  /** The worker's memory (the planner's is `ARCHIVER_DEFAULTS.plannerMemorySize`). */
   readonly memorySize: number;
+  /** The worker's timeout (the planner's is `ARCHIVER_DEFAULTS.plannerTimeout`). */
   readonly timeout: Duration;
+  readonly workerConcurrency: number;
+  readonly lanesPerProject: number;
+  readonly batchSize: number;
+  readonly maxReceiveCount: number;
   readonly logRetention: logs.RetentionDays;
   readonly metricsNamespace: string;
   readonly vpc?: ec2.IVpc;
@@ -184,6 +190,15 @@ export function resolveArchiverSettings(props: AtlasAuditArchiverProps): Resolve
     );
   }
 
+  const workerConcurrency = props.workerConcurrency ?? d.workerConcurrency;
+  requireWhole("workerConcurrency", workerConcurrency, 2, 1000);
+  const lanesPerProject = props.lanesPerProject ?? d.lanesPerProject;
+  requireWhole("lanesPerProject", lanesPerProject, 1, 64);
+  const batchSize = props.batchSize ?? d.batchSize;
+  requireWhole("batchSize", batchSize, 1, 10);
+  const maxReceiveCount = props.maxReceiveCount ?? d.maxReceiveCount;
+  requireWhole("maxReceiveCount", maxReceiveCount, 1, 1000);
+
   const logRetention = props.logRetention ?? d.logRetention;
   if (!RETENTION_PERIODS.includes(logRetention)) {
     throw invalidProp(
@@ -206,7 +221,7 @@ export function resolveArchiverSettings(props: AtlasAuditArchiverProps): Resolve
     throw invalidProp(
       props.vpcSubnets !== undefined ? "vpcSubnets" : "securityGroups",
       props.vpcSubnets ?? props.securityGroups,
-      "needs vpc: subnets and security groups apply only to a function placed in a VPC",
+      "needs vpc: subnets and security groups apply only to functions placed in a VPC",
     );
   }
 
@@ -236,6 +251,10 @@ export function resolveArchiverSettings(props: AtlasAuditArchiverProps): Resolve
     accessLogsRetentionDays,
     memorySize,
     timeout,
+    workerConcurrency,
+    lanesPerProject,
+    batchSize,
+    maxReceiveCount,
     logRetention,
     metricsNamespace,
     ...(props.vpc ? { vpc: props.vpc } : {}),

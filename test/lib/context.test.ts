@@ -25,6 +25,25 @@ describe("propsFromContext", () => {
     });
   });
 
+  it("converts the queue's -c values to the archiver's props of the same names", () => {
+    const deploy = propsFromContext(
+      read({ workerConcurrency: "50", lanesPerProject: 3, batchSize: "1", maxReceiveCount: "many" }),
+      {},
+    );
+    expect(deploy.stack.archiver).toEqual({
+      workerConcurrency: 50,
+      lanesPerProject: 3,
+      batchSize: 1,
+      maxReceiveCount: Number.NaN,
+    });
+    expect(Object.fromEntries(deploy.origins)).toEqual({
+      workerConcurrency: { key: "workerConcurrency", raw: "50" },
+      lanesPerProject: { key: "lanesPerProject", raw: 3 },
+      batchSize: { key: "batchSize", raw: "1" },
+      maxReceiveCount: { key: "maxReceiveCount", raw: "many" },
+    });
+  });
+
   it("keeps the transition's default for the half not given, and turns it off with transitionDays=off", () => {
     const transition = (values: Record<string, unknown>) =>
       propsFromContext(read(values), {}).stack.archiver?.transition;

@@ -40,6 +40,10 @@ describe("resolveArchiverSettings", () => {
       accessLogsRetentionDays: 365,
       memorySize: 1024,
       timeout: ARCHIVER_DEFAULTS.timeout,
+      workerConcurrency: 10,
+      lanesPerProject: 2,
+      batchSize: 10,
+      maxReceiveCount: 10,
       logRetention: logs.RetentionDays.ONE_YEAR,
       metricsNamespace: "AtlasAuditArchiver",
       runIntervalMinutes: 60,
@@ -48,6 +52,9 @@ describe("resolveArchiverSettings", () => {
       athena: { tableName: "audit_logs", dateRangeStart: "2024-01-01", workGroup: true },
     });
     expect(ARCHIVER_DEFAULTS.timeout.toMinutes()).toBe(15);
+    // The planner's are fixed, not props: it never downloads.
+    expect(ARCHIVER_DEFAULTS.plannerMemorySize).toBe(1024);
+    expect(ARCHIVER_DEFAULTS.plannerTimeout.toMinutes()).toBe(15);
   });
 
   it("lets props override the defaults", () => {
@@ -58,6 +65,10 @@ describe("resolveArchiverSettings", () => {
       encryptionKey: key,
       transition: false,
       runIntervalMinutes: 90,
+      workerConcurrency: 1000,
+      lanesPerProject: 64,
+      batchSize: 1,
+      maxReceiveCount: 1,
       vpc: ec2.Vpc.fromVpcAttributes(stack, "Vpc", { vpcId: "vpc-1", availabilityZones: ["eu-west-1a"] }),
     });
     expect(settings).toMatchObject({
@@ -66,6 +77,10 @@ describe("resolveArchiverSettings", () => {
       encryptionKey: key,
       runIntervalMinutes: 90,
       runIntervalSource: "prop",
+      workerConcurrency: 1000,
+      lanesPerProject: 64,
+      batchSize: 1,
+      maxReceiveCount: 1,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
     });
     expect(settings.transition).toBeUndefined();
@@ -131,6 +146,18 @@ describe("resolveArchiverSettings", () => {
     ["alarmEmail", { alarmEmail: "ops at example" }, /email address/],
     ["backlogAlarmRuns", { backlogAlarmRuns: 0 }, /from 1 to 100/],
     ["runIntervalMinutes", { runIntervalMinutes: 0.5 }, /whole number/],
+    // The SQS event source's maximum concurrency is 2 to 1,000.
+    ["workerConcurrency", { workerConcurrency: 1 }, /from 2 to 1000/],
+    ["workerConcurrency", { workerConcurrency: 1001 }, /from 2 to 1000/],
+    ["workerConcurrency", { workerConcurrency: 2.5 }, /whole number/],
+    ["lanesPerProject", { lanesPerProject: 0 }, /from 1 to 64/],
+    ["lanesPerProject", { lanesPerProject: 65 }, /from 1 to 64/],
+    // A FIFO queue hands an event source at most 10 messages at once.
+    ["batchSize", { batchSize: 0 }, /from 1 to 10/],
+    ["batchSize", { batchSize: 11 }, /from 1 to 10/],
+    ["maxReceiveCount", { maxReceiveCount: 0 }, /from 1 to 1000/],
+    ["maxReceiveCount", { maxReceiveCount: 1001 }, /from 1 to 1000/],
+    ["maxReceiveCount", { maxReceiveCount: Number.NaN }, /whole number/],
   ])("refuses a bad %s, naming the prop and the rule", (setting, props, rule) => {
     const error = rejection(props);
     expect(error.code).toBe("DEPLOY_PROPS_INVALID");
