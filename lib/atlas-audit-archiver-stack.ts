@@ -45,7 +45,7 @@ export interface AtlasAuditArchiverStackProps extends StackProps {
   readonly bucketKmsKeyArn?: string;
 
   /**
-   * ID of an existing VPC to run the function in (its private subnets with egress). Looked up at
+   * ID of an existing VPC to run the functions in (its private subnets with egress). Looked up at
    * synth time, so the stack needs an account and region and AWS credentials on the first synth
    * (the result is cached in `cdk.context.json`).
    *
@@ -56,7 +56,7 @@ export interface AtlasAuditArchiverStackProps extends StackProps {
   /**
    * Allocation ID (`eipalloc-...`) of an Elastic IP you allocated: the stack creates a VPC (two AZs,
    * public and private subnets, one NAT gateway using that address, flow logs) and runs the
-   * function in its private subnets, so Atlas sees every request from that one IP. The address
+   * functions in its private subnets, so Atlas sees every request from that one IP. The address
    * outlives the stack: add it to the Atlas API access list once.
    *
    * @default no VPC is created
@@ -69,8 +69,9 @@ export interface AtlasAuditArchiverStackProps extends StackProps {
 
 /**
  * The deployable stack: the archiver, optionally in a VPC with a fixed egress IP, and outputs
- * naming what a user needs after the deploy (bucket, function, secret, topic, alarms, queue, log
- * group, Athena database, table and workgroup).
+ * naming what a user needs after the deploy (bucket, planner and worker functions and their log
+ * groups, secret, topic, alarms, the window, dead-letter and failed-runs queues, Athena database,
+ * table and workgroup).
  *
  * @example
  * ```ts
@@ -148,8 +149,20 @@ export class AtlasAuditArchiverStack extends Stack {
     const outputs: [string, string | undefined, string][] = [
       ["BucketName", a.bucket.bucketName, "Archive bucket"],
       ["ArchivePrefix", props.config.archive.prefix || "(bucket root)", "Key prefix of the archive"],
-      ["FunctionName", a.function.functionName, "Archiver function"],
-      ["LogGroupName", a.logGroup.logGroupName, "Function logs (JSON)"],
+      [
+        "PlannerFunctionName",
+        a.plannerFunction.functionName,
+        'Planner function: the schedule\'s target; invoke it with {"from": ..., "to": ...} to backfill',
+      ],
+      ["WorkerFunctionName", a.workerFunction.functionName, "Worker function (run by the window queue)"],
+      ["PlannerLogGroupName", a.plannerLogGroup.logGroupName, "Planner logs (JSON)"],
+      ["WorkerLogGroupName", a.workerLogGroup.logGroupName, "Worker logs (JSON)"],
+      ["QueueUrl", a.queue.queueUrl, "FIFO queue of the windows to archive"],
+      [
+        "DeadLetterQueueUrl",
+        a.deadLetterQueue.queueUrl,
+        "Window messages that failed maxReceiveCount times (redrive with aws sqs start-message-move-task)",
+      ],
       ["SecretArn", a.secret.secretArn, "Atlas credentials secret (put your credentials here)"],
       ["AlarmTopicArn", a.alarmTopic.topicArn, "Alarm notifications"],
       [
@@ -160,7 +173,7 @@ export class AtlasAuditArchiverStack extends Stack {
         ),
         "The alarms, space-separated (aws cloudwatch set-alarm-state / describe-alarm-history)",
       ],
-      ["FailedRunsQueueUrl", a.failedRunsQueue.queueUrl, "Records of failed runs"],
+      ["FailedRunsQueueUrl", a.failedRunsQueue.queueUrl, "Records of failed planner runs"],
       ["AthenaDatabaseName", athena?.databaseName, "Glue database of the Athena table over the archive"],
       [
         "AthenaTableName",

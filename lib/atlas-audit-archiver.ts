@@ -1,7 +1,8 @@
 /**
- * The reusable construct: a scheduled Lambda that archives MongoDB Atlas Stream Processing audit
- * logs into S3, with its bucket, secret, permissions, alarms and failure destination. It only wires
- * the builders of `build/` together; the props are in `props.ts`, resolved in `settings.ts`.
+ * The reusable construct: a scheduled planner Lambda that sends the missing windows of MongoDB Atlas
+ * Stream Processing audit logs to an SQS FIFO queue, and worker Lambdas that archive them into S3,
+ * with the bucket, secret, permissions, alarms and failure destinations. It only wires the builders
+ * of `build/` together; the props are in `props.ts`, resolved in `settings.ts`.
  */
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
@@ -20,9 +21,10 @@ import { Construct } from "constructs";
 import { ArchiveAthenaTable } from "./archive-athena-table";
 import { buildAlarmTopic } from "./build/alarm-topic";
 import { buildAlarms } from "./build/alarms";
-import { buildFunction } from "./build/function";
+import { buildFunctions } from "./build/function";
 import { ArchiverMetricFactory } from "./build/metrics";
-import { grantRunPermissions } from "./build/permissions";
+import { grantPlannerPermissions, grantWorkerPermissions } from "./build/permissions";
+import { buildWindowQueue } from "./build/queue";
 import { buildFailedRunsQueue, buildSchedule } from "./build/schedule";
 import { buildAtlasSecret } from "./build/secret";
 import { buildStorage } from "./build/storage";
@@ -30,12 +32,19 @@ import type { AtlasAuditArchiverProps } from "./props";
 import { type ResolvedArchiverSettings, resolveArchiverSettings } from "./settings";
 
 /**
- * Archives MongoDB Atlas Stream Processing audit logs into S3 on the parameter file's schedule.
+ * Archives MongoDB Atlas Stream Processing audit logs into S3 on the parameter file's schedule,
+ * scaled out on SQS and Lambda.
  *
- * Creates (or imports) the archive bucket and the credentials secret, a `NodejsFunction` bundled
- * locally by esbuild with the parameter file inside, the EventBridge schedule, a queue of failed
- * runs, and alarms on errors, failed windows, invalid objects at archive keys, backlog, a stopped
- * schedule and failed runs, published to SNS.
+ * Creates (or imports) the archive bucket and the credentials secret, and two `NodejsFunction`s
+ * bundled locally by esbuild with the parameter file inside: the **planner**, which the EventBridge
+ * schedule runs (one at a time; invoke it with `{"from": …, "to": …}` to backfill), lists the
+ * archive and sends each missing window to a FIFO **queue** (one message group per lane of an Atlas
+ * project, `lanesPerProject` per project), and the **worker**, which an SQS event source runs (at
+ * most `workerConcurrency` at once) to download each window and store it; a message that keeps
+ * failing goes to a dead-letter queue after `maxReceiveCount` receives. The planner never sees the
+ * Atlas secret; only the worker writes to the bucket. Failed planner runs go to a failed-runs
+ * queue. Alarms on errors, failed windows, invalid objects at archive keys, an old window in the
+ * queue, a stopped schedule, failed runs, expired windows and dead letters publish to SNS.
  *
  * @example
  * ```ts
@@ -50,12 +59,22 @@ import { type ResolvedArchiverSettings, resolveArchiverSettings } from "./settin
 export class AtlasAuditArchiver extends Construct {
   /** The settings in effect: the props merged over `ARCHIVER_DEFAULTS`. */
   readonly settings: ResolvedArchiverSettings;
-  /** The scheduled function. */
-  readonly function: nodejs.NodejsFunction;
-  /** Its execution role; every statement is added explicitly. */
-  readonly role: iam.Role;
-  /** Its log group (JSON logs, with retention). */
-  readonly logGroup: logs.LogGroup;
+  /** The planner: the schedule's target, and what a backfill is invoked on. */
+  readonly plannerFunction: nodejs.NodejsFunction;
+  /** The planner's execution role; every statement is added explicitly (no secret, no write). */
+  readonly plannerRole: iam.Role;
+  /** The planner's log group (JSON logs, with retention). */
+  readonly plannerLogGroup: logs.LogGroup;
+  /** The worker: run by the SQS event source on {@link queue}, archives one window per message. */
+  readonly workerFunction: nodejs.NodejsFunction;
+  /** The worker's execution role; every statement is added explicitly (it sends no message). */
+  readonly workerRole: iam.Role;
+  /** The worker's log group (JSON logs, with retention). */
+  readonly workerLogGroup: logs.LogGroup;
+  /** The FIFO queue of windows to archive, from the planner to the workers. */
+  readonly queue: sqs.Queue;
+  /** Window messages that failed `maxReceiveCount` times. */
+  readonly deadLetterQueue: sqs.Queue;
   /** The archive bucket (created, or imported). */
   readonly bucket: s3.IBucket;
   /** The archive's KMS key, when it uses one. */
@@ -64,15 +83,15 @@ export class AtlasAuditArchiver extends Construct {
   readonly accessLogsBucket?: s3.IBucket;
   /** The Atlas credentials secret (created, or imported). */
   readonly secret: secretsmanager.ISecret;
-  /** The EventBridge rule that runs the function. */
+  /** The EventBridge rule that runs the planner. */
   readonly scheduleRule: events.Rule;
-  /** Failed runs (function errors, events dropped after waiting, undeliverable schedule events). */
+  /** Failed planner runs (failed after retries, dropped after waiting, undeliverable schedule events). */
   readonly failedRunsQueue: sqs.Queue;
   /** Where the alarms publish. */
   readonly alarmTopic: sns.ITopic;
-  /** The function's security group, when the construct created one. */
+  /** The functions' security group, when the construct created one. */
   readonly securityGroup?: ec2.SecurityGroup;
-  /** Function errors (a run that threw, including one with failed windows). */
+  /** Errors of the planner or the worker (an invocation that threw or timed out). */
   readonly errorsAlarm: cloudwatch.Alarm;
   /** At least one window failed. */
   readonly windowsFailedAlarm: cloudwatch.Alarm;
@@ -81,14 +100,16 @@ export class AtlasAuditArchiver extends Construct {
    * metadata naming another window): it repeats every run until an operator resolves it.
    */
   readonly invalidObjectsAlarm: cloudwatch.Alarm;
-  /** Every run for `backlogAlarmRuns` intervals left due windows behind. */
+  /** A window waited in the queue for more than `backlogAlarmRuns` run intervals. */
   readonly backlogAlarm: cloudwatch.Alarm;
-  /** No invocation for about two run intervals: the schedule is disabled, deleted or throttled. */
+  /** No planner invocation for about two run intervals: the schedule is disabled, deleted or throttled. */
   readonly notRunningAlarm?: cloudwatch.Alarm;
   /** A record arrived in the failed-runs queue. */
   readonly failedRunsAlarm: cloudwatch.Alarm;
   /** Windows left the lookback unarchived (`WindowsExpired`): lost unless backfilled. */
   readonly windowsExpiredAlarm: cloudwatch.Alarm;
+  /** A window message reached the dead-letter queue. */
+  readonly deadLettersAlarm: cloudwatch.Alarm;
   /** Every alarm above. */
   readonly alarms: readonly cloudwatch.Alarm[];
   /** The Glue database and table over the archive, unless `athena` is `false`. */
@@ -109,25 +130,46 @@ export class AtlasAuditArchiver extends Construct {
     this.secret = settings.secret ?? buildAtlasSecret(this);
     this.failedRunsQueue = buildFailedRunsQueue(this);
 
-    const fn = buildFunction(this, settings, {
+    const queues = buildWindowQueue(this, settings);
+    this.queue = queues.queue;
+    this.deadLetterQueue = queues.deadLetterQueue;
+
+    const fns = buildFunctions(this, settings, {
       secret: this.secret,
       bucket: this.bucket,
       failedRunsQueue: this.failedRunsQueue,
+      queue: this.queue,
     });
-    this.function = fn.function;
-    this.role = fn.role;
-    this.logGroup = fn.logGroup;
-    if (fn.securityGroup) this.securityGroup = fn.securityGroup;
-    grantRunPermissions(this, this.role, {
-      logGroup: this.logGroup,
+    this.plannerFunction = fns.planner.function;
+    this.plannerRole = fns.planner.role;
+    this.plannerLogGroup = fns.planner.logGroup;
+    this.workerFunction = fns.worker.function;
+    this.workerRole = fns.worker.role;
+    this.workerLogGroup = fns.worker.logGroup;
+    if (fns.securityGroup) this.securityGroup = fns.securityGroup;
+    const shared = {
       bucket: this.bucket,
       prefix,
-      secret: this.secret,
+      queue: this.queue,
       ...(this.encryptionKey ? { encryptionKey: this.encryptionKey } : {}),
-      ...(settings.secretEncryptionKey ? { secretEncryptionKey: settings.secretEncryptionKey } : {}),
       inVpc: settings.vpc !== undefined,
+    };
+    grantPlannerPermissions(this, this.plannerRole, this.plannerFunction, {
+      ...shared,
+      logGroup: this.plannerLogGroup,
     });
-    this.scheduleRule = buildSchedule(this, settings.config.schedule, this.function, this.failedRunsQueue);
+    grantWorkerPermissions(this, this.workerRole, {
+      ...shared,
+      logGroup: this.workerLogGroup,
+      secret: this.secret,
+      ...(settings.secretEncryptionKey ? { secretEncryptionKey: settings.secretEncryptionKey } : {}),
+    });
+    this.scheduleRule = buildSchedule(
+      this,
+      settings.config.schedule,
+      this.plannerFunction,
+      this.failedRunsQueue,
+    );
 
     if (settings.athena) {
       this.athenaTable = new ArchiveAthenaTable(this, "Athena", {
@@ -143,7 +185,14 @@ export class AtlasAuditArchiver extends Construct {
     if (settings.alarmEmail) {
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(settings.alarmEmail));
     }
-    const metrics = new ArchiverMetricFactory(this.function, this.failedRunsQueue, settings.metricsNamespace);
+    const metrics = new ArchiverMetricFactory({
+      planner: this.plannerFunction,
+      worker: this.workerFunction,
+      queue: this.queue,
+      deadLetterQueue: this.deadLetterQueue,
+      failedRunsQueue: this.failedRunsQueue,
+      namespace: settings.metricsNamespace,
+    });
     const alarms = buildAlarms(
       this,
       metrics,
@@ -162,6 +211,7 @@ export class AtlasAuditArchiver extends Construct {
     if (alarms.notRunning) this.notRunningAlarm = alarms.notRunning;
     this.failedRunsAlarm = alarms.failedRuns;
     this.windowsExpiredAlarm = alarms.windowsExpired;
+    this.deadLettersAlarm = alarms.deadLetters;
     this.alarms = alarms.all;
   }
 }

@@ -19,6 +19,7 @@ const ALWAYS = [
   "backlog",
   "failedRuns",
   "windowsExpired",
+  "deadLetters",
 ] as const;
 
 /** The archiver's alarms, by the name of the construct's field (`errors` is `errorsAlarm`). */
@@ -53,7 +54,7 @@ export interface AlarmTiming {
   readonly runIntervalMinutes: number;
   /** Whether that interval is a guess (a cron schedule that could not be worked out). */
   readonly intervalGuessed: boolean;
-  /** The backlog alarm fires when every run over this many intervals left due windows behind. */
+  /** The backlog alarm fires when a window waited in the queue longer than this many intervals. */
   readonly backlogAlarmRuns: number;
   /** The schedule expression, for the warning about a guessed interval. */
   readonly schedule: string;
@@ -83,46 +84,46 @@ export function archiverAlarmSpecs(metrics: ArchiverMetricFactory, timing: Alarm
       ...ON_ANY,
       metric: metrics.errors(failureWindow),
       description:
-        "A run of the Atlas audit archiver failed (it threw, e.g. because windows failed or the secret is " +
-        "unusable). The function's JSON logs hold the run summary; the next run retries missing windows.",
+        "An invocation of the Atlas audit archiver's planner or worker failed (it threw or timed out, e.g. " +
+        "because the queue or the bucket could not be reached). Their JSON logs hold the summaries; the next " +
+        "run plans the missing windows again, and a worker's messages come back to the queue.",
     },
     {
       name: "windowsFailed",
       id: "WindowsFailedAlarm",
       ...ON_ANY,
-      metric: metrics.run("windowsFailed", cloudwatch.Stats.SUM, failureWindow),
+      metric: metrics.runOfBoth("windowsFailed", failureWindow),
       description:
-        "At least one audit-log window failed to archive (Atlas or S3 error). Later runs retry it while it is " +
-        "within window.lookbackHours; see the failed events in the function's logs.",
+        "At least one audit-log window failed: a worker could not archive it (Atlas or S3 error; its message " +
+        "comes back), or the planner could not list its workspace. Later runs retry it while it is within " +
+        'window.lookbackHours; see the failed events ("window failed", "failed") in the functions\' logs.',
     },
     {
       name: "invalidObjects",
       id: "InvalidObjectsAlarm",
       ...ON_ANY,
-      metric: metrics.run("windowsInvalid", cloudwatch.Stats.SUM, failureWindow),
+      metric: metrics.run("worker", "windowsInvalid", cloudwatch.Stats.SUM, failureWindow),
       description:
         "An object at a window's archive key is not a verified archive object (no full-object CRC32 checksum, " +
         "or metadata naming another window). The archiver may not delete it, so the window fails on every run " +
         "until it is resolved: inspect the object with aws s3api head-object --checksum-mode ENABLED; if it is " +
-        "not the archiver's, delete it with a principal other than the function (which has no delete " +
+        "not the archiver's, delete it with a principal other than the functions (which have no delete " +
         "permission), and the next run archives the window again.",
     },
     {
       name: "backlog",
       id: "BacklogAlarm",
-      // Minimum over the window > 0: no run in it caught up completely.
+      // The oldest window waited longer than `runs` run intervals.
       ...ON_ANY,
-      threshold: 0,
+      threshold: backlogWindowMinutes(interval, runs) * 60,
       comparison: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      metric: metrics.run(
-        "backlogWindows",
-        cloudwatch.Stats.MINIMUM,
-        Duration.minutes(backlogWindowMinutes(interval, runs)),
-      ),
+      metric: metrics.oldestWindowAge(Duration.minutes(5)),
       description:
-        `Every run for ${runs} run intervals ended with due windows not yet archived: the archiver is ` +
-        "not keeping up (runs hit their deadline, or windows keep failing). Windows older than " +
-        "window.lookbackHours are no longer fetched: raise memory or timeout, or shorten the schedule.",
+        `A window waited in the queue for more than ${runs} run intervals: the workers are not keeping up ` +
+        "(Atlas keeps asking to wait, windows keep failing, or too few workers). Windows older than " +
+        "window.lookbackHours are no longer planned: raise workerConcurrency or lanesPerProject, memory or " +
+        "timeout. A backfill legitimately holds old messages until it is drained: then this alarm returns to " +
+        "OK by itself.",
     },
     silence === undefined
       ? undefined
@@ -135,9 +136,9 @@ export function archiverAlarmSpecs(metrics: ArchiverMetricFactory, timing: Alarm
           missingData: cloudwatch.TreatMissingData.BREACHING,
           metric: metrics.invocations(Duration.minutes(silence)),
           description:
-            `The Atlas audit archiver was not invoked for ${silence} minutes although it should run every ` +
-            `${interval}: the schedule rule is disabled or deleted, or invocations are throttled. Right after ` +
-            "the first deploy this alarm stays in ALARM until the first scheduled run.",
+            `The Atlas audit archiver's planner was not invoked for ${silence} minutes although it should run ` +
+            `every ${interval}: the schedule rule is disabled or deleted, or invocations are throttled. Right ` +
+            "after the first deploy this alarm stays in ALARM until the first scheduled run.",
         },
     {
       name: "failedRuns",
@@ -147,20 +148,33 @@ export function archiverAlarmSpecs(metrics: ArchiverMetricFactory, timing: Alarm
       missingData: cloudwatch.TreatMissingData.IGNORE,
       metric: metrics.failedRuns(Duration.minutes(5)),
       description:
-        "A failed run was recorded in the failed-runs queue (function error, event dropped after waiting for " +
-        "the single concurrency slot, or undeliverable schedule event). Read it with aws sqs receive-message, " +
-        "then delete or purge the messages to clear this alarm.",
+        "A failed planner run was recorded in the failed-runs queue (an invocation that failed after its " +
+        "retries, an event dropped after waiting for the single concurrency slot, or an undeliverable schedule " +
+        "event). Read it with aws sqs receive-message, then delete or purge the messages to clear this alarm.",
     },
     {
       name: "windowsExpired",
       id: "WindowsExpiredAlarm",
       ...ON_ANY,
-      metric: metrics.run("windowsExpired", cloudwatch.Stats.SUM, failureWindow),
+      metric: metrics.run("planner", "windowsExpired", cloudwatch.Stats.SUM, failureWindow),
       description:
         "At least one audit-log window left window.lookbackHours without being archived: no scheduled run " +
-        "asks for it again, and Atlas keeps its logs only for a while. The function's logs name each one " +
-        '(event "expired"); archive them with atlas-audit-archiver run --from … --to … or a backfill event, ' +
-        "then fix what kept them from being archived (the failed events, the backlog alarm).",
+        "asks for it again, and Atlas keeps its logs only for a while. The planner's logs name each one " +
+        '(event "expired"); archive them with atlas-audit-archiver run --from … --to … or a backfill event to ' +
+        "the planner, then fix what kept them from being archived (the failed windows, the backlog alarm).",
+    },
+    {
+      name: "deadLetters",
+      id: "DeadLettersAlarm",
+      ...ON_ANY,
+      // Nobody polls the dead-letter queue, so SQS stops reporting it: keep the last state.
+      missingData: cloudwatch.TreatMissingData.IGNORE,
+      metric: metrics.deadLetters(Duration.minutes(5)),
+      description:
+        "A window message reached the dead-letter queue: the workers failed it maxReceiveCount times. Read the " +
+        'worker\'s "window failed" log lines (with receiveCount) for the cause and fix it; then redrive the ' +
+        "messages with aws sqs start-message-move-task --source-arn <dead-letter queue ARN>, or delete them. " +
+        "The planner re-enqueues any window still within window.lookbackHours anyway.",
     },
   ];
   return specs.filter((spec) => spec !== undefined);

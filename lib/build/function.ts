@@ -1,17 +1,19 @@
 /**
- * The archiver function: its role, log group and security group, the `NodejsFunction` bundled
- * locally by esbuild, and the files staged into its bundle (the parameter file among them).
+ * The archiver's functions, the planner and the worker: their roles, log groups and security group,
+ * each a `NodejsFunction` bundled locally by esbuild by one builder, and the files staged into their
+ * bundles (the parameter file among them).
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { RemovalPolicy, Stage } from "aws-cdk-lib";
+import { type Duration, RemovalPolicy, Stage } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as destinations from "aws-cdk-lib/aws-lambda-destinations";
+import * as eventSources from "aws-cdk-lib/aws-lambda-event-sources";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
@@ -38,77 +40,173 @@ const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
  */
 const BUNDLE_PACKAGE_JSON = `${JSON.stringify({ type: "commonjs" })}\n`;
 
-/** What the function needs from the rest of the construct. */
+/** What the functions need from the rest of the construct. */
 export interface FunctionDependencies {
   readonly secret: secretsmanager.ISecret;
   readonly bucket: s3.IBucket;
   readonly failedRunsQueue: sqs.IQueue;
+  /** The window queue: the planner sends to it, the worker consumes it. */
+  readonly queue: sqs.IQueue;
 }
 
-/** What {@link buildFunction} created. */
+/** One function {@link buildFunctions} created, with its own role and log group. */
 export interface ArchiverFunction {
   readonly function: nodejs.NodejsFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
-  /** Created in a VPC when no security groups were given. */
+}
+
+/** What {@link buildFunctions} created. */
+export interface ArchiverFunctions {
+  readonly planner: ArchiverFunction;
+  readonly worker: ArchiverFunction;
+  /** Created in a VPC when no security groups were given; both functions use it. */
   readonly securityGroup?: ec2.SecurityGroup;
 }
 
+/** What makes one function different from the other: everything else {@link buildFunction} sets alike. */
+interface FunctionSpec {
+  /** Prefix of the construct IDs: `<name>Function`, `<name>Role`, `<name>LogGroup`. */
+  readonly name: "Planner" | "Worker";
+  /** The handler module under `lambda/` (exporting `handler`). */
+  readonly entry: string;
+  readonly description: string;
+  readonly roleDescription: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly environment: Readonly<Record<string, string>>;
+  /** Its concurrency and asynchronous invocation settings. */
+  readonly invocation: Partial<nodejs.NodejsFunctionProps>;
+}
+
+/** What both functions share: the settings, the bundle's extra files, the network. */
+interface SharedFunctionSettings {
+  readonly settings: ResolvedArchiverSettings;
+  readonly bundleFiles: Readonly<Record<string, string>>;
+  readonly securityGroups: readonly ec2.ISecurityGroup[];
+}
+
 /**
- * The scheduled function: Node.js 24 on arm64, one run at a time, no retries (the next run heals
- * gaps), failures to `failedRunsQueue`, JSON logs in its own log group, optionally in a VPC.
+ * The two functions of the queue design, both Node.js 24 on arm64 with JSON logs in a log group of
+ * their own, bundled with the parameter file, in the VPC when there is one:
+ *
+ * - the planner, the schedule's target (and a backfill's): one at a time, two retries of a failed
+ *   invocation, then the failed-runs queue; it sends the missing windows to `queue`;
+ * - the worker, fed by an SQS event source on `queue` (partial batch responses), at most
+ *   `workerConcurrency` at once.
  */
-export function buildFunction(
+export function buildFunctions(
   scope: Construct,
   settings: ResolvedArchiverSettings,
   deps: FunctionDependencies,
-): ArchiverFunction {
-  const role = new iam.Role(scope, "FunctionRole", {
-    assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
-    description: "Atlas audit archiver: reads the Atlas secret, writes the archive prefix",
+): ArchiverFunctions {
+  const vpc = settings.vpc;
+  const securityGroup = vpc && !settings.securityGroups ? buildSecurityGroup(scope, vpc) : undefined;
+  const shared: SharedFunctionSettings = {
+    settings,
+    bundleFiles: writeBundleFiles(scope, settings.config),
+    securityGroups: settings.securityGroups ?? (securityGroup ? [securityGroup] : []),
+  };
+  const env = HANDLER_ENVIRONMENT;
+  const common = {
+    [env.bucket]: deps.bucket.bucketName,
+    [env.metricsNamespace]: settings.metricsNamespace,
+    [env.queueUrl]: deps.queue.queueUrl,
+  };
+
+  const planner = buildFunction(scope, shared, {
+    name: "Planner",
+    entry: "planner-handler.ts",
+    description: "Plans the Atlas audit log windows due and missing, and sends them to the window queue",
+    roleDescription: "Atlas audit archiver planner: lists the archive prefix, sends windows to the queue",
+    memorySize: ARCHIVER_DEFAULTS.plannerMemorySize,
+    timeout: ARCHIVER_DEFAULTS.plannerTimeout,
+    environment: {
+      ...common,
+      [env.lanesPerProject]: String(settings.lanesPerProject),
+      [env.runIntervalMinutes]: String(settings.runIntervalMinutes),
+    },
+    invocation: {
+      // One planner at a time, as the single function was: two plans never race for the queue.
+      reservedConcurrentExecutions: 1,
+      retryAttempts: ARCHIVER_DEFAULTS.plannerRetryAttempts,
+      maxEventAge: ARCHIVER_DEFAULTS.maxEventAge,
+      onFailure: new destinations.SqsDestination(deps.failedRunsQueue),
+      // A long backfill goes on by the planner invoking itself with the rest of its range, one
+      // invocation after another: Lambda's loop detection would take that chain for a runaway loop
+      // and drop it after about 16 invocations. It is bounded: every continuation plans a part of
+      // a shrinking range, one at a time (the reserved concurrency of 1).
+      recursiveLoop: lambda.RecursiveLoop.ALLOW,
+    },
   });
-  const logGroup = new logs.LogGroup(scope, "LogGroup", {
+
+  const worker = buildFunction(scope, shared, {
+    name: "Worker",
+    entry: "worker-handler.ts",
+    description: "Archives the MongoDB Atlas Stream Processing audit log windows of the queue into S3",
+    roleDescription: "Atlas audit archiver worker: reads the Atlas secret, writes the archive prefix",
+    memorySize: settings.memorySize,
+    timeout: settings.timeout,
+    environment: {
+      [env.secretArn]: deps.secret.secretArn,
+      ...common,
+      [env.maxReceiveCount]: String(settings.maxReceiveCount),
+    },
+    // Invoked by its event source only: no asynchronous invocation to configure.
+    invocation: {},
+  });
+  worker.function.addEventSource(
+    new eventSources.SqsEventSource(deps.queue, {
+      batchSize: settings.batchSize,
+      maxConcurrency: settings.workerConcurrency,
+      reportBatchItemFailures: true,
+    }),
+  );
+  return { planner, worker, ...(securityGroup ? { securityGroup } : {}) };
+}
+
+/** One function with its role and log group: what both share, and what `spec` sets apart. */
+function buildFunction(
+  scope: Construct,
+  shared: SharedFunctionSettings,
+  spec: FunctionSpec,
+): ArchiverFunction {
+  const { settings } = shared;
+  const role = new iam.Role(scope, `${spec.name}Role`, {
+    assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+    description: spec.roleDescription,
+  });
+  const logGroup = new logs.LogGroup(scope, `${spec.name}LogGroup`, {
     retention: settings.logRetention,
     removalPolicy: RemovalPolicy.RETAIN,
   });
   const vpc = settings.vpc;
   if (vpc) allowVpcNetworking(role);
-  const securityGroup = vpc && !settings.securityGroups ? buildSecurityGroup(scope, vpc) : undefined;
-  const securityGroups = settings.securityGroups ?? (securityGroup ? [securityGroup] : []);
-
-  const fn = new nodejs.NodejsFunction(scope, "Function", {
-    description: "Archives MongoDB Atlas Stream Processing audit logs into S3",
-    entry: join(PROJECT_ROOT, "lambda", "handler.ts"),
+  const fn = new nodejs.NodejsFunction(scope, `${spec.name}Function`, {
+    description: spec.description,
+    entry: join(PROJECT_ROOT, "lambda", spec.entry),
     handler: "handler",
     projectRoot: PROJECT_ROOT,
     depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
-    memorySize: settings.memorySize,
-    timeout: settings.timeout,
-    reservedConcurrentExecutions: 1,
+    memorySize: spec.memorySize,
+    timeout: spec.timeout,
     role,
     logGroup,
     loggingFormat: lambda.LoggingFormat.JSON,
-    retryAttempts: 0,
-    maxEventAge: ARCHIVER_DEFAULTS.maxEventAge,
-    onFailure: new destinations.SqsDestination(deps.failedRunsQueue),
-    environment: {
-      [HANDLER_ENVIRONMENT.secretArn]: deps.secret.secretArn,
-      [HANDLER_ENVIRONMENT.bucket]: deps.bucket.bucketName,
-      [HANDLER_ENVIRONMENT.metricsNamespace]: settings.metricsNamespace,
-      [HANDLER_ENVIRONMENT.runIntervalMinutes]: String(settings.runIntervalMinutes),
-    },
-    bundling: bundlingOptions(writeBundleFiles(scope, settings.config)),
-    ...(vpc ? { vpc, vpcSubnets: settings.vpcSubnets, securityGroups: [...securityGroups] } : {}),
+    environment: { ...spec.environment },
+    bundling: bundlingOptions(shared.bundleFiles),
+    ...(vpc ? { vpc, vpcSubnets: settings.vpcSubnets, securityGroups: [...shared.securityGroups] } : {}),
+    ...spec.invocation,
   });
-  return { function: fn, role, logGroup, ...(securityGroup ? { securityGroup } : {}) };
+  return { function: fn, role, logGroup };
 }
 
 function buildSecurityGroup(scope: Construct, vpc: ec2.IVpc): ec2.SecurityGroup {
   const group = new ec2.SecurityGroup(scope, "SecurityGroup", {
     vpc,
-    description: "Atlas audit archiver: outbound HTTPS only (Atlas, S3, Secrets Manager)",
+    description: "Atlas audit archiver: outbound HTTPS only (Atlas, S3, SQS, Secrets Manager, Lambda)",
     allowAllOutbound: false,
   });
   group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), "HTTPS to Atlas and AWS APIs");
@@ -120,7 +218,7 @@ function bundlingOptions(files: Readonly<Record<string, string>>): nodejs.Bundli
   return {
     forceDockerBundling: false,
     format: nodejs.OutputFormat.CJS,
-    // Keep in step with the function's runtime (NODEJS_24_X).
+    // Keep in step with the functions' runtime (NODEJS_24_X).
     target: "node24",
     minify: true,
     // Error classes set `name` from their constructor: keep class names through minification.

@@ -1,28 +1,37 @@
 /**
- * The function role's permissions, every statement explicit and least privilege, with the cdk-nag
- * acknowledgements of the two wildcards that remain.
+ * The functions' permissions, the planner's and the worker's apart, every statement explicit (with
+ * a Sid) and least privilege, with the cdk-nag acknowledgements of the two wildcards that remain.
  */
 import { Aws, Stack, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 
-/** What the function may touch. */
+/** What both functions may touch. */
 export interface RunResources {
+  /** The function's own log group. */
   readonly logGroup: logs.ILogGroup;
   readonly bucket: s3.IBucket;
   /** The archive prefix: `""` or segments ending in `/`. */
   readonly prefix: string;
-  readonly secret: secretsmanager.ISecret;
+  /** The window queue. */
+  readonly queue: sqs.IQueue;
   /** The archive's KMS key, when it uses one. */
   readonly encryptionKey?: kms.IKey;
-  /** The secret's customer-managed KMS key, when it has one. */
-  readonly secretEncryptionKey?: kms.IKey;
   /** Whether the function runs in a VPC (its role then has {@link allowVpcNetworking}). */
   readonly inVpc: boolean;
+}
+
+/** What the worker may touch besides. */
+export interface WorkerResources extends RunResources {
+  readonly secret: secretsmanager.ISecret;
+  /** The secret's customer-managed KMS key, when it has one. */
+  readonly secretEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -48,15 +57,104 @@ export function allowVpcNetworking(role: iam.Role): void {
 }
 
 /**
- * Lets `role` write its logs, list the archive prefix, write, read and abort uploads below it (never
- * delete), read the secret, and use the archive's and the secret's keys only through their services.
+ * Lets the planner's `role` write its logs, list the archive prefix and read (head) the objects
+ * below it, decrypt them through S3 (a read-back of an object whose store reports no checksum),
+ * send window messages to the queue, and invoke `planner` (itself) to continue a long backfill.
+ * No secret, no write, no delete.
  */
-export function grantRunPermissions(scope: Construct, role: iam.Role, run: RunResources): void {
+export function grantPlannerPermissions(
+  scope: Construct,
+  role: iam.Role,
+  planner: lambda.IFunction,
+  run: RunResources,
+): void {
   const objects = run.bucket.arnForObjects(`${run.prefix}*`);
-  const viaService = (service: string) => ({
-    StringEquals: { "kms:ViaService": `${service}.${Aws.REGION}.amazonaws.com` },
+  const statements: (iam.PolicyStatementProps | undefined)[] = [
+    ...prefixStatements(run),
+    { sid: "ReadArchivePrefix", actions: ["s3:GetObject"], resources: [objects] },
+    run.encryptionKey && {
+      sid: "ReadArchiveKey",
+      actions: ["kms:Decrypt"],
+      resources: [run.encryptionKey.keyArn],
+      conditions: viaService("s3"),
+    },
+    // SendMessageBatch is authorized as sqs:SendMessage.
+    { sid: "EnqueueWindows", actions: ["sqs:SendMessage"], resources: [run.queue.queueArn] },
+  ];
+  addStatements(role, statements);
+  // In a policy of its own, which the function does not depend on: in the role's default policy,
+  // which the function depends on (so that its role can act when it is created), the function's
+  // own ARN would make a cycle (function -> default policy -> function). The planner invokes
+  // itself only to continue a backfill, long after the deploy has attached this policy.
+  new iam.Policy(scope, "PlannerSelfInvokePolicy", {
+    roles: [role],
+    statements: [
+      new iam.PolicyStatement({
+        sid: "ContinueBackfill",
+        actions: ["lambda:InvokeFunction"],
+        resources: [planner.functionArn],
+      }),
+    ],
   });
-  const statements: iam.PolicyStatementProps[] = [
+  acknowledgeWildcards(
+    scope,
+    role,
+    objects,
+    "Objects are only read (HeadObject, and a read-back) under the archive prefix; the wildcard covers the " +
+      "object keys below it (one per workspace and window), which cannot be listed in advance.",
+    run.inVpc,
+  );
+}
+
+/**
+ * Lets the worker's `role` write its logs, list the archive prefix, write, read and abort uploads
+ * below it (never delete), read the secret, use the archive's and the secret's keys only through
+ * their services, and delay window messages (their visibility). Its SQS event source adds what it
+ * needs to receive and delete the queue's messages; it may send none.
+ */
+export function grantWorkerPermissions(scope: Construct, role: iam.Role, run: WorkerResources): void {
+  const objects = run.bucket.arnForObjects(`${run.prefix}*`);
+  const statements: (iam.PolicyStatementProps | undefined)[] = [
+    ...prefixStatements(run),
+    {
+      sid: "WriteArchivePrefix",
+      actions: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+      resources: [objects],
+    },
+    {
+      sid: "ReadAtlasSecret",
+      actions: ["secretsmanager:GetSecretValue"],
+      resources: [secretArnForPolicies(run.secret)],
+    },
+    run.encryptionKey && {
+      sid: "UseArchiveKey",
+      actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+      resources: [run.encryptionKey.keyArn],
+      conditions: viaService("s3"),
+    },
+    run.secretEncryptionKey && {
+      sid: "DecryptAtlasSecret",
+      actions: ["kms:Decrypt"],
+      resources: [run.secretEncryptionKey.keyArn],
+      conditions: viaService("secretsmanager"),
+    },
+    // A rate-limited window's message comes back after Atlas's Retry-After.
+    { sid: "DelayWindowMessages", actions: ["sqs:ChangeMessageVisibility"], resources: [run.queue.queueArn] },
+  ];
+  addStatements(role, statements);
+  acknowledgeWildcards(
+    scope,
+    role,
+    objects,
+    "Objects are written under the archive prefix only; the wildcard covers the object keys below it (one " +
+      "per workspace and window), which cannot be listed in advance.",
+    run.inVpc,
+  );
+}
+
+/** What both functions have: their own log group, and the listing of the archive prefix. */
+function prefixStatements(run: RunResources): iam.PolicyStatementProps[] {
+  return [
     {
       sid: "WriteLogs",
       actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -68,46 +166,38 @@ export function grantRunPermissions(scope: Construct, role: iam.Role, run: RunRe
       resources: [run.bucket.bucketArn],
       ...(run.prefix ? { conditions: { StringLike: { "s3:prefix": [`${run.prefix}*`] } } } : {}),
     },
-    {
-      sid: "WriteArchivePrefix",
-      actions: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
-      resources: [objects],
-    },
-    {
-      sid: "ReadAtlasSecret",
-      actions: ["secretsmanager:GetSecretValue"],
-      resources: [secretArnForPolicies(run.secret)],
-    },
   ];
-  if (run.encryptionKey) {
-    const resources = [run.encryptionKey.keyArn];
-    statements.push({
-      sid: "UseArchiveKey",
-      actions: ["kms:GenerateDataKey", "kms:Decrypt"],
-      resources,
-      conditions: viaService("s3"),
-    });
-  }
-  if (run.secretEncryptionKey) {
-    const resources = [run.secretEncryptionKey.keyArn];
-    statements.push({
-      sid: "DecryptAtlasSecret",
-      actions: ["kms:Decrypt"],
-      resources,
-      conditions: viaService("secretsmanager"),
-    });
-  }
-  for (const statement of statements) role.addToPolicy(new iam.PolicyStatement(statement));
+}
 
+/** A KMS key used only through `service` in this region. */
+function viaService(service: string): Record<string, unknown> {
+  return { StringEquals: { "kms:ViaService": `${service}.${Aws.REGION}.amazonaws.com` } };
+}
+
+function addStatements(role: iam.Role, statements: readonly (iam.PolicyStatementProps | undefined)[]): void {
+  for (const statement of statements) {
+    if (statement) role.addToPolicy(new iam.PolicyStatement(statement));
+  }
+}
+
+/**
+ * The cdk-nag acknowledgements of the two wildcards of the role's default policy: the objects
+ * below the archive prefix, and (in a VPC) the network-interface actions on `*`.
+ */
+function acknowledgeWildcards(
+  scope: Construct,
+  role: iam.Role,
+  objects: string,
+  objectsReason: string,
+  inVpc: boolean,
+): void {
   const policy = role.node.tryFindChild("DefaultPolicy");
   if (!policy) return;
   Validations.of(policy).acknowledge({
     id: `AwsSolutions-IAM5[Resource::${nagResource(scope, objects)}]`,
-    reason:
-      "Objects are written under the archive prefix only; the wildcard covers the object keys below it (one " +
-      "per workspace and window), which cannot be listed in advance.",
+    reason: objectsReason,
   });
-  if (run.inVpc) {
+  if (inVpc) {
     Validations.of(policy).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",
       reason:

@@ -1,4 +1,4 @@
-/** When the function runs, and where a run that failed is recorded. */
+/** When the planner runs, and where a run that failed is recorded. */
 import { Duration, Validations } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
@@ -7,7 +7,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { ARCHIVER_DEFAULTS } from "../defaults";
 
-/** The encrypted, TLS-only queue of failed runs: function errors, dropped and undeliverable events. */
+/** The encrypted, TLS-only queue of failed runs: planner errors, dropped and undeliverable events. */
 export function buildFailedRunsQueue(scope: Construct): sqs.Queue {
   const queue = new sqs.Queue(scope, "FailedRuns", {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -17,13 +17,13 @@ export function buildFailedRunsQueue(scope: Construct): sqs.Queue {
   Validations.of(queue).acknowledge({
     id: "AwsSolutions-SQS3",
     reason:
-      "This queue is itself the dead-letter destination of the function's failed async invocations and of " +
+      "This queue is itself the dead-letter destination of the planner's failed async invocations and of " +
       "undeliverable schedule events; a dead-letter queue of the dead-letter queue would add nothing.",
   });
   return queue;
 }
 
-/** The EventBridge rule that runs `fn` on `schedule`, sending undeliverable events to `failedRuns`. */
+/** The EventBridge rule that runs the planner `fn` on `schedule`, sending undeliverable events to `failedRuns`. */
 export function buildSchedule(
   scope: Construct,
   schedule: string,
@@ -35,7 +35,7 @@ export function buildSchedule(
     schedule: events.Schedule.expression(schedule),
     targets: [
       new targets.LambdaFunction(fn, {
-        // Delivery retries only hand the event to Lambda's queue again; they never overlap runs.
+        // Delivery retries only hand the event to Lambda's queue again; they never overlap plans.
         retryAttempts: 2,
         maxEventAge: Duration.hours(1),
         deadLetterQueue: failedRuns,

@@ -60,7 +60,7 @@ const BAD_FILE = JSON.stringify({
 });
 
 describe("the CDK app, as the CDK CLI runs it", () => {
-  it("synthesizes offline with npx cdk synth, bundling the parameter file with the handler", async () => {
+  it("synthesizes offline with npx cdk synth, bundling the parameter file with each handler", async () => {
     const out = join(tempDir(), "cdk.out");
     await run(
       "npx",
@@ -68,21 +68,26 @@ describe("the CDK app, as the CDK CLI runs it", () => {
       { cwd: ROOT, env: offlineEnv(), timeout: 90_000 },
     );
     const template = JSON.parse(readFileSync(join(out, "AtlasAuditArchiver.template.json"), "utf8"));
-    const fn = Object.values(template.Resources as Record<string, TemplateResource & { Type: string }>).find(
-      (r) => r.Type === "AWS::Lambda::Function",
-    );
-    expect(fn?.Properties.Runtime).toBe("nodejs24.x");
-    const asset = join(out, `asset.${String(fn?.Properties.Code.S3Key).replace(/\.zip$/, "")}`);
-    expect(readdirSync(asset).sort()).toEqual([
-      "archiver-config.json",
-      "index.js",
-      "index.js.map",
-      "package.json",
+    const fns = Object.entries(
+      template.Resources as Record<string, TemplateResource & { Type: string }>,
+    ).filter(([, r]) => r.Type === "AWS::Lambda::Function");
+    expect(fns.map(([id]) => id.replace(/[0-9A-F]{8}$/, "")).sort()).toEqual([
+      "ArchiverPlannerFunction",
+      "ArchiverWorkerFunction",
     ]);
-    const bundled = join(asset, "archiver-config.json");
-    expect(parseBundledConfig(readFileSync(bundled, "utf8"), bundled)).toEqual(
-      await loadConfig(join(ROOT, EXAMPLE_CONFIG_PATH)),
-    );
+    const expected = await loadConfig(join(ROOT, EXAMPLE_CONFIG_PATH));
+    for (const [, fn] of fns) {
+      expect(fn.Properties.Runtime).toBe("nodejs24.x");
+      const asset = join(out, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, "")}`);
+      expect(readdirSync(asset).sort()).toEqual([
+        "archiver-config.json",
+        "index.js",
+        "index.js.map",
+        "package.json",
+      ]);
+      const bundled = join(asset, "archiver-config.json");
+      expect(parseBundledConfig(readFileSync(bundled, "utf8"), bundled)).toEqual(expected);
+    }
   }, 120_000);
 
   it("fails with exit code 1 and exactly the parameter file's message, without a stack trace", async () => {
@@ -124,6 +129,10 @@ describe("createApp", () => {
         transitionStorageClass: "STANDARD_IA",
         expireAfterDays: 3650,
         serverAccessLogs: "false",
+        workerConcurrency: "25",
+        lanesPerProject: "3",
+        batchSize: "5",
+        maxReceiveCount: 20,
       }),
       cwd: ROOT,
     });
@@ -140,6 +149,10 @@ describe("createApp", () => {
       transition: { storageClass: s3.StorageClass.INFREQUENT_ACCESS, afterDays: 30 },
       expireAfterDays: 3650,
       serverAccessLogs: false,
+      workerConcurrency: 25,
+      lanesPerProject: 3,
+      batchSize: 5,
+      maxReceiveCount: 20,
     });
     expect(stack.archiver.settings.timeout.toMinutes()).toBe(10);
   });
@@ -219,6 +232,10 @@ describe("createApp", () => {
     ],
     [{ timeoutMinutes: "1.01" }, /^-c timeoutMinutes=1.01: must be 1 to 15 minutes, in whole seconds/],
     [{ alarmEmail: "ops" }, /^-c alarmEmail=ops: must be an email address/],
+    [{ workerConcurrency: "1" }, /^-c workerConcurrency=1: must be a whole number from 2 to 1000$/],
+    [{ lanesPerProject: "x" }, /^-c lanesPerProject=x: must be a whole number from 1 to 64$/],
+    [{ batchSize: "11" }, /^-c batchSize=11: must be a whole number from 1 to 10$/],
+    [{ maxReceiveCount: "0" }, /^-c maxReceiveCount=0: must be a whole number from 1 to 1000$/],
     [{ athenaDatabaseName: "Audit" }, /^-c athenaDatabaseName=Audit: must be 1 to 255 lowercase letters/],
     [
       { secretArn: "atlas/audit-archiver" },

@@ -1,14 +1,23 @@
-import { Token } from "aws-cdk-lib";
+import { type CfnElement, Token } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import type * as s3 from "aws-cdk-lib/aws-s3";
+import type { Construct } from "constructs";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   AtlasAuditArchiverStack,
   type AtlasAuditArchiverStackProps,
 } from "../../lib/atlas-audit-archiver-stack";
 import { DeploymentError } from "../../lib/errors";
-import { NO_BUNDLING, onlyResource, policyStatements, TestApps, testConfig } from "./support";
+import {
+  bundledFunction,
+  NO_BUNDLING,
+  PLANNER,
+  policyStatements,
+  TestApps,
+  testConfig,
+  WORKER,
+} from "./support";
 
 const apps = new TestApps();
 afterAll(() => apps.cleanup());
@@ -48,12 +57,28 @@ describe("AtlasAuditArchiverStack", () => {
         "AthenaTableName",
         "AthenaWorkGroupName",
         "BucketName",
+        "DeadLetterQueueUrl",
         "FailedRunsQueueUrl",
-        "FunctionName",
-        "LogGroupName",
+        "PlannerFunctionName",
+        "PlannerLogGroupName",
+        "QueueUrl",
         "SecretArn",
+        "WorkerFunctionName",
+        "WorkerLogGroupName",
       ].sort(),
     );
+    const a = stack.archiver;
+    const ref = (construct: Construct) => ({
+      Ref: stack.getLogicalId(construct.node.defaultChild as CfnElement),
+    });
+    expect(outputs.PlannerFunctionName?.Value).toEqual(ref(a.plannerFunction));
+    expect(outputs.PlannerFunctionName?.Description).toMatch(/backfill/);
+    expect(outputs.WorkerFunctionName?.Value).toEqual(ref(a.workerFunction));
+    expect(outputs.PlannerLogGroupName?.Value).toEqual(ref(a.plannerLogGroup));
+    expect(outputs.WorkerLogGroupName?.Value).toEqual(ref(a.workerLogGroup));
+    expect(outputs.QueueUrl?.Value).toEqual(ref(a.queue));
+    expect(outputs.DeadLetterQueueUrl?.Value).toEqual(ref(a.deadLetterQueue));
+    expect(outputs.FailedRunsQueueUrl?.Value).toEqual(ref(a.failedRunsQueue));
     expect(outputs.ArchivePrefix?.Value).toBe("atlas/stream-audit/");
     expect(outputs.BucketName?.Value).toEqual({
       Ref: stack.getLogicalId(stack.archiver.bucket.node.defaultChild as s3.CfnBucket),
@@ -65,27 +90,33 @@ describe("AtlasAuditArchiverStack", () => {
     const alarmRefs = stack.archiver.alarms.map((alarm) => ({
       Ref: stack.getLogicalId(alarm.node.defaultChild as cloudwatch.CfnAlarm),
     }));
-    expect(alarmRefs).toHaveLength(7);
+    expect(alarmRefs).toHaveLength(8);
+    expect(alarmRefs).toContainEqual({
+      Ref: stack.getLogicalId(stack.archiver.deadLettersAlarm.node.defaultChild as cloudwatch.CfnAlarm),
+    });
     expect(template.findOutputs("AlarmNames").AlarmNames?.Value).toEqual({ "Fn::Join": [" ", alarmRefs] });
   });
 
   it("imports the Atlas secret by name", () => {
     const { template } = stackWith({ secretName: "atlas/audit-archiver" });
     template.resourceCountIs("AWS::SecretsManager::Secret", 0);
-    const read = policyStatements(template).find((s) => s.Sid === "ReadAtlasSecret");
+    const read = policyStatements(template, WORKER.role).find((s) => s.Sid === "ReadAtlasSecret");
     expect(JSON.stringify(read?.Resource)).toContain(":secret:atlas/audit-archiver-??????");
+    // The planner has no access to the secret at all.
+    expect(JSON.stringify(policyStatements(template, PLANNER.role))).not.toContain("secret");
   });
 
   it("imports the Atlas secret by its complete ARN, with the key that encrypts it", () => {
     const keyArn = "arn:aws:kms:eu-west-1:123456789012:key/secret-key";
     const { template } = stackWith({ secretArn: SECRET_ARN, secretKmsKeyArn: keyArn });
     template.resourceCountIs("AWS::SecretsManager::Secret", 0);
-    const statements = policyStatements(template);
+    const statements = policyStatements(template, WORKER.role);
     expect(statements.find((s) => s.Sid === "ReadAtlasSecret")?.Resource).toBe(SECRET_ARN);
     expect(statements.find((s) => s.Sid === "DecryptAtlasSecret")?.Resource).toBe(keyArn);
-    template.hasResourceProperties("AWS::Lambda::Function", {
-      Environment: { Variables: Match.objectLike({ ATLAS_SECRET_ARN: SECRET_ARN }) },
-    });
+    expect(JSON.stringify(policyStatements(template, PLANNER.role))).not.toMatch(/secret|secret-key/);
+    const env = (which: string) => bundledFunction(template, which).resource.Properties.Environment.Variables;
+    expect(env(WORKER.function)).toMatchObject({ ATLAS_SECRET_ARN: SECRET_ARN });
+    expect(env(PLANNER.function).ATLAS_SECRET_ARN).toBeUndefined();
   });
 
   it("refuses a partial secret ARN and a secret given twice", () => {
@@ -107,10 +138,15 @@ describe("AtlasAuditArchiverStack", () => {
     expect(Object.keys(template.findResources("AWS::S3::Bucket"))).toEqual([
       expect.stringMatching(/^ArchiverAthenaQueryResults/),
     ]);
-    expect(policyStatements(template).find((s) => s.Sid === "UseArchiveKey")?.Resource).toBe(keyArn);
+    expect(policyStatements(template, WORKER.role).find((s) => s.Sid === "UseArchiveKey")?.Resource).toBe(
+      keyArn,
+    );
+    expect(policyStatements(template, PLANNER.role).find((s) => s.Sid === "ReadArchiveKey")?.Resource).toBe(
+      keyArn,
+    );
   });
 
-  it("creates a VPC whose single NAT gateway uses the given Elastic IP, with flow logs, and runs the function in it", () => {
+  it("creates a VPC whose single NAT gateway uses the given Elastic IP, with flow logs, and runs both functions in it", () => {
     const { template, stack } = stackWith({ egressEipAllocationId: "eipalloc-0123456789abcdef0" });
     template.resourceCountIs("AWS::EC2::NatGateway", 1);
     template.hasResourceProperties("AWS::EC2::NatGateway", { AllocationId: "eipalloc-0123456789abcdef0" });
@@ -125,8 +161,10 @@ describe("AtlasAuditArchiverStack", () => {
       }),
     ).map((id) => ({ Ref: id }));
     expect(privateSubnets).toHaveLength(2);
-    const fn = onlyResource(template, "AWS::Lambda::Function", { Properties: { Handler: "index.handler" } });
-    expect(fn.resource.Properties.VpcConfig.SubnetIds).toEqual(expect.arrayContaining(privateSubnets));
+    for (const which of [PLANNER.function, WORKER.function]) {
+      const fn = bundledFunction(template, which);
+      expect(fn.resource.Properties.VpcConfig.SubnetIds).toEqual(expect.arrayContaining(privateSubnets));
+    }
     expect(stack.vpc).toBeDefined();
   });
 
@@ -140,7 +178,14 @@ describe("AtlasAuditArchiverStack", () => {
   });
 
   it("passes the other settings to the construct", () => {
-    const { stack } = stackWith({ archiver: { memorySize: 2048, alarmEmail: "ops@example.com" } });
-    expect(stack.archiver.settings).toMatchObject({ memorySize: 2048, alarmEmail: "ops@example.com" });
+    const { stack } = stackWith({
+      archiver: { memorySize: 2048, alarmEmail: "ops@example.com", workerConcurrency: 20, batchSize: 5 },
+    });
+    expect(stack.archiver.settings).toMatchObject({
+      memorySize: 2048,
+      alarmEmail: "ops@example.com",
+      workerConcurrency: 20,
+      batchSize: 5,
+    });
   });
 });

@@ -1,14 +1,16 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { type App, Duration, Stack } from "aws-cdk-lib";
+import { type App, type CfnElement, Duration, Stack } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
+import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sns from "aws-cdk-lib/aws-sns";
+import type { Construct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ArchiverConfig,
@@ -19,18 +21,22 @@ import {
 import { AtlasAuditArchiver, type AtlasAuditArchiverProps } from "../../lib";
 import {
   bundledFile,
+  bundledFunction,
   byStatement,
   functionAssetHash,
   manyWorkspaces,
   NO_BUNDLING,
   normalizeStatement,
   onlyResource,
+  PLANNER,
   policyStatements,
   ROOT,
+  resourceById,
   resources,
   type TemplateResource,
   TestApps,
   testConfig,
+  WORKER,
 } from "./support";
 
 const apps = new TestApps();
@@ -58,6 +64,7 @@ function synth(
 
 const getAtt = (id: string, attribute = "Arn") => ({ "Fn::GetAtt": [id, attribute] });
 const join_ = (...parts: unknown[]) => ({ "Fn::Join": ["", parts] });
+const byRef = (a: { Ref: string }, b: { Ref: string }) => a.Ref.localeCompare(b.Ref);
 
 function archiveBucketId(template: Template): string {
   return onlyResource(template, "AWS::S3::Bucket", {
@@ -78,53 +85,78 @@ describe("AtlasAuditArchiver with its defaults", () => {
     s = synth({ config }, { bundle: true });
     bucketId = archiveBucketId(s.template);
   });
+  const id = (prefix: string, type: string) => resourceById(s.template, type, prefix).id;
 
-  it("runs the bundled handler on Node.js 24, arm64, 1,024 MB, 15 minutes, never more than one at a time", () => {
-    s.template.hasResourceProperties("AWS::Lambda::Function", {
+  it("runs the bundled planner and worker on Node.js 24, arm64, 1,024 MB, 15 minutes, the planner one at a time", () => {
+    const common = {
       Runtime: "nodejs24.x",
       Architectures: ["arm64"],
       Handler: "index.handler",
       MemorySize: 1024,
       Timeout: 900,
+    };
+    const planner = bundledFunction(s.template, PLANNER.function).resource.Properties;
+    expect(planner).toMatchObject({
+      ...common,
       ReservedConcurrentExecutions: 1,
-      LoggingConfig: {
-        LogFormat: "JSON",
-        LogGroup: { Ref: onlyResource(s.template, "AWS::Logs::LogGroup").id },
-      },
+      LoggingConfig: { LogFormat: "JSON", LogGroup: { Ref: id(PLANNER.logGroup, "AWS::Logs::LogGroup") } },
     });
+    const worker = bundledFunction(s.template, WORKER.function).resource.Properties;
+    expect(worker).toMatchObject({
+      ...common,
+      LoggingConfig: { LogFormat: "JSON", LogGroup: { Ref: id(WORKER.logGroup, "AWS::Logs::LogGroup") } },
+    });
+    // The workers' concurrency is the event source's maximum concurrency, nothing is reserved.
+    expect(worker.ReservedConcurrentExecutions).toBeUndefined();
+    // A backfill's chain of self-invocations is intended; the worker keeps Lambda's loop detection.
+    expect(planner.RecursiveLoop).toBe("Allow");
+    expect(worker.RecursiveLoop).toBeUndefined();
+    expect(worker.Description).toMatch(/into S3/);
+    expect(planner.Description).toMatch(/window queue/);
   });
 
-  it("passes the secret's ARN, the bucket name, the metrics namespace and the run interval, never a secret value", () => {
-    const { resource } = onlyResource(s.template, "AWS::Lambda::Function");
-    const secretId = onlyResource(s.template, "AWS::SecretsManager::Secret").id;
-    expect(resource.Properties.Environment.Variables).toEqual({
-      ATLAS_SECRET_ARN: { Ref: secretId },
+  it("passes each function only its own settings: the secret's ARN (never its value) to the worker alone", () => {
+    const queueRef = { Ref: id("ArchiverWindowQueue", "AWS::SQS::Queue") };
+    const planner = bundledFunction(s.template, PLANNER.function).resource;
+    expect(planner.Properties.Environment.Variables).toEqual({
       ARCHIVE_BUCKET: { Ref: bucketId },
       METRICS_NAMESPACE: "AtlasAuditArchiver",
+      QUEUE_URL: queueRef,
+      LANES_PER_PROJECT: "2",
       RUN_INTERVAL_MINUTES: "60",
     });
-    expect(JSON.stringify(resource.Properties)).not.toMatch(
-      /resolve:secretsmanager|SecretString|clientSecret/,
+    const worker = bundledFunction(s.template, WORKER.function).resource;
+    expect(worker.Properties.Environment.Variables).toEqual({
+      ATLAS_SECRET_ARN: { Ref: onlyResource(s.template, "AWS::SecretsManager::Secret").id },
+      ARCHIVE_BUCKET: { Ref: bucketId },
+      METRICS_NAMESPACE: "AtlasAuditArchiver",
+      QUEUE_URL: queueRef,
+      MAX_RECEIVE_COUNT: "10",
+    });
+    for (const fn of [planner, worker]) {
+      expect(JSON.stringify(fn.Properties)).not.toMatch(/resolve:secretsmanager|SecretString|clientSecret/);
+    }
+  });
+
+  it("bundles the validated parameter file as archiver-config.json beside each minified CJS handler", () => {
+    for (const which of [PLANNER.function, WORKER.function]) {
+      const bundled = bundledFile(s.app, s.template, BUNDLED_CONFIG_FILE, which);
+      expect(parseBundledConfig(bundled, BUNDLED_CONFIG_FILE)).toEqual(config);
+      const handler = bundledFile(s.app, s.template, "index.js", which);
+      expect(handler).toMatch(/module\.exports/);
+      // Minified: the code is packed into very long lines.
+      expect(Math.max(...handler.split("\n").map((line) => line.length))).toBeGreaterThan(10_000);
+      expect(bundledFile(s.app, s.template, "index.js.map", which)).toContain('"mappings"');
+      // The parameter file travels in the bundle, not in the environment.
+      expect(JSON.stringify(bundledFunction(s.template, which).resource)).not.toContain("billing");
+    }
+    // Two handlers, two bundles.
+    expect(functionAssetHash(s.template, PLANNER.function)).not.toBe(
+      functionAssetHash(s.template, WORKER.function),
     );
   });
 
-  it("bundles the validated parameter file as archiver-config.json beside the minified CJS handler", () => {
-    const bundled = bundledFile(s.app, s.template, BUNDLED_CONFIG_FILE);
-    expect(parseBundledConfig(bundled, BUNDLED_CONFIG_FILE)).toEqual(config);
-    const handler = bundledFile(s.app, s.template, "index.js");
-    expect(handler).toMatch(/module\.exports/);
-    // Minified: the code is packed into very long lines.
-    expect(Math.max(...handler.split("\n").map((line) => line.length))).toBeGreaterThan(10_000);
-    expect(bundledFile(s.app, s.template, "index.js.map")).toContain('"mappings"');
-    // The parameter file travels in the bundle, not in the environment.
-    expect(JSON.stringify(onlyResource(s.template, "AWS::Lambda::Function").resource)).not.toContain(
-      "billing",
-    );
-  });
-
-  it("leaves zod and undici's fetch, WebSocket and mock agents out of the handler bundle, under 1 MB", () => {
-    const handler = bundledFile(s.app, s.template, "index.js");
-    expect(Buffer.byteLength(handler)).toBeLessThan(1_000_000);
+  it("leaves zod and undici's fetch, WebSocket and mock agents out of the handler bundles, under 1 MB", () => {
     // A string literal of each module that must stay out; each is checked to be in that module.
     const absent = [
       ["zod/v4/core/errors.js", "$ZodError"],
@@ -135,71 +167,179 @@ describe("AtlasAuditArchiver with its defaults", () => {
     for (const [file, marker] of absent) {
       expect(readFileSync(join(ROOT, "node_modules", file as string), "utf8")).toContain(marker);
     }
-    expect(absent.filter(([, marker]) => handler.includes(marker as string))).toEqual([]);
-    // What the handler does use is there: undici's Agent and HTTP/1.1 client, the S3 client.
-    expect(handler).toContain("UND_ERR_CONNECT_TIMEOUT");
-    expect(handler).toContain('"PutObject"');
+    const planner = bundledFile(s.app, s.template, "index.js", PLANNER.function);
+    const worker = bundledFile(s.app, s.template, "index.js", WORKER.function);
+    for (const handler of [planner, worker]) {
+      expect(Buffer.byteLength(handler)).toBeLessThan(1_000_000);
+      expect(absent.filter(([, marker]) => handler.includes(marker as string))).toEqual([]);
+    }
+    // What the worker does use is there: undici's Agent and HTTP/1.1 client, the S3 client.
+    expect(worker).toContain("UND_ERR_CONNECT_TIMEOUT");
+    expect(worker).toContain('"PutObject"');
+    // The planner sends messages, and has no way to read the secret.
+    expect(planner).toContain('"SendMessageBatch"');
+    expect(planner).not.toContain("GetSecretValue");
   });
 
-  it("loads as CommonJS exporting handler, even inside this ESM repository", () => {
-    const bundle = join(s.app.outdir, `asset.${functionAssetHash(s.template)}`);
-    expect(JSON.parse(readFileSync(join(bundle, "package.json"), "utf8"))).toEqual({ type: "commonjs" });
-    const loaded = createRequire(import.meta.url)(join(bundle, "index.js")) as Record<string, unknown>;
-    expect(typeof loaded.handler).toBe("function");
+  it("loads each bundle as CommonJS exporting handler, even inside this ESM repository", () => {
+    for (const which of [PLANNER.function, WORKER.function]) {
+      const bundle = join(s.app.outdir, `asset.${functionAssetHash(s.template, which)}`);
+      expect(JSON.parse(readFileSync(join(bundle, "package.json"), "utf8"))).toEqual({ type: "commonjs" });
+      const loaded = createRequire(import.meta.url)(join(bundle, "index.js")) as Record<string, unknown>;
+      expect(typeof loaded.handler).toBe("function");
+    }
   });
 
-  it("keeps the function's JSON logs for one year in its own log group", () => {
-    s.template.hasResource("AWS::Logs::LogGroup", {
-      Properties: { RetentionInDays: 365 },
-      DeletionPolicy: "Retain",
-    });
+  it("keeps each function's JSON logs for one year in its own log group", () => {
+    for (const logGroup of [PLANNER.logGroup, WORKER.logGroup]) {
+      const { resource } = resourceById(s.template, "AWS::Logs::LogGroup", logGroup);
+      expect(resource.Properties).toEqual({ RetentionInDays: 365 });
+      expect(resource.DeletionPolicy).toBe("Retain");
+    }
+    s.template.resourceCountIs("AWS::Logs::LogGroup", 2);
   });
 
-  it("runs on the parameter file's schedule, and puts undeliverable events in the failed-runs queue", () => {
-    const fnId = onlyResource(s.template, "AWS::Lambda::Function").id;
-    const queueId = onlyResource(s.template, "AWS::SQS::Queue").id;
+  it("runs the planner on the parameter file's schedule, and puts undeliverable events in the failed-runs queue", () => {
     s.template.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(1 hour)",
       State: "ENABLED",
       Targets: [
         Match.objectLike({
-          Arn: getAtt(fnId),
+          Arn: getAtt(id(PLANNER.function, "AWS::Lambda::Function")),
           RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
-          DeadLetterConfig: { Arn: getAtt(queueId) },
+          DeadLetterConfig: { Arn: getAtt(id("ArchiverFailedRuns", "AWS::SQS::Queue")) },
         }),
       ],
     });
+    s.template.resourceCountIs("AWS::Events::Rule", 1);
   });
 
-  it("never retries a failed run (the next run heals gaps) and records it in an encrypted, TLS-only queue", () => {
-    const queueId = onlyResource(s.template, "AWS::SQS::Queue").id;
-    s.template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
-      MaximumRetryAttempts: 0,
+  it("retries a failed planner run twice, then records it in an encrypted, TLS-only queue", () => {
+    const failedRuns = id("ArchiverFailedRuns", "AWS::SQS::Queue");
+    // The planner's only: the worker is invoked by its event source, never asynchronously.
+    const { resource } = onlyResource(s.template, "AWS::Lambda::EventInvokeConfig");
+    expect(resource.Properties).toEqual({
+      FunctionName: { Ref: id(PLANNER.function, "AWS::Lambda::Function") },
+      Qualifier: "$LATEST",
+      MaximumRetryAttempts: 2,
       MaximumEventAgeInSeconds: 21_600,
-      DestinationConfig: { OnFailure: { Destination: getAtt(queueId) } },
+      DestinationConfig: { OnFailure: { Destination: getAtt(failedRuns) } },
     });
-    s.template.hasResourceProperties("AWS::SQS::Queue", {
+    expect(resourceById(s.template, "AWS::SQS::Queue", failedRuns).resource.Properties).toEqual({
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 1_209_600,
     });
-    s.template.hasResourceProperties("AWS::SQS::QueuePolicy", {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
-        ]),
-      },
+  });
+
+  it("queues windows in a high-throughput FIFO queue, invisible for six worker timeouts, with a FIFO dead-letter queue", () => {
+    const dlq = id("ArchiverDeadLetterQueue", "AWS::SQS::Queue");
+    expect(resourceById(s.template, "AWS::SQS::Queue", "ArchiverWindowQueue").resource.Properties).toEqual({
+      FifoQueue: true,
+      // The planner sets each message's deduplication ID (the window's key).
+      ContentBasedDeduplication: false,
+      DeduplicationScope: "messageGroup",
+      FifoThroughputLimit: "perMessageGroupId",
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+      VisibilityTimeout: 6 * 900,
+      RedrivePolicy: { deadLetterTargetArn: getAtt(dlq), maxReceiveCount: 10 },
+    });
+    expect(resourceById(s.template, "AWS::SQS::Queue", dlq).resource.Properties).toEqual({
+      FifoQueue: true,
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
+    // Every queue refuses requests without TLS.
+    s.template.resourceCountIs("AWS::SQS::Queue", 3);
+    const policies = Object.values(resources(s.template, "AWS::SQS::QueuePolicy"));
+    expect(policies.flatMap((p) => p.Properties.Queues).sort(byRef)).toEqual(
+      Object.keys(resources(s.template, "AWS::SQS::Queue"))
+        .map((queue) => ({ Ref: queue }))
+        .sort(byRef),
+    );
+    for (const policy of policies) {
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      );
+    }
+  });
+
+  it("feeds the worker from the window queue: batches of 10, at most 10 at once, partial batch responses", () => {
+    const { resource } = onlyResource(s.template, "AWS::Lambda::EventSourceMapping");
+    expect(resource.Properties).toEqual({
+      EventSourceArn: getAtt(id("ArchiverWindowQueue", "AWS::SQS::Queue")),
+      FunctionName: { Ref: id(WORKER.function, "AWS::Lambda::Function") },
+      BatchSize: 10,
+      ScalingConfig: { MaximumConcurrency: 10 },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
     });
   });
 
-  it("grants exactly list on the prefix, write/read/abort below it, and the secret: no delete anywhere", () => {
+  it("lets the planner list and read the prefix, send to the window queue and invoke itself: no secret, no write", () => {
     const bucketArn = getAtt(bucketId);
-    expect(policyStatements(s.template)).toEqual(
+    const planner = id(PLANNER.function, "AWS::Lambda::Function");
+    expect(policyStatements(s.template, PLANNER.role)).toEqual(
       [
         {
           Sid: "WriteLogs",
           Effect: "Allow",
           Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-          Resource: getAtt(onlyResource(s.template, "AWS::Logs::LogGroup").id),
+          Resource: getAtt(id(PLANNER.logGroup, "AWS::Logs::LogGroup")),
+        },
+        {
+          Sid: "ListArchivePrefix",
+          Effect: "Allow",
+          Action: ["s3:ListBucket"],
+          Resource: bucketArn,
+          Condition: { StringLike: { "s3:prefix": ["atlas/stream-audit/*"] } },
+        },
+        {
+          Sid: "ReadArchivePrefix",
+          Effect: "Allow",
+          Action: ["s3:GetObject"],
+          Resource: join_(bucketArn, "/atlas/stream-audit/*"),
+        },
+        {
+          Sid: "EnqueueWindows",
+          Effect: "Allow",
+          Action: ["sqs:SendMessage"],
+          Resource: getAtt(id("ArchiverWindowQueue", "AWS::SQS::Queue")),
+        },
+        {
+          Sid: "ContinueBackfill",
+          Effect: "Allow",
+          Action: ["lambda:InvokeFunction"],
+          Resource: getAtt(planner),
+        },
+        {
+          // Added by the on-failure destination.
+          Effect: "Allow",
+          Action: ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+          Resource: getAtt(id("ArchiverFailedRuns", "AWS::SQS::Queue")),
+        },
+      ]
+        .map(normalizeStatement)
+        .sort(byStatement),
+    );
+    // The self-invocation is in a policy of its own, which the function does not wait for: in the
+    // default policy, which it does, its own ARN would be a dependency cycle.
+    const selfInvoke = resourceById(s.template, "AWS::IAM::Policy", "ArchiverPlannerSelfInvokePolicy");
+    expect(selfInvoke.resource.Properties.Roles).toEqual([{ Ref: id(PLANNER.role, "AWS::IAM::Role") }]);
+    const dependsOn = resources(s.template, "AWS::Lambda::Function")[planner]?.DependsOn as string[];
+    expect(dependsOn).toContain(id("ArchiverPlannerRoleDefaultPolicy", "AWS::IAM::Policy"));
+    expect(dependsOn).not.toContain(selfInvoke.id);
+  });
+
+  it("lets the worker list, write, read and abort below the prefix, read the secret and consume the queue: no delete, no send", () => {
+    const bucketArn = getAtt(bucketId);
+    const queueArn = getAtt(id("ArchiverWindowQueue", "AWS::SQS::Queue"));
+    expect(policyStatements(s.template, WORKER.role)).toEqual(
+      [
+        {
+          Sid: "WriteLogs",
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: getAtt(id(WORKER.logGroup, "AWS::Logs::LogGroup")),
         },
         {
           Sid: "ListArchivePrefix",
@@ -221,17 +361,49 @@ describe("AtlasAuditArchiver with its defaults", () => {
           Resource: { Ref: onlyResource(s.template, "AWS::SecretsManager::Secret").id },
         },
         {
-          // Added by the on-failure destination.
+          Sid: "DelayWindowMessages",
           Effect: "Allow",
-          Action: ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
-          Resource: getAtt(onlyResource(s.template, "AWS::SQS::Queue").id),
+          Action: ["sqs:ChangeMessageVisibility"],
+          Resource: queueArn,
+        },
+        {
+          // Added by the SQS event source.
+          Effect: "Allow",
+          Action: [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+            "sqs:ReceiveMessage",
+          ],
+          Resource: queueArn,
         },
       ]
         .map(normalizeStatement)
         .sort(byStatement),
     );
-    const role = onlyResource(s.template, "AWS::IAM::Role").resource;
-    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    for (const role of Object.values(resources(s.template, "AWS::IAM::Role"))) {
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  it("gives no statement anywhere a delete, and sends to the window queue from the planner alone", () => {
+    const every = [PLANNER.role, WORKER.role].flatMap((role) =>
+      policyStatements(s.template, role).map((st): Record<string, unknown> => ({ role, ...st })),
+    );
+    expect(every.filter((st) => (st.Action as string[]).some((a) => /Delete(?!Message$)/.test(a)))).toEqual(
+      [],
+    );
+    const senders = every.filter((st) => (st.Action as string[]).some((a) => a.startsWith("sqs:Send")));
+    expect(senders.map((st) => [st.role, st.Resource])).toEqual(
+      expect.arrayContaining([
+        [PLANNER.role, getAtt(id("ArchiverWindowQueue", "AWS::SQS::Queue"))],
+        [PLANNER.role, getAtt(id("ArchiverFailedRuns", "AWS::SQS::Queue"))],
+      ]),
+    );
+    expect(senders).toHaveLength(2);
+    // Neither may touch the dead-letter queue: SQS moves messages there itself.
+    expect(JSON.stringify(every)).not.toContain(id("ArchiverDeadLetterQueue", "AWS::SQS::Queue"));
   });
 
   it("creates a private, TLS-only, S3-encrypted, versioned archive bucket that survives the stack", () => {
@@ -333,61 +505,70 @@ describe("AtlasAuditArchiver with its defaults", () => {
     });
   });
 
-  it("alarms on errors, failed, invalid and expired windows, backlog, a stopped schedule and failed runs, notifying the topic both ways", () => {
-    const fnId = onlyResource(s.template, "AWS::Lambda::Function").id;
+  it("alarms on errors, failed, invalid and expired windows, an old window, a stopped schedule, failed runs and dead letters, notifying the topic both ways", () => {
+    const fnRef = (which: string) => ({ Ref: id(which, "AWS::Lambda::Function") });
+    const of = (which: string) => [{ Name: "FunctionName", Value: fnRef(which) }];
+    const queueName = (queue: string) => [
+      { Name: "QueueName", Value: getAtt(id(queue, "AWS::SQS::Queue"), "QueueName") },
+    ];
     const topicId = onlyResource(s.template, "AWS::SNS::Topic").id;
-    const fn = [{ Name: "FunctionName", Value: { Ref: fnId } }];
     const notify = { AlarmActions: [{ Ref: topicId }], OKActions: [{ Ref: topicId }] };
-    const alarms = Object.values(s.template.findResources("AWS::CloudWatch::Alarm")).map(
-      (a) => (a as { Properties: Record<string, unknown> }).Properties,
-    );
-    const pick = (metricName: string) => alarms.find((a) => a.MetricName === metricName);
-    expect(alarms).toHaveLength(7);
-    expect(pick("Errors")).toMatchObject({
-      Namespace: "AWS/Lambda",
-      Dimensions: fn,
-      Statistic: "Sum",
-      Period: 7200,
+    const onAny = {
       Threshold: 1,
       ComparisonOperator: "GreaterThanOrEqualToThreshold",
       EvaluationPeriods: 1,
       TreatMissingData: "notBreaching",
       ...notify,
-    });
-    expect(pick("WindowsFailed")).toMatchObject({
+    };
+    const alarm = (name: string) =>
+      resourceById(s.template, "AWS::CloudWatch::Alarm", `Archiver${name}`).resource.Properties;
+    s.template.resourceCountIs("AWS::CloudWatch::Alarm", 8);
+    /** A sum of the planner's and the worker's metric, each summed over two hours. */
+    const sumOfBoth = (namespace: string, metricName: string) => [
+      expect.objectContaining({ Expression: "FILL(planner, 0) + FILL(worker, 0)", ReturnData: true }),
+      ...[
+        ["planner", PLANNER.function],
+        ["worker", WORKER.function],
+      ].map(([metricId, which]) => ({
+        Id: metricId,
+        MetricStat: {
+          Metric: { Namespace: namespace, MetricName: metricName, Dimensions: of(which as string) },
+          Period: 7200,
+          Stat: "Sum",
+        },
+        ReturnData: false,
+      })),
+    ];
+    expect(alarm("ErrorsAlarm")).toMatchObject({ ...onAny });
+    expect(alarm("ErrorsAlarm").Metrics).toEqual(sumOfBoth("AWS/Lambda", "Errors"));
+    expect(alarm("WindowsFailedAlarm")).toMatchObject({ ...onAny });
+    expect(alarm("WindowsFailedAlarm").Metrics).toEqual(sumOfBoth("AtlasAuditArchiver", "WindowsFailed"));
+    expect(alarm("InvalidObjectsAlarm")).toMatchObject({
       Namespace: "AtlasAuditArchiver",
-      Dimensions: fn,
+      MetricName: "WindowsInvalid",
+      Dimensions: of(WORKER.function),
       Statistic: "Sum",
       Period: 7200,
-      Threshold: 1,
-      ComparisonOperator: "GreaterThanOrEqualToThreshold",
-      TreatMissingData: "notBreaching",
-      ...notify,
+      ...onAny,
     });
-    expect(pick("WindowsInvalid")).toMatchObject({
-      Namespace: "AtlasAuditArchiver",
-      Dimensions: fn,
-      Statistic: "Sum",
-      Period: 7200,
-      Threshold: 1,
-      ComparisonOperator: "GreaterThanOrEqualToThreshold",
-      EvaluationPeriods: 1,
-      TreatMissingData: "notBreaching",
-      ...notify,
-    });
-    expect(pick("BacklogWindows")).toMatchObject({
-      Namespace: "AtlasAuditArchiver",
-      Dimensions: fn,
-      Statistic: "Minimum",
-      Period: 3 * 3600,
-      Threshold: 0,
+    expect(alarm("BacklogAlarm")).toMatchObject({
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateAgeOfOldestMessage",
+      Dimensions: queueName("ArchiverWindowQueue"),
+      Statistic: "Maximum",
+      Period: 300,
+      // Three hourly runs, in seconds.
+      Threshold: 3 * 3600,
       ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 1,
       TreatMissingData: "notBreaching",
       ...notify,
     });
-    expect(pick("Invocations")).toMatchObject({
+    expect(alarm("BacklogAlarm").AlarmDescription).toMatch(/backfill legitimately holds old messages/);
+    expect(alarm("NotRunningAlarm")).toMatchObject({
       Namespace: "AWS/Lambda",
-      Dimensions: fn,
+      MetricName: "Invocations",
+      Dimensions: of(PLANNER.function),
       Statistic: "Sum",
       Period: 7200,
       Threshold: 1,
@@ -395,25 +576,38 @@ describe("AtlasAuditArchiver with its defaults", () => {
       TreatMissingData: "breaching",
       ...notify,
     });
-    expect(pick("WindowsExpired")).toMatchObject({
+    expect(alarm("WindowsExpiredAlarm")).toMatchObject({
       Namespace: "AtlasAuditArchiver",
-      Dimensions: fn,
+      MetricName: "WindowsExpired",
+      Dimensions: of(PLANNER.function),
       Statistic: "Sum",
       Period: 7200,
-      Threshold: 1,
-      ComparisonOperator: "GreaterThanOrEqualToThreshold",
-      EvaluationPeriods: 1,
-      TreatMissingData: "notBreaching",
-      ...notify,
+      ...onAny,
     });
-    expect(pick("ApproximateNumberOfMessagesVisible")).toMatchObject({
-      Namespace: "AWS/SQS",
-      Statistic: "Maximum",
-      Threshold: 1,
-      ComparisonOperator: "GreaterThanOrEqualToThreshold",
-      TreatMissingData: "ignore",
-      ...notify,
-    });
+    for (const [name, queue] of [
+      ["FailedRunsAlarm", "ArchiverFailedRuns"],
+      ["DeadLettersAlarm", "ArchiverDeadLetterQueue"],
+    ] as const) {
+      expect(alarm(name)).toMatchObject({
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateNumberOfMessagesVisible",
+        Dimensions: queueName(queue),
+        Statistic: "Maximum",
+        Period: 300,
+        ...onAny,
+        TreatMissingData: "ignore",
+      });
+    }
+  });
+
+  it("says what a dead letter means and how to redrive it", () => {
+    const description = resourceById(s.template, "AWS::CloudWatch::Alarm", "ArchiverDeadLettersAlarm")
+      .resource.Properties.AlarmDescription as string;
+    expect(description).toMatch(/"window failed" log lines \(with receiveCount\)/);
+    expect(description).toMatch(/aws sqs start-message-move-task/);
+    expect(description).toMatch(/or delete them/);
+    expect(description).toMatch(/re-enqueues any window still within/);
+    expect(description.length).toBeLessThanOrEqual(1024);
   });
 
   it("encrypts the alarm topic with a rotated key that CloudWatch may use, and accepts only TLS", () => {
@@ -449,7 +643,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
     expect(description).toMatch(/not a verified archive object/);
     expect(description).toMatch(/full-object CRC32/);
     expect(description).toMatch(/head-object --checksum-mode ENABLED/);
-    expect(description).toMatch(/principal other than the function/);
+    expect(description).toMatch(/principal other than the functions/);
     expect(description).toMatch(/next run archives the window again/);
     expect(description.length).toBeLessThanOrEqual(1024);
   });
@@ -508,13 +702,33 @@ describe("AtlasAuditArchiver with its defaults", () => {
   });
 
   it("exposes what it created", () => {
-    expect(s.archiver.encryptionKey).toBeUndefined();
-    expect(s.archiver.accessLogsBucket).toBeDefined();
-    expect(s.archiver.notRunningAlarm).toBeDefined();
-    expect(s.archiver.alarms).toHaveLength(7);
-    expect(s.archiver.alarms).toContain(s.archiver.windowsExpiredAlarm);
-    expect(s.archiver.alarms).toContain(s.archiver.invalidObjectsAlarm);
-    expect(s.archiver.settings.runIntervalMinutes).toBe(60);
+    const a = s.archiver;
+    const logicalId = (construct: Construct) =>
+      s.stack.getLogicalId(construct.node.defaultChild as CfnElement);
+    expect(logicalId(a.plannerFunction)).toBe(id(PLANNER.function, "AWS::Lambda::Function"));
+    expect(logicalId(a.workerFunction)).toBe(id(WORKER.function, "AWS::Lambda::Function"));
+    expect(logicalId(a.plannerRole)).toBe(id(PLANNER.role, "AWS::IAM::Role"));
+    expect(logicalId(a.workerRole)).toBe(id(WORKER.role, "AWS::IAM::Role"));
+    expect(logicalId(a.plannerLogGroup)).toBe(id(PLANNER.logGroup, "AWS::Logs::LogGroup"));
+    expect(logicalId(a.workerLogGroup)).toBe(id(WORKER.logGroup, "AWS::Logs::LogGroup"));
+    expect(logicalId(a.queue)).toBe(id("ArchiverWindowQueue", "AWS::SQS::Queue"));
+    expect(logicalId(a.deadLetterQueue)).toBe(id("ArchiverDeadLetterQueue", "AWS::SQS::Queue"));
+    expect(a.encryptionKey).toBeUndefined();
+    expect(a.accessLogsBucket).toBeDefined();
+    expect(a.securityGroup).toBeUndefined();
+    expect(a.notRunningAlarm).toBeDefined();
+    expect(a.alarms).toEqual([
+      a.errorsAlarm,
+      a.windowsFailedAlarm,
+      a.invalidObjectsAlarm,
+      a.backlogAlarm,
+      a.failedRunsAlarm,
+      a.windowsExpiredAlarm,
+      a.deadLettersAlarm,
+      a.notRunningAlarm,
+    ]);
+    expect(logicalId(a.deadLettersAlarm)).toMatch(/^ArchiverDeadLettersAlarm/);
+    expect(a.settings.runIntervalMinutes).toBe(60);
   });
 });
 
@@ -525,14 +739,30 @@ describe("AtlasAuditArchiver bundling", () => {
     const large = manyWorkspaces(500);
     const big = synth({ config: large }, { bundle: true });
 
-    expect(functionAssetHash(again.template)).toBe(functionAssetHash(base.template));
-    expect(functionAssetHash(big.template)).not.toBe(functionAssetHash(base.template));
+    for (const which of [PLANNER.function, WORKER.function]) {
+      expect(functionAssetHash(again.template, which)).toBe(functionAssetHash(base.template, which));
+      expect(functionAssetHash(big.template, which)).not.toBe(functionAssetHash(base.template, which));
 
-    const bundled = parseBundledConfig(bundledFile(big.app, big.template, BUNDLED_CONFIG_FILE), "bundle");
-    expect(bundled.workspaces).toHaveLength(500);
-    expect(bundled).toEqual(large);
-    const env = onlyResource(big.template, "AWS::Lambda::Function").resource.Properties.Environment;
-    expect(JSON.stringify(env).length).toBeLessThan(1024);
+      const text = bundledFile(big.app, big.template, BUNDLED_CONFIG_FILE, which);
+      const bundled = parseBundledConfig(text, "bundle");
+      expect(bundled.workspaces).toHaveLength(500);
+      expect(bundled).toEqual(large);
+      const env = bundledFunction(big.template, which).resource.Properties.Environment;
+      expect(JSON.stringify(env).length).toBeLessThan(1024);
+    }
+  });
+
+  it("tells apart the functions of a template with several, and keeps the one-function form", () => {
+    const { template } = synth({ config: testConfig() });
+    expect(() => functionAssetHash(template)).toThrow(/expected one AWS::Lambda::Function, found 2/);
+    expect(() => functionAssetHash(template, "ArchiverNoSuchFunction")).toThrow(/found 0/);
+    const single = apps.stack(NO_BUNDLING);
+    new lambda.Function(single, "Fn", {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: "index.handler",
+      code: lambda.Code.fromAsset(join(ROOT, "lambda", "config")),
+    });
+    expect(functionAssetHash(Template.fromStack(single))).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 
@@ -554,15 +784,32 @@ describe("AtlasAuditArchiver options", () => {
         ],
       },
     });
-    expect(policyStatements(template)).toContainEqual({
-      Sid: "UseArchiveKey",
-      Effect: "Allow",
-      Action: ["kms:Decrypt", "kms:GenerateDataKey"],
-      Resource: getAtt(keyId),
-      Condition: {
-        StringEquals: { "kms:ViaService": join_("s3.", { Ref: "AWS::Region" }, ".amazonaws.com") },
+    const viaS3 = {
+      StringEquals: { "kms:ViaService": join_("s3.", { Ref: "AWS::Region" }, ".amazonaws.com") },
+    };
+    const keyStatements = (role: string) =>
+      policyStatements(template, role).filter((st) =>
+        (st.Action as string[]).some((a) => a.startsWith("kms:")),
+      );
+    expect(keyStatements(WORKER.role)).toEqual([
+      {
+        Sid: "UseArchiveKey",
+        Effect: "Allow",
+        Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+        Resource: getAtt(keyId),
+        Condition: viaS3,
       },
-    });
+    ]);
+    // The planner only reads (a read-back of an object whose store reports no checksum).
+    expect(keyStatements(PLANNER.role)).toEqual([
+      {
+        Sid: "ReadArchiveKey",
+        Effect: "Allow",
+        Action: ["kms:Decrypt"],
+        Resource: getAtt(keyId),
+        Condition: viaS3,
+      },
+    ]);
   });
 
   it("locks objects (WORM), expires them after the retention, and can do without access logs", () => {
@@ -606,7 +853,7 @@ describe("AtlasAuditArchiver options", () => {
     expect(rules.map((r) => r.Id)).toEqual(["abort-incomplete-uploads-and-clean-delete-markers"]);
   });
 
-  it("runs in the VPC's private subnets with a security group that only allows outbound HTTPS", () => {
+  it("runs both functions in the VPC's private subnets with one security group that only allows outbound HTTPS", () => {
     const { template } = synth(
       { config: testConfig() },
       { extra: (stack) => ({ vpc: new ec2.Vpc(stack, "Vpc", { maxAzs: 2, natGateways: 1 }) }) },
@@ -621,13 +868,12 @@ describe("AtlasAuditArchiver options", () => {
       Properties: { GroupDescription: Match.stringLikeRegexp("outbound HTTPS only") },
     }).id;
     // (The VPC brings a custom-resource function of its own.)
-    const { resource } = onlyResource(template, "AWS::Lambda::Function", {
-      Properties: { Handler: "index.handler" },
-    });
-    expect(resource.Properties.VpcConfig).toEqual({
-      SubnetIds: expect.arrayContaining(privateSubnets.map((id) => ({ Ref: id }))),
-      SecurityGroupIds: [getAtt(sgId, "GroupId")],
-    });
+    for (const which of [PLANNER.function, WORKER.function]) {
+      expect(bundledFunction(template, which).resource.Properties.VpcConfig).toEqual({
+        SubnetIds: expect.arrayContaining(privateSubnets.map((id) => ({ Ref: id }))),
+        SecurityGroupIds: [getAtt(sgId, "GroupId")],
+      });
+    }
     template.hasResourceProperties("AWS::EC2::SecurityGroup", {
       GroupDescription: Match.stringLikeRegexp("outbound HTTPS only"),
       SecurityGroupEgress: [
@@ -642,35 +888,34 @@ describe("AtlasAuditArchiver options", () => {
       { config: testConfig() },
       { extra: (stack) => ({ vpc: new ec2.Vpc(stack, "Vpc", { maxAzs: 2, natGateways: 1 }) }) },
     );
-    const roleId = stack.getLogicalId(archiver.role.node.defaultChild as iam.CfnRole);
-    const role = resources(template, "AWS::IAM::Role")[roleId] as TemplateResource;
-    // CDK adds AWSLambdaVPCAccessExecutionRole only to a role it creates itself, never to one passed in.
-    expect(JSON.stringify(role.Properties.ManagedPolicyArns ?? [])).not.toContain(
-      "AWSLambdaVPCAccessExecutionRole",
-    );
-    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-    const roleStatements = Object.values(resources(template, "AWS::IAM::Policy"))
-      .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[])
-      .map(normalizeStatement);
-    expect(roleStatements).toContainEqual({
-      Sid: "ManageVpcNetworkInterfaces",
-      Effect: "Allow",
-      Action: [
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:CreateNetworkInterface",
-        "ec2:DeleteNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeSubnets",
-        "ec2:UnassignPrivateIpAddresses",
-      ],
-      Resource: "*",
-    });
-    // The rest is what the function has outside a VPC.
     const outside = synth({ config: testConfig() }).template;
-    expect(roleStatements.filter((st) => st.Sid !== "ManageVpcNetworkInterfaces").sort(byStatement)).toEqual(
-      policyStatements(outside),
-    );
+    for (const [role, which] of [
+      [archiver.plannerRole, PLANNER.role],
+      [archiver.workerRole, WORKER.role],
+    ] as const) {
+      const roleId = stack.getLogicalId(role.node.defaultChild as iam.CfnRole);
+      const resource = resources(template, "AWS::IAM::Role")[roleId] as TemplateResource;
+      // CDK adds AWSLambdaVPCAccessExecutionRole only to a role it creates itself, never to one passed in.
+      expect(resource.Properties.ManagedPolicyArns).toBeUndefined();
+      const roleStatements = policyStatements(template, which);
+      expect(roleStatements).toContainEqual({
+        Sid: "ManageVpcNetworkInterfaces",
+        Effect: "Allow",
+        Action: [
+          "ec2:AssignPrivateIpAddresses",
+          "ec2:CreateNetworkInterface",
+          "ec2:DeleteNetworkInterface",
+          "ec2:DescribeNetworkInterfaces",
+          "ec2:DescribeSubnets",
+          "ec2:UnassignPrivateIpAddresses",
+        ],
+        Resource: "*",
+      });
+      // The rest is what the function has outside a VPC.
+      expect(roleStatements.filter((st) => st.Sid !== "ManageVpcNetworkInterfaces")).toEqual(
+        policyStatements(outside, which),
+      );
+    }
     // No statement of any role or policy in the template allows a logs action on every resource.
     const everyStatement = [
       ...Object.values(resources(template, "AWS::IAM::Policy")).flatMap(
@@ -738,18 +983,44 @@ describe("AtlasAuditArchiver options", () => {
     const viaService = (service: string) => ({
       StringEquals: { "kms:ViaService": join_(`${service}.`, { Ref: "AWS::Region" }, ".amazonaws.com") },
     });
-    const statements = policyStatements(template).filter(
-      (st) => st.Sid !== "WriteLogs" && st.Sid !== undefined,
-    );
-    expect(statements).toEqual(
+    const statements = (role: string) =>
+      policyStatements(template, role).filter(
+        (st) =>
+          !["WriteLogs", "EnqueueWindows", "DelayWindowMessages", "ContinueBackfill", undefined].includes(
+            st.Sid as string,
+          ),
+      );
+    const objects = join_("arn:", { Ref: "AWS::Partition" }, ":s3:::my-archive-bucket/*");
+    // An empty prefix is the whole bucket: no s3:prefix condition.
+    const list = {
+      Sid: "ListArchivePrefix",
+      Effect: "Allow",
+      Action: ["s3:ListBucket"],
+      Resource: bucketArn,
+    };
+    expect(statements(PLANNER.role)).toEqual(
       [
-        // An empty prefix is the whole bucket: no s3:prefix condition.
-        { Sid: "ListArchivePrefix", Effect: "Allow", Action: ["s3:ListBucket"], Resource: bucketArn },
+        list,
+        { Sid: "ReadArchivePrefix", Effect: "Allow", Action: ["s3:GetObject"], Resource: objects },
+        {
+          Sid: "ReadArchiveKey",
+          Effect: "Allow",
+          Action: ["kms:Decrypt"],
+          Resource: "arn:aws:kms:eu-west-1:123456789012:key/bucket-key",
+          Condition: viaService("s3"),
+        },
+      ]
+        .map(normalizeStatement)
+        .sort(byStatement),
+    );
+    expect(statements(WORKER.role)).toEqual(
+      [
+        list,
         {
           Sid: "WriteArchivePrefix",
           Effect: "Allow",
           Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-          Resource: join_("arn:", { Ref: "AWS::Partition" }, ":s3:::my-archive-bucket/*"),
+          Resource: objects,
         },
         {
           Sid: "ReadAtlasSecret",
@@ -783,9 +1054,11 @@ describe("AtlasAuditArchiver options", () => {
         .map(normalizeStatement)
         .sort(byStatement),
     );
-    template.hasResourceProperties("AWS::Lambda::Function", {
-      Environment: { Variables: Match.objectLike({ ARCHIVE_BUCKET: "my-archive-bucket" }) },
-    });
+    for (const which of [PLANNER.function, WORKER.function]) {
+      expect(bundledFunction(template, which).resource.Properties.Environment.Variables).toMatchObject({
+        ARCHIVE_BUCKET: "my-archive-bucket",
+      });
+    }
   });
 
   it("sizes the alarm windows from the schedule, and warns when a cron schedule's interval is unknown", () => {
@@ -795,11 +1068,16 @@ describe("AtlasAuditArchiver options", () => {
     const periods = (template: Template) =>
       Object.fromEntries(
         Object.values(template.findResources("AWS::CloudWatch::Alarm")).map((a) => {
-          const p = (a as { Properties: { MetricName: string; Period: number } }).Properties;
+          const p = (a as { Properties: { MetricName?: string; Period?: number } }).Properties;
           return [p.MetricName, p.Period];
         }),
       );
-    expect(periods(fiveMinutes.template)).toMatchObject({ Invocations: 35 * 60, BacklogWindows: 15 * 60 });
+    expect(periods(fiveMinutes.template)).toMatchObject({ Invocations: 35 * 60, WindowsExpired: 35 * 60 });
+    // The backlog alarm fires on a window older than three runs.
+    fiveMinutes.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateAgeOfOldestMessage",
+      Threshold: 15 * 60,
+    });
 
     const weekdays = synth({ config: testConfig({ schedule: "cron(0 2 ? * MON-FRI *)" }) });
     Annotations.fromStack(weekdays.stack).hasWarning(
@@ -827,21 +1105,43 @@ describe("AtlasAuditArchiver options", () => {
     );
   });
 
-  it("sets memory, timeout and the metrics namespace from props", () => {
+  it("sets the worker's memory and timeout (and the queue's visibility) and the metrics namespace from props", () => {
     const { template } = synth({
       config: testConfig(),
-      memorySize: 1024,
+      memorySize: 2048,
       timeout: Duration.minutes(10),
       metricsNamespace: "Audit/Archiver",
     });
-    template.hasResourceProperties("AWS::Lambda::Function", {
-      MemorySize: 1024,
-      Timeout: 600,
-      Environment: { Variables: Match.objectLike({ METRICS_NAMESPACE: "Audit/Archiver" }) },
-    });
+    const props = (which: string) => bundledFunction(template, which).resource.Properties;
+    expect(props(WORKER.function)).toMatchObject({ MemorySize: 2048, Timeout: 600 });
+    // The planner's are fixed: it never downloads.
+    expect(props(PLANNER.function)).toMatchObject({ MemorySize: 1024, Timeout: 900 });
+    for (const which of [PLANNER.function, WORKER.function]) {
+      expect(props(which).Environment.Variables).toMatchObject({ METRICS_NAMESPACE: "Audit/Archiver" });
+    }
+    template.hasResourceProperties("AWS::SQS::Queue", { FifoQueue: true, VisibilityTimeout: 6 * 600 });
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      MetricName: "WindowsFailed",
+      MetricName: "WindowsExpired",
       Namespace: "Audit/Archiver",
     });
+  });
+
+  it("sets the workers' concurrency, the lanes per project, the batch size and the receives before the dead-letter queue from props", () => {
+    const { template } = synth({
+      config: testConfig(),
+      workerConcurrency: 50,
+      lanesPerProject: 3,
+      batchSize: 1,
+      maxReceiveCount: 4,
+    });
+    const mapping = onlyResource(template, "AWS::Lambda::EventSourceMapping").resource.Properties;
+    expect(mapping).toMatchObject({ BatchSize: 1, ScalingConfig: { MaximumConcurrency: 50 } });
+    const env = (which: string) => bundledFunction(template, which).resource.Properties.Environment.Variables;
+    expect(env(PLANNER.function)).toMatchObject({ LANES_PER_PROJECT: "3" });
+    expect(env(WORKER.function)).toMatchObject({ MAX_RECEIVE_COUNT: "4" });
+    expect(env(PLANNER.function).MAX_RECEIVE_COUNT).toBeUndefined();
+    expect(env(WORKER.function).LANES_PER_PROJECT).toBeUndefined();
+    const queue = resourceById(template, "AWS::SQS::Queue", "ArchiverWindowQueue").resource.Properties;
+    expect(queue.RedrivePolicy.maxReceiveCount).toBe(4);
   });
 });

@@ -67,6 +67,16 @@ const VARIANTS: Record<string, Partial<AtlasAuditArchiverStackProps>> = {
     },
   },
   "VPC with a fixed egress IP": { egressEipAllocationId: "eipalloc-0123456789abcdef0" },
+  "KMS in a VPC, queue settings": {
+    egressEipAllocationId: "eipalloc-0123456789abcdef0",
+    archiver: {
+      encryption: "KMS",
+      workerConcurrency: 100,
+      lanesPerProject: 4,
+      batchSize: 1,
+      maxReceiveCount: 3,
+    },
+  },
   "existing bucket and secret": {
     config: testConfig({ archive: { bucket: "central-audit-archive", prefix: "" } }),
     secretName: "atlas/audit-archiver",
@@ -84,6 +94,26 @@ describe("cdk-nag AwsSolutions checks", () => {
       expect([...acknowledged.keys()].sort()).toEqual([...new Set(rawFindings(app))].sort());
     },
   );
+
+  it("acknowledges each role's wildcards on its own policy: the objects below the prefix, and * in a VPC", () => {
+    const app = checkedApp(VARIANTS["VPC with a fixed egress IP"] ?? {});
+    const onPolicy = (role: string) => {
+      const policy = app.node
+        .findAll()
+        .find((c) => c.node.path === `AtlasAuditArchiver/Archiver/${role}/DefaultPolicy`);
+      return (policy?.node.metadata ?? [])
+        .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((m) => Object.keys(m.data as Record<string, string>))
+        .map((id) => id.replace(/^annotation::/i, ""))
+        .sort();
+    };
+    for (const role of ["PlannerRole", "WorkerRole"]) {
+      expect(onPolicy(role)).toEqual([
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-IAM5[Resource::<ArchiverBucketFEA15B54.Arn>/atlas/stream-audit/*]",
+      ]);
+    }
+  });
 
   it("states a reason for every acknowledgement", () => {
     const app = checkedApp(VARIANTS["VPC with a fixed egress IP"] ?? {});

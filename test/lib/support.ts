@@ -92,22 +92,86 @@ export function onlyResource(
   return { id, resource };
 }
 
-/** The code asset hash of the template's (only) Lambda function. */
-export function functionAssetHash(template: Template): string {
-  const { resource } = onlyResource(template, "AWS::Lambda::Function");
-  const key = resource.Properties.Code?.S3Key as string;
+/**
+ * The logical ID prefixes of the archiver's planner and worker (their function, role and log group)
+ * when the construct's ID is `Archiver`, as in these tests and in the stack.
+ */
+export const PLANNER = {
+  function: "ArchiverPlannerFunction",
+  role: "ArchiverPlannerRole",
+  logGroup: "ArchiverPlannerLogGroup",
+} as const;
+export const WORKER = {
+  function: "ArchiverWorkerFunction",
+  role: "ArchiverWorkerRole",
+  logGroup: "ArchiverWorkerLogGroup",
+} as const;
+
+/**
+ * The only resource of `type` whose logical ID is `id` or starts with it (CDK appends a hash), e.g.
+ * `resourceById(template, "AWS::Lambda::Function", WORKER.function)`.
+ */
+export function resourceById(
+  template: Template,
+  type: string,
+  id: string,
+): { readonly id: string; readonly resource: TemplateResource } {
+  const found = Object.entries(resources(template, type)).filter(([logicalId]) => logicalId.startsWith(id));
+  if (found.length !== 1) {
+    throw new Error(`expected one ${type} whose logical ID starts with ${id}, found ${found.length}`);
+  }
+  const [logicalId, resource] = found[0] as [string, TemplateResource];
+  return { id: logicalId, resource };
+}
+
+/**
+ * A bundled Lambda function of the template (Handler `index.handler`, as the construct's functions
+ * have and CDK's own custom-resource functions do not): the one whose logical ID starts with
+ * `which` (e.g. {@link WORKER}`.function`), or, without `which`, the only one (it throws when the
+ * template has several, as the archiver's has: the planner and the worker).
+ */
+export function bundledFunction(
+  template: Template,
+  which?: string,
+): { readonly id: string; readonly resource: TemplateResource } {
+  if (which !== undefined) return resourceById(template, "AWS::Lambda::Function", which);
+  return onlyResource(template, "AWS::Lambda::Function", { Properties: { Handler: "index.handler" } });
+}
+
+/** The code asset hash of a bundled function of the template (see {@link bundledFunction} for `which`). */
+export function functionAssetHash(template: Template, which?: string): string {
+  const key = bundledFunction(template, which).resource.Properties.Code?.S3Key as string;
   return key.replace(/\.zip$/, "");
 }
 
-/** A file of the function's bundle, as staged in the cloud assembly of `app`. */
-export function bundledFile(app: App, template: Template, file: string): string {
-  return readFileSync(join(app.outdir, `asset.${functionAssetHash(template)}`, file), "utf8");
+/**
+ * A file of a function's bundle (see {@link bundledFunction} for `which`), as staged in the cloud
+ * assembly of `app`.
+ */
+export function bundledFile(app: App, template: Template, file: string, which?: string): string {
+  return readFileSync(join(app.outdir, `asset.${functionAssetHash(template, which)}`, file), "utf8");
 }
 
-/** The statements of the role's default policy, each with sorted actions, in a stable order. */
-export function policyStatements(template: Template): Record<string, unknown>[] {
-  const { resource } = onlyResource(template, "AWS::IAM::Policy");
-  const statements = resource.Properties.PolicyDocument.Statement as Record<string, unknown>[];
+/**
+ * The statements of every policy attached to a role, each with sorted actions, in a stable order:
+ * the role whose logical ID starts with `role` (e.g. {@link PLANNER}`.role`), or, without `role`,
+ * the statements of the template's only policy.
+ */
+export function policyStatements(template: Template, role?: string): Record<string, unknown>[] {
+  const roleRef =
+    role === undefined
+      ? undefined
+      : JSON.stringify({ Ref: resourceById(template, "AWS::IAM::Role", role).id });
+  const policies =
+    roleRef === undefined
+      ? [onlyResource(template, "AWS::IAM::Policy").resource]
+      : Object.values(resources(template, "AWS::IAM::Policy")).filter((policy) =>
+          (policy.Properties.Roles as unknown[]).some((ref) => JSON.stringify(ref) === roleRef),
+        );
+  if (policies.length === 0) throw new Error(`no policy is attached to the role ${role}`);
+  const statements = policies.flatMap(
+    (policy) => policy.Properties.PolicyDocument.Statement as Record<string, unknown>[],
+  );
   return statements.map(normalizeStatement).sort(byStatement);
 }
 
