@@ -38,6 +38,8 @@ export function runMetrics(
     [RUN_METRICS.windowsInvalid]: totals.invalid,
     [RUN_METRICS.setupFailures]: 0,
     [RUN_METRICS.windowsExpired]: totals.expired,
+    [RUN_METRICS.windowsDeadLettered]: 0,
+    [RUN_METRICS.backfillWindowsLeft]: 0,
   });
 }
 

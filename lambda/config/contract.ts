@@ -23,6 +23,8 @@ export const HANDLER_ENVIRONMENT = {
   lanesPerProject: "LANES_PER_PROJECT",
   /** Minutes between two scheduled runs (the longest, for a cron schedule): what a run counts expired windows over. */
   runIntervalMinutes: "RUN_INTERVAL_MINUTES",
+  /** The queue's receives before SQS moves a message to the dead-letter queue (the worker logs the last one). */
+  maxReceiveCount: "MAX_RECEIVE_COUNT",
 } as const;
 
 /** The CloudWatch namespace of the run metrics unless the stack says otherwise. */
@@ -49,6 +51,16 @@ export const RUN_METRICS = {
    * someone backfills them (`run --from … --to …`, or a backfill event).
    */
   windowsExpired: "WindowsExpired",
+  /**
+   * Messages the worker failed for the last time (their receives reached the queue's
+   * `maxReceiveCount`): SQS moves each to the dead-letter queue.
+   */
+  windowsDeadLettered: "WindowsDeadLettered",
+  /**
+   * Windows of a backfill range (over all workspaces) the planner has not planned yet: it goes on
+   * by invoking itself with the rest of the range; 0 when the range is all planned.
+   */
+  backfillWindowsLeft: "BackfillWindowsLeft",
 } as const;
 
 /** The dimension every run metric carries. */

@@ -38,6 +38,8 @@ describe("runMetrics", () => {
               { Name: "WindowsInvalid", Unit: "Count" },
               { Name: "SetupFailures", Unit: "Count" },
               { Name: "WindowsExpired", Unit: "Count" },
+              { Name: "WindowsDeadLettered", Unit: "Count" },
+              { Name: "BackfillWindowsLeft", Unit: "Count" },
             ],
           },
         ],
@@ -53,6 +55,8 @@ describe("runMetrics", () => {
       WindowsInvalid: 1,
       SetupFailures: 0,
       WindowsExpired: 2,
+      WindowsDeadLettered: 0,
+      BackfillWindowsLeft: 0,
     });
   });
 
