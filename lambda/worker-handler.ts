@@ -1,18 +1,28 @@
 /**
  * The worker function: an SQS event source hands it a batch of window messages; it archives each
  * (the queue's worker core, `queue/worker.ts`) and answers which failed, so SQS redelivers only
- * those (and moves one that keeps failing to the dead-letter queue). Not deployed yet: the stack
- * still runs the scheduled function of `handler.ts`.
+ * those (and moves one that keeps failing to the dead-letter queue). Each failure is one log line
+ * naming the workspace, window, reason and receive count; the last one before the dead-letter
+ * queue says so ("window dead-lettered") and counts in `WindowsDeadLettered`.
  */
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { INVALID_OBJECT_CODES } from "./bucket/errors";
 import { DEFAULT_UPLOAD_SETTINGS } from "./bucket/multipart";
 import { HANDLER_ENVIRONMENT, RUN_METRICS } from "./config";
 import { ArchiverError } from "./errors";
 import { invocationMetrics } from "./metrics";
 import { handleBatch } from "./queue/worker";
 import { createRuntime, type Runtime } from "./runtime";
-import { deadlineMargin, type FunctionSetup, functionSetup, log, required, writeMetrics } from "./shell";
+import {
+  deadlineMargin,
+  type FunctionSetup,
+  functionSetup,
+  log,
+  positiveNumber,
+  required,
+  writeMetrics,
+} from "./shell";
 
 /** Groups of a batch worked on at once. */
 const GROUP_CONCURRENCY = 4;
@@ -23,6 +33,7 @@ interface State extends FunctionSetup {
   readonly runtime: Runtime;
   readonly sqs: SQSClient;
   readonly queueUrl: string;
+  readonly maxReceiveCount: number | undefined;
 }
 
 /** A worker handler with its own warm state (the module's `handler` is one; tests make their own). */
@@ -30,26 +41,26 @@ export function createWorkerHandler(): (event: SQSEvent, context: Context) => Pr
   let state: State | undefined;
   return async (event, context) => {
     state ??= init();
-    const { config, bucket, runtime, sqs, queueUrl, namespace } = state;
+    const { config, bucket, runtime, sqs, queueUrl, namespace, maxReceiveCount } = state;
     const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local";
     const remaining = context.getRemainingTimeInMillis();
     const deadlineMs = Date.now() + remaining - deadlineMargin(remaining);
     const signal = AbortSignal.timeout(Math.max(1, deadlineMs - Date.now()));
-    const all = event.Records.map((r) => ({ itemIdentifier: r.messageId }));
     const atlas = runtime.atlasClient(config, (e) => log("warn", "retrying Atlas", { ...e }));
     try {
       await atlas.prepare(signal);
     } catch (err) {
-      // Unusable credentials: every message comes back (and, if this persists, reaches the DLQ).
+      // Unusable credentials: the invocation fails (Lambda's Errors metric, the errors alarm) and
+      // every message of the batch comes back after the queue's visibility timeout.
       const error =
         err instanceof ArchiverError ? err.toJSON() : { code: "HANDLER_SETUP_FAILED", message: String(err) };
-      log("error", "worker could not start", { error });
+      log("error", "worker could not start", { error, messages: event.Records.length });
       writeMetrics(
         invocationMetrics(namespace, functionName, Date.now(), context.awsRequestId, {
           [RUN_METRICS.setupFailures]: 1,
         }),
       );
-      return { batchItemFailures: all };
+      throw err;
     }
     const result = await handleBatch(event.Records, {
       config,
@@ -64,10 +75,17 @@ export function createWorkerHandler(): (event: SQSEvent, context: Context) => Pr
       queueUrl,
       concurrency: GROUP_CONCURRENCY,
       rateLimitDelaySeconds: RATE_LIMIT_DELAY_SECONDS,
+      ...(maxReceiveCount === undefined ? {} : { maxReceiveCount }),
     });
     const count = (status: string) => result.outcomes.filter((o) => o.status === status).length;
+    let deadLettered = 0;
+    let invalid = 0;
     for (const outcome of result.outcomes) {
-      if (outcome.status === "failed") log("error", "window failed", { ...outcome });
+      if (outcome.status === "failed" && INVALID_OBJECT_CODES.has(outcome.failure.code)) invalid++;
+      if ("deadLettered" in outcome && outcome.deadLettered) {
+        deadLettered++;
+        log("error", "window dead-lettered", { ...outcome });
+      } else if (outcome.status === "failed") log("error", "window failed", { ...outcome });
       else if (outcome.status === "delayed") log("warn", "window delayed", { ...outcome });
     }
     writeMetrics(
@@ -76,6 +94,8 @@ export function createWorkerHandler(): (event: SQSEvent, context: Context) => Pr
         [RUN_METRICS.windowsAlreadyPresent]: count("already-present"),
         [RUN_METRICS.windowsFailed]: count("failed"),
         [RUN_METRICS.windowsDeferred]: count("delayed") + count("not-tried"),
+        [RUN_METRICS.windowsInvalid]: invalid,
+        [RUN_METRICS.windowsDeadLettered]: deadLettered,
       }),
     );
     return { batchItemFailures: result.batchItemFailures };
@@ -88,6 +108,7 @@ function init(): State {
     runtime: createRuntime({ secretId: required(HANDLER_ENVIRONMENT.secretArn) }, process.env),
     sqs: new SQSClient({}),
     queueUrl: required(HANDLER_ENVIRONMENT.queueUrl),
+    maxReceiveCount: positiveNumber(process.env[HANDLER_ENVIRONMENT.maxReceiveCount]),
   };
 }
 

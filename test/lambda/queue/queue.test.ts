@@ -10,9 +10,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { DEFAULT_UPLOAD_SETTINGS } from "../../../lambda/bucket/multipart";
 import { type ArchiverConfig, archiveKey, type Workspace } from "../../../lambda/config";
 import { parseMessage, QueueMessageError } from "../../../lambda/queue/message";
-import { planAndEnqueue } from "../../../lambda/queue/planner";
+import { planAndEnqueue, planSlices } from "../../../lambda/queue/planner";
 import { handleBatch, type QueueRecord, type WorkerJob } from "../../../lambda/queue/worker";
 import { createS3Client } from "../../../lambda/s3-client";
+import { windowsInRange } from "../../../lambda/windows";
 import { GROUP, OTHER_GROUP, simulatorClient, testConfig } from "../../support/archive-fixture";
 import { type AtlasSimulator, startAtlasSimulator } from "../../support/atlas-simulator";
 import {
@@ -49,6 +50,30 @@ describe("parseMessage", () => {
     ["a huge body", "x".repeat(10_000)],
   ])("refuses %s as a permanent error", (_what, text) => {
     expect(() => parseMessage(text, config)).toThrow(QueueMessageError);
+  });
+});
+
+describe("planSlices", () => {
+  const DAY = 86_400_000;
+  const days = (n: number, minutes = 60, fromMs = Date.parse("2026-01-01T00:00:00Z")) =>
+    windowsInRange(fromMs, fromMs + n * DAY, minutes);
+
+  it("packs whole UTC days into each slice, never more windows than asked", () => {
+    const slices = planSlices(days(5), 50);
+    expect(slices.map((s) => s.length)).toEqual([48, 48, 24]);
+    expect(slices.flat()).toEqual(days(5));
+  });
+
+  it("cuts a day longer than a slice into slices of its own", () => {
+    const slices = planSlices(days(2), 10);
+    expect(slices.map((s) => s.length)).toEqual([10, 10, 4, 10, 10, 4]);
+    expect(slices.flat()).toEqual(days(2));
+  });
+
+  it("starts a range in the middle of a day with that day's rest, and takes at least one window a slice", () => {
+    const fromMs = Date.parse("2026-01-01T20:00:00Z");
+    expect(planSlices(days(1, 60, fromMs), 100).map((s) => s.length)).toEqual([24]);
+    expect(planSlices(days(1, 60, fromMs), 0.2).every((s) => s.length === 1)).toBe(true);
   });
 });
 
@@ -187,6 +212,33 @@ describeWithMoto("the queue's planner and worker, against moto's SQS", () => {
     expect(await visible(queue.queueUrl)).toBe(0);
   });
 
+  it("plans a long range in slices of whole days, listing each workspace once a slice", async () => {
+    const range = { fromMs: Date.parse("2026-11-01T00:00:00Z"), toMs: Date.parse("2026-11-04T00:00:00Z") };
+    s3server.clearOperations();
+    const summary = await plan({ range, sliceWindows: 60 });
+    expect(summary).toMatchObject({ due: 144, enqueued: 144, slices: 3, windowsLeft: 0 });
+    expect(summary.next).toBeUndefined();
+    expect(s3server.operations.filter((o) => o.op === "ListObjectsV2")).toHaveLength(6);
+    expect(await visible(queue.queueUrl)).toBe(144);
+  });
+
+  it("stops a range between slices when the next would outlast the deadline, and says where to go on", async () => {
+    const range = { fromMs: Date.parse("2026-11-01T00:00:00Z"), toMs: Date.parse("2026-11-04T00:00:00Z") };
+    let t = 0;
+    // Each clock reading is a second later: a slice takes 1 s, and at 3 s 1.5 s more is past 4 s.
+    const summary = await plan({ range, sliceWindows: 60, clock: () => (t += 1_000), deadlineMs: 4_000 });
+    expect(summary).toMatchObject({ enqueued: 48, windowsLeft: 96 });
+    expect(summary.next).toEqual({ fromMs: Date.parse("2026-11-02T00:00:00Z"), toMs: range.toMs });
+    expect(await visible(queue.queueUrl)).toBe(48);
+  });
+
+  it("hands a range cut off by its signal on from the slice it was in, sending none of it", async () => {
+    const range = { fromMs: Date.parse("2026-11-01T00:00:00Z"), toMs: Date.parse("2026-11-02T00:00:00Z") };
+    const summary = await plan({ range, signal: AbortSignal.abort() });
+    expect(summary).toMatchObject({ enqueued: 0, deferred: 0, windowsLeft: 48, next: range });
+    expect(await visible(queue.queueUrl)).toBe(0);
+  });
+
   it("drains the queue into the bucket: every window archived once, the messages deleted", async () => {
     await plan();
     const worker = job();
@@ -227,8 +279,48 @@ describeWithMoto("the queue's planner and worker, against moto's SQS", () => {
     const result = await handleBatch(records, job());
     expect(result.outcomes[0]).toMatchObject({ status: "delayed" });
     expect((result.outcomes[0] as { delaySeconds: number }).delaySeconds).toBeGreaterThanOrEqual(2);
-    expect(result.outcomes.slice(1).every((o) => o.status === "not-tried")).toBe(true);
+    expect(result.outcomes.slice(1)).toEqual(
+      records
+        .slice(1)
+        .map((r) => ({ messageId: r.messageId, status: "not-tried", reason: "paused", deadLettered: false })),
+    );
     expect(result.batchItemFailures).toHaveLength(records.length);
+  });
+
+  it("still tries a group's later messages after one fails, and brings the failed one back after its backoff", async () => {
+    await plan();
+    // Both of the Atlas client's attempts at PROD's first window answer 500.
+    sim.inject({ fault: { kind: "status", status: 500 }, match: { groupId: GROUP }, times: 2 });
+    const records = (await receive()).filter((r) => r.attributes.MessageGroupId === `${GROUP}#0`);
+    expect(records.length).toBeGreaterThan(1);
+    const result = await handleBatch(records, job());
+    expect(result.outcomes[0]).toMatchObject({
+      status: "failed",
+      kind: "transient",
+      receiveCount: 1,
+      retrySeconds: 30,
+      deadLettered: false,
+    });
+    expect(result.outcomes.slice(1).map((o) => o.status)).toEqual(records.slice(1).map(() => "archived"));
+    await deleteSucceeded(records, result.batchItemFailures);
+    // The queue's own visibility timeout is 1 s: the failed message stays away for its 30 s.
+    await new Promise((r) => setTimeout(r, 1_300));
+    const again = await receive();
+    expect(again.map((r) => r.messageId)).not.toContain(records[0]?.messageId);
+  });
+
+  it("hands back at once the messages it had no time to try", async () => {
+    await plan();
+    const records = await receive();
+    const result = await handleBatch(records, { ...job(), deadlineMs: 0 });
+    expect(result.outcomes.map((o) => o.status === "not-tried" && o.reason)).toEqual(
+      records.map(() => "deadline"),
+    );
+    expect(sim.requests.filter((r) => r.endpoint === "download")).toHaveLength(0);
+    // Visible again now, not after the queue's visibility timeout.
+    const again = await receive();
+    expect(again.length).toBeGreaterThan(0);
+    expect(records.map((r) => r.messageId)).toEqual(expect.arrayContaining(again.map((r) => r.messageId)));
   });
 
   it("still answers the rate-limited message failed when SQS refuses to change its visibility", async () => {
@@ -245,25 +337,35 @@ describeWithMoto("the queue's planner and worker, against moto's SQS", () => {
     expect(result.batchItemFailures).toHaveLength(1);
   });
 
-  it("sends a window whose workspace Atlas does not know to the dead-letter queue after its receives", async () => {
+  it("sends a window whose workspace Atlas does not know to the dead-letter queue after its receives, saying so on the last", async () => {
     const ghost: Workspace = { groupId: GROUP, tenantName: "deleted-one" };
     config = testConfig(sim.baseUrl, { workspaces: [ghost] });
     await plan({ config });
-    const worker = { ...job(), config };
-    for (let round = 0; round < 4; round++) {
+    // The queue moves a message after 2 receives; a failure no retry cures comes back in 1 s here.
+    const worker = {
+      ...job(),
+      config,
+      maxReceiveCount: 2,
+      retry: { permanentSeconds: 1, transientSeconds: 1, maxTransientSeconds: 1 },
+    };
+    const seen: unknown[] = [];
+    for (let round = 0; round < 6 && seen.length < 2; round++) {
       const records = await receive(queue.queueUrl, 1);
-      if (records.length === 0) {
-        await new Promise((r) => setTimeout(r, 1_100));
-        continue;
-      }
-      const result = await handleBatch(records, worker);
-      expect(result.outcomes[0]).toMatchObject({
-        status: "failed",
-        kind: "setup",
-        failure: { code: "ATLAS_NOT_FOUND" },
-      });
+      if (records.length > 0) seen.push((await handleBatch(records, worker)).outcomes[0]);
       await new Promise((r) => setTimeout(r, 1_100));
     }
-    expect(await visible(queue.dlqUrl)).toBeGreaterThanOrEqual(1);
+    const failure = {
+      status: "failed",
+      kind: "setup",
+      failure: expect.objectContaining({ code: "ATLAS_NOT_FOUND" }),
+      retrySeconds: 1,
+    };
+    expect(seen).toEqual([
+      expect.objectContaining({ ...failure, receiveCount: 1, deadLettered: false }),
+      expect.objectContaining({ ...failure, receiveCount: 2, deadLettered: true }),
+    ]);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await receive(queue.queueUrl, 1); // the receive at which SQS moves it
+    expect(await visible(queue.dlqUrl)).toBe(1);
   }, 20_000);
 });
