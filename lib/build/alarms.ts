@@ -102,7 +102,9 @@ export function archiverAlarmSpecs(metrics: ArchiverMetricFactory, timing: Alarm
       name: "invalidObjects",
       id: "InvalidObjectsAlarm",
       ...ON_ANY,
-      metric: metrics.run("worker", "windowsInvalid", cloudwatch.Stats.SUM, failureWindow),
+      // Both: the planner meets such an object when it checks the keys it lists (and then does not
+      // enqueue the window), the worker when its check before the download or its write finds one.
+      metric: metrics.runOfBoth("windowsInvalid", failureWindow),
       description:
         "An object at a window's archive key is not a verified archive object (no full-object CRC32 checksum, " +
         "or metadata naming another window). The archiver may not delete it, so the window fails on every run " +

@@ -65,7 +65,7 @@ describe("archiverAlarmSpecs", () => {
     expect(metricOf).toEqual({
       errors: "Errors",
       windowsFailed: "both.windowsFailed",
-      invalidObjects: "worker.windowsInvalid",
+      invalidObjects: "both.windowsInvalid",
       backlog: "OldestWindowAge",
       notRunning: "Invocations",
       failedRuns: "FailedRuns",
