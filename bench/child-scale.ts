@@ -109,6 +109,7 @@ export async function runScale(task: ScaleRun & { kind: "scale-plan" | "scale-dr
       sendBatches: sqs.batches,
       messages: sqs.messages,
       due: summary.due,
+      slices: summary.slices,
     };
     if (summary.failed > 0 || sqs.messages !== summary.enqueued)
       throw new Error(

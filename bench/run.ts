@@ -54,6 +54,7 @@ const SCALE: ScalePlan = {
   // The same at 50 workers with the projects interleaved in the parameter file: the order a
   // project-fair tie-break among windows of the same start would give (see the report).
   interleavedWorkers: [50],
+  yearPlanner: { projects: 50, perProject: 10, days: 366 },
   // One workspace per project, so that 50 lanes are busy as they would be for 500 workspaces in
   // 50 or more projects: the rate per lane does not depend on how many workspaces share it.
   backfill: {
@@ -104,6 +105,7 @@ const QUICK: Plan = {
     projects: 20,
     workers: [10, 50],
     interleavedWorkers: [],
+    yearPlanner: { projects: 5, perProject: 2, days: 30 },
     backfill: { ...SCALE.backfill, projects: 10, days: 0.5, workers: 10 },
   },
   idleRepetitions: 1,

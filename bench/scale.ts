@@ -36,6 +36,8 @@ export interface ScalePlan extends ScaleAtlas {
   readonly workers: readonly number[];
   /** Drains with the projects' workspaces interleaved in the parameter file. */
   readonly interleavedWorkers: readonly number[];
+  /** The planner alone over a long range at full scale: what a year's backfill costs to enqueue. */
+  readonly yearPlanner: { readonly projects: number; readonly perProject: number; readonly days: number };
   readonly backfill: {
     readonly projects: number;
     readonly perProject: number;
@@ -121,11 +123,18 @@ export interface BackfillRun {
   };
 }
 
+/** The planner over a long range, nothing archived: slices, LISTs, messages, time and memory. */
+export interface YearPlannerRun extends PlannerRun {
+  readonly days: number;
+  readonly slices: number;
+}
+
 /** What {@link measureScale} reports. */
 export interface ScaleResult {
   readonly plan: ScalePlan;
   /** Nothing archived yet, then nothing missing (after the first drain). */
   readonly planner: readonly PlannerRun[];
+  readonly yearPlanner: YearPlannerRun;
   readonly drains: readonly DrainRun[];
   readonly backfill: BackfillRun;
 }
@@ -355,5 +364,27 @@ export async function measureScale(
       };
     },
   );
-  return { plan, planner, drains, backfill };
+  const y = plan.yearPlanner;
+  const yearWorkspaces = y.projects * y.perProject;
+  progress(`scale: planner alone, ${yearWorkspaces} workspaces × ${y.days} days, nothing archived`);
+  const yearPlanner = await withSimulator(
+    plan,
+    (url) =>
+      runChild({
+        kind: "scale-plan",
+        ...backfillTask(url),
+        projects: y.projects,
+        perProject: y.perProject,
+        prefix: "bench/scale/year/",
+        range: { fromMs: toMs - y.days * 24 * HOUR_MS, toMs },
+        concurrency: plan.plannerConcurrency,
+        lanesPerProject: 2,
+      }),
+    (r): YearPlannerRun => ({
+      ...plannerRun(`${y.days}-day backfill`, yearWorkspaces, r),
+      days: y.days,
+      slices: r.scale?.slices ?? 0,
+    }),
+  );
+  return { plan, planner, yearPlanner, drains, backfill };
 }

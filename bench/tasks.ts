@@ -107,6 +107,8 @@ export interface ScaleMeasures {
   readonly messages?: number;
   /** Planner: due windows over all workspaces. */
   readonly due?: number;
+  /** Planner: slices of time it planned the range in. */
+  readonly slices?: number;
   /** Drain: seconds from the start until the last workspace was planned (the run's own listing). */
   readonly planSeconds?: number;
   /** Drain: at each tenth of the windows archived (10 %, 20 %, … 100 %), the projects' shares. */

@@ -161,6 +161,7 @@ describe("npm run bench -- --quick --json", () => {
       "scale: fewest per project / mean, every 10 % of an hourly drain",
       "scale: fewest per workspace / mean, every 10 % of the backfill",
       "scale: backfill of 500 workspaces × 366 days",
+      "scale: planner alone, 10 workspaces × 30 days",
     ]);
     for (const t of result.targets) expect(typeof t.met).toBe("boolean");
   });
