@@ -14,6 +14,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context } from "aws-lambda";
 import { DEFAULT_RUN_SETTINGS } from "./archive/run";
+import { INVALID_OBJECT_CODES } from "./bucket/errors";
 import { HANDLER_ENVIRONMENT, RUN_METRICS } from "./config";
 import { invocationMetrics } from "./metrics";
 import { type PlannerSummary, planAndEnqueue } from "./queue/planner";
@@ -52,6 +53,7 @@ export function createPlannerHandler(
     const nowMs = Date.now();
     const remaining = context.getRemainingTimeInMillis();
     const margin = shell.deadlineMargin(remaining);
+    let invalid = 0;
     const summary = await planAndEnqueue({
       config,
       bucket: state.bucket,
@@ -70,6 +72,7 @@ export function createPlannerHandler(
       // Slices stop a little earlier than the signal, leaving time to hand the rest on.
       deadlineMs: nowMs + remaining - 2 * margin,
       onEvent: (e) => {
+        if (e.type === "failed" && INVALID_OBJECT_CODES.has(e.code)) invalid++;
         if (e.type === "failed" || e.type === "expired") shell.log("error", e.type, { ...e });
       },
     });
@@ -87,6 +90,7 @@ export function createPlannerHandler(
         {
           [RUN_METRICS.windowsExpired]: summary.expired,
           [RUN_METRICS.windowsFailed]: summary.failed,
+          [RUN_METRICS.windowsInvalid]: invalid,
           [RUN_METRICS.windowsDeferred]: summary.deferred,
           [RUN_METRICS.backlogWindows]: summary.enqueued,
           [RUN_METRICS.backfillWindowsLeft]: summary.windowsLeft,

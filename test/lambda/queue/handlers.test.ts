@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from "vitest";
-import { renderBundledConfig, type Workspace } from "../../../lambda/config";
+import { archiveKey, renderBundledConfig, type Workspace } from "../../../lambda/config";
 import { createPlannerHandler } from "../../../lambda/planner-handler";
 import { dueWindows } from "../../../lambda/windows";
 import { createWorkerHandler } from "../../../lambda/worker-handler";
@@ -136,6 +136,17 @@ describeWithMoto("the planner and worker functions", () => {
     expect(answer).toEqual({ batchItemFailures: [] });
     expect(await s3server.keys()).toHaveLength(due);
     expect(emf().at(-1)).toMatchObject({ WindowsArchived: due, WindowsFailed: 0 });
+  });
+
+  it("counts an object at a window's key that is not an archive object as invalid, and enqueues nothing for it", async () => {
+    const [window] = dueWindows(Date.now(), WINDOW);
+    if (!window) throw new Error("no window due");
+    const key = archiveKey("atlas/stream-audit/", PROD, window);
+    // Written by hand, without a checksum: not what the archiver writes.
+    await s3server.putObject(key, "not the archiver's");
+    const planned = await createPlannerHandler()({}, context("plan-invalid"));
+    expect(planned).toMatchObject({ failed: 1, enqueued: dueWindows(Date.now(), WINDOW).length - 1 });
+    expect(emf().at(-1)).toMatchObject({ WindowsInvalid: 1, WindowsFailed: 1 });
   });
 
   it("fails the invocation when the secret cannot be read, so the batch comes back and the errors alarm sees it", async () => {
