@@ -34,7 +34,7 @@ export const ARCHIVER_DEFAULTS = {
   workerConcurrency: 10,
   /**
    * 2 downloads in flight per Atlas project (two FIFO message groups per project): Atlas's rate
-   * limits are per project, and 2 is what the scheduled function and the command line use.
+   * limits are per project, and 2 is what the command line uses too.
    */
   lanesPerProject: 2,
   /**
@@ -44,9 +44,11 @@ export const ARCHIVER_DEFAULTS = {
   batchSize: 10,
   /**
    * 10 receives before a message goes to the dead-letter queue: a window delayed for Atlas's
-   * `Retry-After`, or handed back unstarted at a worker's deadline or behind a failed message of
-   * its group, is received again, so a few receives are no failure; ten are. The planner
-   * re-enqueues a dead-lettered window on its next run while the window is within the lookback.
+   * `Retry-After`, or handed back unstarted at a worker's deadline or behind a message of its
+   * group that Atlas paused, is received again, so a few receives are no failure; ten are (a
+   * failure no retry cures comes back in 10 s, a transient one after 30 s doubling to 15 minutes:
+   * about 74 minutes over ten). The planner re-enqueues a dead-lettered window on its next run
+   * while the window is within the lookback.
    */
   maxReceiveCount: 10,
   /**
