@@ -196,7 +196,12 @@ export async function planAndEnqueue(request: PlannerRequest): Promise<PlannerSu
       ? 0
       : slices.slice(stoppedAt).reduce((n, slice) => n + slice.length, 0) * workspaces;
   const resumeFrom = stoppedAt === undefined ? undefined : slices[stoppedAt]?.[0];
-  const next = range && resumeFrom ? { fromMs: resumeFrom.startMs, toMs: range.toMs } : undefined;
+  // Never before the range's own start (its first window may begin earlier): the rest of a range
+  // is never longer than the range, so it is never refused as too long.
+  const next =
+    range && resumeFrom
+      ? { fromMs: Math.max(range.fromMs, resumeFrom.startMs), toMs: range.toMs }
+      : undefined;
   const deferred = range ? 0 : left;
   return {
     due: candidates.length * workspaces,
@@ -208,6 +213,18 @@ export async function planAndEnqueue(request: PlannerRequest): Promise<PlannerSu
     ...(next ? { next } : {}),
     windowsLeft: range ? left : 0,
   };
+}
+
+/**
+ * The part of `range` from the window `from` on: what a continuation plans. Never before the
+ * range's own start (its first window may begin earlier), so the rest of a range is never longer
+ * than the range and never refused as too long; the window `from` still overlaps it.
+ */
+export function restOfRange(
+  range: { readonly fromMs: number; readonly toMs: number },
+  from: TimeWindow,
+): { readonly fromMs: number; readonly toMs: number } {
+  return { fromMs: Math.max(range.fromMs, from.startMs), toMs: range.toMs };
 }
 
 /** Sends `tasks` in batches of ten, {@link SENDERS} batches at once. */

@@ -10,10 +10,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { DEFAULT_UPLOAD_SETTINGS } from "../../../lambda/bucket/multipart";
 import { type ArchiverConfig, archiveKey, type Workspace } from "../../../lambda/config";
 import { parseMessage, QueueMessageError } from "../../../lambda/queue/message";
-import { planAndEnqueue, planSlices } from "../../../lambda/queue/planner";
+import { planAndEnqueue } from "../../../lambda/queue/planner";
 import { handleBatch, type QueueRecord, type WorkerJob } from "../../../lambda/queue/worker";
 import { createS3Client } from "../../../lambda/s3-client";
-import { windowsInRange } from "../../../lambda/windows";
 import { GROUP, OTHER_GROUP, simulatorClient, testConfig } from "../../support/archive-fixture";
 import { type AtlasSimulator, startAtlasSimulator } from "../../support/atlas-simulator";
 import {
@@ -50,30 +49,6 @@ describe("parseMessage", () => {
     ["a huge body", "x".repeat(10_000)],
   ])("refuses %s as a permanent error", (_what, text) => {
     expect(() => parseMessage(text, config)).toThrow(QueueMessageError);
-  });
-});
-
-describe("planSlices", () => {
-  const DAY = 86_400_000;
-  const days = (n: number, minutes = 60, fromMs = Date.parse("2026-01-01T00:00:00Z")) =>
-    windowsInRange(fromMs, fromMs + n * DAY, minutes);
-
-  it("packs whole UTC days into each slice, never more windows than asked", () => {
-    const slices = planSlices(days(5), 50);
-    expect(slices.map((s) => s.length)).toEqual([48, 48, 24]);
-    expect(slices.flat()).toEqual(days(5));
-  });
-
-  it("cuts a day longer than a slice into slices of its own", () => {
-    const slices = planSlices(days(2), 10);
-    expect(slices.map((s) => s.length)).toEqual([10, 10, 4, 10, 10, 4]);
-    expect(slices.flat()).toEqual(days(2));
-  });
-
-  it("starts a range in the middle of a day with that day's rest, and takes at least one window a slice", () => {
-    const fromMs = Date.parse("2026-01-01T20:00:00Z");
-    expect(planSlices(days(1, 60, fromMs), 100).map((s) => s.length)).toEqual([24]);
-    expect(planSlices(days(1, 60, fromMs), 0.2).every((s) => s.length === 1)).toBe(true);
   });
 });
 
