@@ -1,26 +1,18 @@
 import { describe, expect, it } from "vitest";
-import type { RunSummary } from "../../lambda/archive/run";
 import { RUN_METRICS } from "../../lambda/config";
-import { runMetrics, setupFailureMetrics } from "../../lambda/metrics";
+import { invocationMetrics } from "../../lambda/metrics";
 
-const summary = {
-  runId: "r-1",
-  backlog: 4,
-  totals: {
-    due: 20,
-    archived: 12,
-    alreadyPresent: 4,
-    failed: 1,
-    deferred: 3,
-    bytes: 123_456,
-    invalid: 1,
-    expired: 2,
-  },
-} as RunSummary;
-
-describe("runMetrics", () => {
-  it("is an embedded-metric-format document with every run metric and the FunctionName dimension", () => {
-    const doc = runMetrics(summary, "AtlasAuditArchiver", "archiver-fn", 1_795_000_000_000);
+describe("invocationMetrics", () => {
+  it("is an embedded-metric-format document with every metric and the FunctionName dimension, those not given at 0", () => {
+    const doc = invocationMetrics("AtlasAuditArchiver", "archiver-worker", 1_795_000_000_000, "r-1", {
+      [RUN_METRICS.windowsArchived]: 12,
+      [RUN_METRICS.windowsFailed]: 1,
+      [RUN_METRICS.windowsAlreadyPresent]: 4,
+      [RUN_METRICS.windowsDeferred]: 3,
+      [RUN_METRICS.bytesArchived]: 123_456,
+      [RUN_METRICS.windowsInvalid]: 1,
+      [RUN_METRICS.windowsDeadLettered]: 2,
+    });
     expect(doc).toEqual({
       _aws: {
         Timestamp: 1_795_000_000_000,
@@ -44,30 +36,44 @@ describe("runMetrics", () => {
           },
         ],
       },
-      FunctionName: "archiver-fn",
+      FunctionName: "archiver-worker",
       RunId: "r-1",
       WindowsArchived: 12,
       WindowsFailed: 1,
       WindowsAlreadyPresent: 4,
       WindowsDeferred: 3,
       BytesArchived: 123_456,
-      BacklogWindows: 4,
+      BacklogWindows: 0,
       WindowsInvalid: 1,
       SetupFailures: 0,
-      WindowsExpired: 2,
-      WindowsDeadLettered: 0,
+      WindowsExpired: 0,
+      WindowsDeadLettered: 2,
       BackfillWindowsLeft: 0,
     });
   });
 
-  it("emits every metric the stack's alarms watch", () => {
-    const doc = runMetrics(summary, "ns", "fn", 0);
-    for (const name of Object.values(RUN_METRICS)) expect(doc[name]).toEqual(expect.any(Number));
+  it("emits every metric the stack's alarms watch, declared once each, whatever values it is given", () => {
+    const planner = {
+      [RUN_METRICS.backlogWindows]: 40,
+      [RUN_METRICS.windowsExpired]: 2,
+      [RUN_METRICS.backfillWindowsLeft]: 900,
+    };
+    for (const values of [{}, planner, { [RUN_METRICS.setupFailures]: 1 }]) {
+      const doc = invocationMetrics("ns", "fn", 0, "r-2", values);
+      for (const name of Object.values(RUN_METRICS)) {
+        expect(doc[name], name).toBe((values as Record<string, number>)[name] ?? 0);
+      }
+      const declared = (
+        doc._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }
+      ).CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
+      expect(declared).toEqual(Object.values(RUN_METRICS));
+    }
   });
 
-  it("reports a run that could not start as SetupFailures 1, every window metric 0", () => {
-    const doc = setupFailureMetrics("ns", "fn", 0, "r-2");
-    expect(doc).toMatchObject({ RunId: "r-2", SetupFailures: 1, WindowsFailed: 0, WindowsArchived: 0 });
-    for (const name of Object.values(RUN_METRICS)) expect(doc[name]).toEqual(expect.any(Number));
+  it("reports an invocation that could not start as SetupFailures 1, every window metric 0", () => {
+    const doc = invocationMetrics("ns", "fn", 0, "r-3", { [RUN_METRICS.setupFailures]: 1 });
+    expect(doc).toMatchObject({ RunId: "r-3", SetupFailures: 1, WindowsFailed: 0, WindowsArchived: 0 });
+    const windowMetrics = Object.values(RUN_METRICS).filter((name) => name !== RUN_METRICS.setupFailures);
+    expect(windowMetrics.map((name) => doc[name])).toEqual(windowMetrics.map(() => 0));
   });
 });
