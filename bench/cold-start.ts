@@ -1,6 +1,8 @@
 /**
- * Cold start: the size of the handler bundle `cdk synth` stages, and the time to load it in a
- * fresh Node process, against an empty handler loaded the same way.
+ * Cold start: the size of the worker's bundle `cdk synth` stages (the handler that downloads, with
+ * undici and the S3 upload path), and the time to load it in a fresh Node process, against an
+ * empty handler loaded the same way; and the size of the planner's bundle (its SQS, S3 and Lambda
+ * clients make it about as large).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -12,9 +14,11 @@ import { median, round } from "./stats";
 export interface ColdStartResult {
   /** How the bundle was made. */
   readonly source: "cdk synth";
-  /** `index.js` of the staged asset (minified, source map excluded). */
+  /** `index.js` of the worker's staged asset (minified, source map excluded). */
   readonly bundleBytes: number;
   readonly sourceMapBytes: number;
+  /** `index.js` of the planner's staged asset (minified, source map excluded). */
+  readonly plannerBundleBytes: number;
   /** `NODE_OPTIONS` of the synthesized function; the handler and the empty handler run with it. */
   readonly nodeOptions: string;
   readonly repetitions: number;
@@ -35,15 +39,16 @@ export interface ColdStartResult {
   readonly handlerRequireWithSourceMapsMs: number;
 }
 
-/** What `synth-bundle.ts` prints. */
+/** What `synth-bundle.ts` prints: the worker's asset and `NODE_OPTIONS`, the planner's asset. */
 interface Synthesized {
   readonly assetDir: string;
   readonly nodeOptions: string;
+  readonly plannerAssetDir: string;
 }
 
 const SOURCE_MAPS = "--enable-source-maps";
 
-/** Synthesizes the stack in a child process: the staged asset directory and the function's `NODE_OPTIONS`. */
+/** Synthesizes the stack in a child process: the staged asset directories and the worker's `NODE_OPTIONS`. */
 function synthesize(outdir: string): Promise<Synthesized> {
   const child = spawn(
     process.execPath,
@@ -92,7 +97,7 @@ function importMs(file: string, flags: readonly string[]): { processMs: number; 
 export async function measureColdStart(repetitions: number): Promise<ColdStartResult> {
   const dir = mkdtempSync(join(tmpdir(), "bench-cold-start-"));
   try {
-    const { assetDir, nodeOptions } = await synthesize(join(dir, "cdk.out"));
+    const { assetDir, nodeOptions, plannerAssetDir } = await synthesize(join(dir, "cdk.out"));
     const deployed = nodeOptions.split(/\s+/).filter(Boolean);
     const withMaps = deployed.includes(SOURCE_MAPS);
     // The other setting of --enable-source-maps, to show what the flag costs or saves.
@@ -122,6 +127,7 @@ export async function measureColdStart(repetitions: number): Promise<ColdStartRe
       source: "cdk synth",
       bundleBytes: statSync(bundle).size,
       sourceMapBytes: statSync(`${bundle}.map`).size,
+      plannerBundleBytes: statSync(join(plannerAssetDir, "index.js")).size,
       nodeOptions,
       repetitions,
       handlerProcessMs: round(handlerProcessMs, 1),

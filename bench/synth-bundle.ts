@@ -1,7 +1,9 @@
 /**
  * Synthesizes the stack with the real construct (`node --import tsx bench/synth-bundle.ts <outdir>`)
- * so that `cdk synth`'s esbuild bundling stages the handler asset exactly as deployed, then
- * prints the asset directory and the function's `NODE_OPTIONS` as one JSON line.
+ * so that `cdk synth`'s esbuild bundling stages the functions' assets exactly as deployed, then
+ * prints as one JSON line the worker's asset directory and `NODE_OPTIONS` (the handler the cold
+ * start measures: the one that downloads, with undici and the S3 upload path) and the planner's
+ * asset directory.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -24,19 +26,33 @@ new AtlasAuditArchiver(stack, "Archiver", {
     "bench config",
   ),
 });
-const functions = Object.values(Template.fromStack(stack).findResources("AWS::Lambda::Function")) as Array<{
+type FunctionResource = {
   Properties: { Code?: { S3Key?: string }; Environment?: { Variables?: Record<string, unknown> } };
-}>;
-const handler = functions.find((f) => f.Properties.Code?.S3Key?.endsWith(".zip"));
-const handlerKey = handler?.Properties.Code?.S3Key;
-if (!handler || !handlerKey) {
-  const keys = functions.map((f) => f.Properties.Code?.S3Key ?? "");
-  throw new Error(`No bundled function asset in the template (keys: ${keys.join(", ")})`);
+};
+const functions = Object.entries(Template.fromStack(stack).findResources("AWS::Lambda::Function")) as Array<
+  [string, FunctionResource]
+>;
+/** The function whose logical ID starts with `id` (CDK appends a hash), and its staged asset directory. */
+function bundled(id: string): { fn: FunctionResource; assetDir: string } {
+  const found = functions.filter(([logicalId]) => logicalId.startsWith(id));
+  const key = found[0]?.[1].Properties.Code?.S3Key;
+  if (found.length !== 1 || !key?.endsWith(".zip")) {
+    throw new Error(
+      `No bundled function ${id} in the template (functions: ${functions.map(([i]) => i).join(", ")})`,
+    );
+  }
+  return {
+    fn: found[0]?.[1] as FunctionResource,
+    assetDir: join(outdir as string, `asset.${key.replace(/\.zip$/, "")}`),
+  };
 }
-const nodeOptions = handler.Properties.Environment?.Variables?.NODE_OPTIONS;
+const worker = bundled("ArchiverWorkerFunction");
+const planner = bundled("ArchiverPlannerFunction");
+const nodeOptions = worker.fn.Properties.Environment?.Variables?.NODE_OPTIONS;
 process.stdout.write(
   `${JSON.stringify({
-    assetDir: join(outdir, `asset.${handlerKey.replace(/\.zip$/, "")}`),
+    assetDir: worker.assetDir,
     nodeOptions: typeof nodeOptions === "string" ? nodeOptions : "",
+    plannerAssetDir: planner.assetDir,
   })}\n`,
 );
