@@ -33,10 +33,15 @@ export const ARCHIVER_DEFAULTS = {
    */
   workerConcurrency: 10,
   /**
-   * 2 downloads in flight per Atlas project (two FIFO message groups per project): Atlas's rate
-   * limits are per project, and 2 is what the command line uses too.
+   * 1 download in flight per Atlas project (one FIFO message group per project): Atlas's rate
+   * limits are per project, and a `Retry-After` reaches only the worker that received it. With one
+   * lane, that worker holds the project's only lane, so its delay holds back the whole project and
+   * no request is sent while Atlas asked to wait (`test/lambda/queue/scenarios.test.ts`). With more
+   * lanes, a project's lanes can run on different workers, which share no pause: each other lane
+   * learns of the limit from its own 429. The scale benchmark's figures are with one lane; the
+   * command line, whose lanes share one client, uses 2.
    */
-  lanesPerProject: 2,
+  lanesPerProject: 1,
   /**
    * 10 messages per worker invocation, FIFO's maximum: one invocation (and one cold start, one
    * secret read) for up to 10 windows, where the README's cost model assumes the worst case of 1.

@@ -169,7 +169,8 @@ export interface AtlasAuditArchiverProps {
   /**
    * Downloads in flight at most per Atlas project, 1 to 64: the planner deals each project's
    * workspaces out to this many FIFO message groups (lanes), and SQS hands out one message of a
-   * group at a time. Atlas's rate limits are per project.
+   * group at a time. Atlas's rate limits are per project. Above 1, a `Retry-After` that one
+   * lane's worker receives is not seen by the project's other lanes until each gets its own 429.
    *
    * @default `ARCHIVER_DEFAULTS.lanesPerProject`
    */

@@ -122,7 +122,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
       ARCHIVE_BUCKET: { Ref: bucketId },
       METRICS_NAMESPACE: "AtlasAuditArchiver",
       QUEUE_URL: queueRef,
-      LANES_PER_PROJECT: "2",
+      LANES_PER_PROJECT: "1",
       RUN_INTERVAL_MINUTES: "60",
     });
     const worker = bundledFunction(s.template, WORKER.function).resource;

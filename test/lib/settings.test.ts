@@ -41,7 +41,7 @@ describe("resolveArchiverSettings", () => {
       memorySize: 1024,
       timeout: ARCHIVER_DEFAULTS.timeout,
       workerConcurrency: 10,
-      lanesPerProject: 2,
+      lanesPerProject: 1,
       batchSize: 10,
       maxReceiveCount: 10,
       logRetention: logs.RetentionDays.ONE_YEAR,
