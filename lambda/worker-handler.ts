@@ -80,7 +80,12 @@ export function createWorkerHandler(): (event: SQSEvent, context: Context) => Pr
     const count = (status: string) => result.outcomes.filter((o) => o.status === status).length;
     let deadLettered = 0;
     let invalid = 0;
+    let bytes = 0;
     for (const outcome of result.outcomes) {
+      if (outcome.status === "archived") {
+        bytes += outcome.bytes;
+        log("info", "window archived", { ...outcome });
+      }
       if (outcome.status === "failed" && INVALID_OBJECT_CODES.has(outcome.failure.code)) invalid++;
       if ("deadLettered" in outcome && outcome.deadLettered) {
         deadLettered++;
@@ -95,6 +100,7 @@ export function createWorkerHandler(): (event: SQSEvent, context: Context) => Pr
         [RUN_METRICS.windowsFailed]: count("failed"),
         [RUN_METRICS.windowsDeferred]: count("delayed") + count("not-tried"),
         [RUN_METRICS.windowsInvalid]: invalid,
+        [RUN_METRICS.bytesArchived]: bytes,
         [RUN_METRICS.windowsDeadLettered]: deadLettered,
       }),
     );

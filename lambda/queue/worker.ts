@@ -78,7 +78,17 @@ export const DEFAULT_RETRY: RetrySettings = {
 export type MessageOutcome =
   | {
       readonly messageId: string;
-      readonly status: "archived" | "already-present";
+      readonly status: "archived";
+      readonly window: string;
+      readonly workspace: string;
+      readonly key: string;
+      readonly bytes: number;
+      /** Hex SHA-256 of the stored object, measured in flight (logged: a record kept apart from the bucket). */
+      readonly sha256: string;
+    }
+  | {
+      readonly messageId: string;
+      readonly status: "already-present";
       readonly window: string;
       readonly workspace: string;
     }
@@ -252,7 +262,11 @@ async function handle(record: QueueRecord, job: WorkerJob, last: boolean): Promi
       return { messageId, status: "already-present", workspace: label, window: formatWindow(window) };
     }
     const outcome = await archiveWindow(job, workspace, window);
-    return { messageId, status: outcome.type, workspace: label, window: outcome.window.window };
+    if (outcome.type === "already-present") {
+      return { messageId, status: "already-present", workspace: label, window: outcome.window.window };
+    }
+    const { window: archived, key: stored, bytes, sha256 } = outcome.window;
+    return { messageId, status: "archived", workspace: label, window: archived, key: stored, bytes, sha256 };
   } catch (err) {
     if (parsed && (err instanceof AtlasPausedError || err instanceof AtlasRateLimitedError)) {
       const now = (job.clock ?? Date.now)();

@@ -534,7 +534,11 @@ describeWithMoto("the bundled planner and worker functions", () => {
     });
 
     expect(deliveries[0]?.invocation.emf).toMatchObject([
-      { [RUN_METRICS.windowsArchived]: 1, [RUN_METRICS.windowsFailed]: 0 },
+      {
+        [RUN_METRICS.windowsArchived]: 1,
+        [RUN_METRICS.windowsFailed]: 0,
+        [RUN_METRICS.bytesArchived]: produced.bytes,
+      },
     ]);
   });
 

@@ -134,8 +134,14 @@ describeWithMoto("the planner and worker functions", () => {
     expect(event.Records).toHaveLength(due);
     const answer = await createWorkerHandler()(event, context("work-1"));
     expect(answer).toEqual({ batchItemFailures: [] });
-    expect(await s3server.keys()).toHaveLength(due);
-    expect(emf().at(-1)).toMatchObject({ WindowsArchived: due, WindowsFailed: 0 });
+    const keys = await s3server.keys();
+    expect(keys).toHaveLength(due);
+    const stored = await Promise.all(keys.map((k) => s3server.getObject(k)));
+    expect(emf().at(-1)).toMatchObject({
+      WindowsArchived: due,
+      WindowsFailed: 0,
+      BytesArchived: stored.reduce((n, o) => n + o.contentLength, 0),
+    });
   });
 
   it("counts an object at a window's key that is not an archive object as invalid, and enqueues nothing for it", async () => {
