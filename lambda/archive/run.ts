@@ -25,7 +25,10 @@ export type { AtlasSource } from "./window";
 
 /** Tunables of a run. */
 export interface RunSettings {
-  /** Most windows downloaded in one run, over all workspaces; the rest wait for the next run. */
+  /**
+   * Most windows downloaded in one run, over all workspaces; the rest are deferred (`window cap`).
+   * For a caller that must bound a run; the command line sets none.
+   */
   readonly maxWindows: number;
   /** Workspaces planned at the same time, and downloads in flight at the same time. */
   readonly concurrency: number;
@@ -38,13 +41,13 @@ export interface RunSettings {
 }
 
 /**
- * Run defaults, resolved here only: at most 2,000 windows per run (a day of hourly windows for 80
- * workspaces), 4 downloads at a time, at most 2 of them in one Atlas project (Atlas's rate limits
+ * Run defaults, resolved here only: no cap on the windows of a run (the whole lookback or range),
+ * 4 downloads at a time, at most 2 of them in one Atlas project (Atlas's rate limits
  * are per project: two lanes keep a one-project deployment parallel without letting one project
  * take every download), and the upload defaults of {@link DEFAULT_UPLOAD_SETTINGS}.
  */
 export const DEFAULT_RUN_SETTINGS: RunSettings = {
-  maxWindows: 2_000,
+  maxWindows: Number.POSITIVE_INFINITY,
   concurrency: 4,
   lanesPerProject: 2,
   upload: DEFAULT_UPLOAD_SETTINGS,

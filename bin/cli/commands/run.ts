@@ -117,7 +117,7 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
       ...(range ? { range } : {}),
       ...previousRun(config.schedule, nowMs, range !== undefined),
       // One process with no deadline: the whole lookback or range, however many windows.
-      settings: { maxWindows: Number.POSITIVE_INFINITY, concurrency, lanesPerProject },
+      settings: { concurrency, lanesPerProject },
       onEvent: (event) => io.stderr.write(`${describeEvent(event)}\n`),
     });
     io.stderr.write(`${describeSummary(result)}\n`);
