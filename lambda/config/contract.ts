@@ -25,6 +25,8 @@ export const HANDLER_ENVIRONMENT = {
   runIntervalMinutes: "RUN_INTERVAL_MINUTES",
   /** The queue's receives before SQS moves a message to the dead-letter queue (the worker logs the last one). */
   maxReceiveCount: "MAX_RECEIVE_COUNT",
+  /** ARN of the KMS key (ECC_NIST_P256) that signs the digests; the planner may only `kms:Sign` with it. */
+  digestKeyArn: "DIGEST_KEY_ARN",
 } as const;
 
 /** The CloudWatch namespace of the run metrics unless the stack says otherwise. */

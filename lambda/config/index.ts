@@ -28,6 +28,9 @@ export {
   archiveKey,
   CRC32_METADATA,
   compactUtc,
+  DIGESTS_FOLDER,
+  digestKey,
+  digestsPrefix,
   type KeyParse,
   metadataMismatches,
   OBJECT_SUFFIX,
@@ -36,9 +39,14 @@ export {
   objectMetadata,
   type ParsedKey,
   parseArchiveKey,
+  parseDigestKey,
   partitionPrefix,
+  RECEIPTS_FOLDER,
+  receiptKey,
+  receiptsPrefix,
   tenantPrefix,
   utcDate,
+  workspaceStem,
 } from "./layout";
 export { DEFAULT_CONFIG_PATH, loadConfig } from "./load";
 export { parseConfig, validateConfig } from "./parse";

@@ -183,3 +183,65 @@ export function metadataMismatches(
   }
   return out;
 }
+
+/**
+ * Where the integrity records live, beside the archive: `{prefix}_receipts/` (one receipt per
+ * archived window: what was measured in flight) and `{prefix}_digests/` (one signed digest per
+ * workspace and UTC day). The leading underscore keeps them out of the Athena table (Hive and
+ * Athena skip such folders, and the table's partition projection never names them) and out of the
+ * readers' listings, while the function's write permission on `{prefix}*` covers them.
+ */
+export const RECEIPTS_FOLDER = "_receipts/";
+export const DIGESTS_FOLDER = "_digests/";
+
+/** The receipt of one archived window: the log's key, mirrored under `{prefix}_receipts/`, with `.json`. */
+export function receiptKey(prefix: string, workspace: Workspace, window: TimeWindow): string {
+  return `${prefix}${RECEIPTS_FOLDER}${archiveKey("", workspace, window)}.json`;
+}
+
+/** The folder of one workspace's receipts for a UTC date (ends with `/`). */
+export function receiptsPrefix(prefix: string, workspace: Workspace, date: string): string {
+  return `${prefix}${RECEIPTS_FOLDER}${partitionPrefix("", workspace, date)}`;
+}
+
+/** `{tenantName}[_{spName}]`: how a workspace's files begin. */
+export function workspaceStem(workspace: Workspace): string {
+  return workspace.spName === undefined
+    ? workspace.tenantName
+    : `${workspace.tenantName}_${workspace.spName}`;
+}
+
+/**
+ * The folder of one workspace's digests, in the order they were sealed (ends with `/`):
+ * `{prefix}_digests/group={groupId}/tenant={tenantName}/workspace={stem}/`.
+ */
+export function digestsPrefix(prefix: string, workspace: Workspace): string {
+  return `${prefix}${DIGESTS_FOLDER}${tenantPrefix("", workspace)}workspace=${workspaceStem(workspace)}/`;
+}
+
+/**
+ * The key of a workspace's `sequence`-th digest (from 1), sealing the UTC day `date`: the
+ * sequence, zero-padded, orders the chain in a listing; the date says what it seals.
+ *
+ * @example
+ * ```ts
+ * digestKey("atlas/stream-audit/", workspace, 1, "2026-11-28");
+ * // "atlas/stream-audit/_digests/group=…/tenant=prod-workspace/workspace=prod-workspace/000000001_2026-11-28_digest.json"
+ * ```
+ */
+export function digestKey(prefix: string, workspace: Workspace, sequence: number, date: string): string {
+  return `${digestsPrefix(prefix, workspace)}${String(sequence).padStart(9, "0")}_${date}_digest.json`;
+}
+
+/** The sequence and date a digest key names, or undefined for any other key. */
+export function parseDigestKey(
+  prefix: string,
+  workspace: Workspace,
+  key: string,
+): { readonly sequence: number; readonly date: string } | undefined {
+  const folder = digestsPrefix(prefix, workspace);
+  if (!key.startsWith(folder)) return undefined;
+  const match = /^(\d{9})_(\d{4}-\d{2}-\d{2})_digest\.json$/.exec(key.slice(folder.length));
+  if (!match) return undefined;
+  return { sequence: Number(match[1]), date: match[2] as string };
+}

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { archiveKey, parseArchiveKey, type Workspace } from "../../../lambda/config";
+import {
+  archiveKey,
+  digestKey,
+  digestsPrefix,
+  parseArchiveKey,
+  parseDigestKey,
+  receiptKey,
+  receiptsPrefix,
+  tenantPrefix,
+  type Workspace,
+} from "../../../lambda/config";
 
 const PREFIX = "atlas/stream-audit/";
 const GROUP = "32b6e34b3d91647abb20e7b8";
@@ -51,5 +61,39 @@ describe("parseArchiveKey", () => {
     const parsed = parseArchiveKey(PREFIX, key);
     expect(parsed.ok).toBe(false);
     expect(parsed.ok ? "" : parsed.reason).toContain(reason);
+  });
+});
+
+describe("the integrity records' keys", () => {
+  const prefix = "atlas/stream-audit/";
+  const tenant = { groupId: "32b6e34b3d91647abb20e7b8", tenantName: "prod-workspace" };
+  const processor = { ...tenant, spName: "orders" };
+  const window = { startMs: Date.parse("2026-11-28T13:00:00Z"), endMs: Date.parse("2026-11-28T14:00:00Z") };
+
+  it("mirrors a log's key under _receipts/, and a day's receipts share its folder", () => {
+    const receipt = receiptKey(prefix, processor, window);
+    expect(receipt).toBe(
+      "atlas/stream-audit/_receipts/group=32b6e34b3d91647abb20e7b8/tenant=prod-workspace/date=2026-11-28/" +
+        "prod-workspace_orders_20261128T130000Z_20261128T140000Z_audit.log.gz.json",
+    );
+    expect(receipt.startsWith(receiptsPrefix(prefix, processor, "2026-11-28"))).toBe(true);
+    // Never under the archive's partitions, which the readers and Athena read.
+    expect(receipt.startsWith(tenantPrefix(prefix, tenant))).toBe(false);
+  });
+
+  it("keeps each workspace's digests in a folder of its own, ordered by sequence, and reads a key back", () => {
+    const a = digestKey(prefix, tenant, 1, "2026-11-28");
+    const b = digestKey(prefix, processor, 12, "2026-11-29");
+    expect(a).toBe(
+      "atlas/stream-audit/_digests/group=32b6e34b3d91647abb20e7b8/tenant=prod-workspace/" +
+        "workspace=prod-workspace/000000001_2026-11-28_digest.json",
+    );
+    expect(b.startsWith(digestsPrefix(prefix, processor))).toBe(true);
+    expect(a.startsWith(digestsPrefix(prefix, processor))).toBe(false);
+    expect(b.startsWith(digestsPrefix(prefix, tenant))).toBe(false);
+    expect(digestKey(prefix, tenant, 2, "2026-11-27") > a).toBe(true);
+    expect(parseDigestKey(prefix, processor, b)).toEqual({ sequence: 12, date: "2026-11-29" });
+    expect(parseDigestKey(prefix, tenant, b)).toBeUndefined();
+    expect(parseDigestKey(prefix, tenant, `${a}.bak`)).toBeUndefined();
   });
 });
