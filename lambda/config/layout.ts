@@ -212,7 +212,7 @@ export function workspaceStem(workspace: Workspace): string {
 }
 
 /**
- * The folder of one workspace's digests, in the order they were sealed (ends with `/`):
+ * The folder of one workspace's digests (ends with `/`):
  * `{prefix}_digests/group={groupId}/tenant={tenantName}/workspace={stem}/`.
  */
 export function digestsPrefix(prefix: string, workspace: Workspace): string {
@@ -220,28 +220,23 @@ export function digestsPrefix(prefix: string, workspace: Workspace): string {
 }
 
 /**
- * The key of a workspace's `sequence`-th digest (from 1), sealing the UTC day `date`: the
- * sequence, zero-padded, orders the chain in a listing; the date says what it seals.
+ * The key of the digest that seals a workspace's UTC day `date`: one per day, so sealing is a
+ * conditional write (a second sealer gets 412) and a day's digest is found without a listing; in
+ * a listing the digests come in date order, which is the chain's order (days are sealed in order).
  *
  * @example
  * ```ts
- * digestKey("atlas/stream-audit/", workspace, 1, "2026-11-28");
- * // "atlas/stream-audit/_digests/group=…/tenant=prod-workspace/workspace=prod-workspace/000000001_2026-11-28_digest.json"
+ * digestKey("atlas/stream-audit/", workspace, "2026-11-28");
+ * // "atlas/stream-audit/_digests/group=…/tenant=prod-workspace/workspace=prod-workspace/2026-11-28_digest.json"
  * ```
  */
-export function digestKey(prefix: string, workspace: Workspace, sequence: number, date: string): string {
-  return `${digestsPrefix(prefix, workspace)}${String(sequence).padStart(9, "0")}_${date}_digest.json`;
+export function digestKey(prefix: string, workspace: Workspace, date: string): string {
+  return `${digestsPrefix(prefix, workspace)}${date}_digest.json`;
 }
 
-/** The sequence and date a digest key names, or undefined for any other key. */
-export function parseDigestKey(
-  prefix: string,
-  workspace: Workspace,
-  key: string,
-): { readonly sequence: number; readonly date: string } | undefined {
+/** The UTC day a digest key seals, or undefined for any other key. */
+export function parseDigestKey(prefix: string, workspace: Workspace, key: string): string | undefined {
   const folder = digestsPrefix(prefix, workspace);
   if (!key.startsWith(folder)) return undefined;
-  const match = /^(\d{9})_(\d{4}-\d{2}-\d{2})_digest\.json$/.exec(key.slice(folder.length));
-  if (!match) return undefined;
-  return { sequence: Number(match[1]), date: match[2] as string };
+  return /^(\d{4}-\d{2}-\d{2})_digest\.json$/.exec(key.slice(folder.length))?.[1];
 }

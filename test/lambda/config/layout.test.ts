@@ -81,18 +81,18 @@ describe("the integrity records' keys", () => {
     expect(receipt.startsWith(tenantPrefix(prefix, tenant))).toBe(false);
   });
 
-  it("keeps each workspace's digests in a folder of its own, ordered by sequence, and reads a key back", () => {
-    const a = digestKey(prefix, tenant, 1, "2026-11-28");
-    const b = digestKey(prefix, processor, 12, "2026-11-29");
+  it("keeps each workspace's digests in a folder of its own, one per day in date order, and reads a key back", () => {
+    const a = digestKey(prefix, tenant, "2026-11-28");
+    const b = digestKey(prefix, processor, "2026-11-29");
     expect(a).toBe(
       "atlas/stream-audit/_digests/group=32b6e34b3d91647abb20e7b8/tenant=prod-workspace/" +
-        "workspace=prod-workspace/000000001_2026-11-28_digest.json",
+        "workspace=prod-workspace/2026-11-28_digest.json",
     );
     expect(b.startsWith(digestsPrefix(prefix, processor))).toBe(true);
     expect(a.startsWith(digestsPrefix(prefix, processor))).toBe(false);
     expect(b.startsWith(digestsPrefix(prefix, tenant))).toBe(false);
-    expect(digestKey(prefix, tenant, 2, "2026-11-27") > a).toBe(true);
-    expect(parseDigestKey(prefix, processor, b)).toEqual({ sequence: 12, date: "2026-11-29" });
+    expect(digestKey(prefix, tenant, "2026-11-29") > a).toBe(true);
+    expect(parseDigestKey(prefix, processor, b)).toBe("2026-11-29");
     expect(parseDigestKey(prefix, tenant, b)).toBeUndefined();
     expect(parseDigestKey(prefix, tenant, `${a}.bak`)).toBeUndefined();
   });
