@@ -81,10 +81,12 @@ export function createWorkerHandler(): (event: SQSEvent, context: Context) => Pr
     let deadLettered = 0;
     let invalid = 0;
     let bytes = 0;
+    let receiptFailures = 0;
     for (const outcome of result.outcomes) {
       if (outcome.status === "archived") {
         bytes += outcome.bytes;
-        log("info", "window archived", { ...outcome });
+        if (outcome.receiptFailure) receiptFailures++;
+        log(outcome.receiptFailure ? "error" : "info", "window archived", { ...outcome });
       }
       if (outcome.status === "failed" && INVALID_OBJECT_CODES.has(outcome.failure.code)) invalid++;
       if ("deadLettered" in outcome && outcome.deadLettered) {
@@ -102,6 +104,7 @@ export function createWorkerHandler(): (event: SQSEvent, context: Context) => Pr
         [RUN_METRICS.windowsInvalid]: invalid,
         [RUN_METRICS.bytesArchived]: bytes,
         [RUN_METRICS.windowsDeadLettered]: deadLettered,
+        [RUN_METRICS.digestFailures]: receiptFailures,
       }),
     );
     return { batchItemFailures: result.batchItemFailures };

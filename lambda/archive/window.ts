@@ -7,6 +7,7 @@ import type { AuditLogDownload, DownloadOptions } from "../atlas/options";
 import type { UploadSettings } from "../bucket/multipart";
 import { storeLog } from "../bucket/store";
 import { type ArchiverConfig, archiveKey, objectMetadata, type Workspace, workspaceLabel } from "../config";
+import { buildReceipt, writeReceipt } from "../digest/receipt";
 import { ArchiverError } from "../errors";
 import { formatWindow, type TimeWindow } from "../windows";
 import type { ArchivedWindow, WindowFailure } from "./summary";
@@ -32,16 +33,29 @@ export interface WindowJob {
   readonly signal?: AbortSignal;
   /** No Atlas attempt or wait may end after this. */
   readonly deadlineMs?: number;
+  /** The receipt's `archivedAt`. @default Date.now */
+  readonly clock?: () => number;
 }
 
-/** What became of a window: archived now, or found archived (by a concurrent writer). */
+/**
+ * What became of a window: archived now, or found archived (by a concurrent writer). An archived
+ * window whose receipt could not be written says so in `receiptFailure` (the log is archived all
+ * the same; the window is sealed as `unreceipted`).
+ */
 export type WindowOutcome =
-  | { readonly type: "archived"; readonly window: ArchivedWindow }
+  | {
+      readonly type: "archived";
+      readonly window: ArchivedWindow;
+      readonly receiptFailure?: WindowFailure;
+    }
   | { readonly type: "already-present"; readonly window: { readonly window: string; readonly key: string } };
 
 /**
- * Downloads `window` of `workspace` and stores it at its key. Throws the typed error of whatever
- * failed (nothing is then left at the key).
+ * Downloads `window` of `workspace` and stores it at its key, then writes its receipt (what was
+ * measured in flight) at its receipt key. Throws the typed error of whatever failed before the
+ * log was stored (nothing is then left at the key); a receipt that cannot be written is reported
+ * in the outcome, not thrown (see `digest/receipt.ts`). A window found archived by another writer
+ * gets no receipt from here: its bytes were not measured here (the other writer writes it).
  */
 export async function archiveWindow(
   job: WindowJob,
@@ -76,7 +90,26 @@ export async function archiveWindow(
   if (outcome.status === "already-present")
     return { type: "already-present", window: { window: windowLabel, key } };
   const { bytes, lines, sha256 } = outcome.digest;
-  return { type: "archived", window: { window: windowLabel, key, bytes, lines, sha256 } };
+  const archived = { window: windowLabel, key, bytes, lines, sha256 };
+  const receipt = buildReceipt({
+    key,
+    window,
+    digest: outcome.digest,
+    archivedAtMs: (job.clock ?? Date.now)(),
+    runId: job.runId,
+  });
+  try {
+    await writeReceipt(
+      job.s3,
+      { bucket: job.bucket, prefix: config.archive.prefix, workspace, label: workspaceLabel(workspace) },
+      receipt,
+      window,
+      signal,
+    );
+  } catch (err) {
+    return { type: "archived", window: archived, receiptFailure: failureOf(err, windowLabel, key) };
+  }
+  return { type: "archived", window: archived };
 }
 
 /** The failure record of `err` for a window: its code and message, and Atlas's or S3's status. */

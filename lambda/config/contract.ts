@@ -63,6 +63,14 @@ export const RUN_METRICS = {
    * by invoking itself with the rest of the range; 0 when the range is all planned.
    */
   backfillWindowsLeft: "BackfillWindowsLeft",
+  /** Digests (one per workspace and UTC day) the planner sealed, signed and wrote. */
+  digestsSealed: "DigestsSealed",
+  /**
+   * Integrity records that could not be written: a day the planner could not seal (S3 or KMS
+   * failed, a previous digest it cannot chain to, or no `DIGEST_KEY_ARN`), or a worker's receipt
+   * (its window is then sealed as unreceipted). The next run seals what is left.
+   */
+  digestFailures: "DigestFailures",
 } as const;
 
 /** The dimension every run metric carries. */

@@ -85,6 +85,8 @@ export type MessageOutcome =
       readonly bytes: number;
       /** Hex SHA-256 of the stored object, measured in flight (logged: a record kept apart from the bucket). */
       readonly sha256: string;
+      /** Why its receipt could not be written, if it could not (the window is sealed as unreceipted). */
+      readonly receiptFailure?: WindowFailure;
     }
   | {
       readonly messageId: string;
@@ -266,7 +268,16 @@ async function handle(record: QueueRecord, job: WorkerJob, last: boolean): Promi
       return { messageId, status: "already-present", workspace: label, window: outcome.window.window };
     }
     const { window: archived, key: stored, bytes, sha256 } = outcome.window;
-    return { messageId, status: "archived", workspace: label, window: archived, key: stored, bytes, sha256 };
+    return {
+      messageId,
+      status: "archived",
+      workspace: label,
+      window: archived,
+      key: stored,
+      bytes,
+      sha256,
+      ...(outcome.receiptFailure ? { receiptFailure: outcome.receiptFailure } : {}),
+    };
   } catch (err) {
     if (parsed && (err instanceof AtlasPausedError || err instanceof AtlasRateLimitedError)) {
       const now = (job.clock ?? Date.now)();

@@ -32,6 +32,8 @@ describe("invocationMetrics", () => {
               { Name: "WindowsExpired", Unit: "Count" },
               { Name: "WindowsDeadLettered", Unit: "Count" },
               { Name: "BackfillWindowsLeft", Unit: "Count" },
+              { Name: "DigestsSealed", Unit: "Count" },
+              { Name: "DigestFailures", Unit: "Count" },
             ],
           },
         ],
@@ -49,6 +51,8 @@ describe("invocationMetrics", () => {
       WindowsExpired: 0,
       WindowsDeadLettered: 2,
       BackfillWindowsLeft: 0,
+      DigestsSealed: 0,
+      DigestFailures: 0,
     });
   });
 

@@ -12,6 +12,9 @@ import {
 } from "../../support/archive-fixture";
 import { type LargeGzip, largeGzip } from "../../support/large-gzip";
 
+/** The archived logs among `keys`: without the receipts written beside them (`_receipts/`). */
+const logKeys = (keys: string[]) => keys.filter((k) => !/(^|\/)_receipts\//.test(k));
+
 // Logs above the 8 MiB part size take the multipart path: parts straight to the final key, then a
 // conditional CompleteMultipartUpload carrying the whole object's CRC32.
 const NOW = Date.parse("2026-11-28T02:20:00Z");
@@ -53,7 +56,7 @@ describe("large logs (multipart path)", () => {
     ]);
     expect(fixture.s3server.operations.some((o) => o.op === "CreateMultipartUpload")).toBe(true);
     expect(fixture.s3server.openMultipartUploads()).toEqual([]);
-    expect(await fixture.s3server.keys()).toEqual([]);
+    expect(logKeys(await fixture.s3server.keys())).toEqual([]);
     expect(completes()).toEqual([]);
 
     const second = await fixture.run(config, NOW);
@@ -68,7 +71,7 @@ describe("large logs (multipart path)", () => {
     expect(first.workspaces[0]?.failed[0]?.code).toBe("ARCHIVE_GZIP_INVALID");
     expect(completes()).toEqual([]);
     expect(fixture.s3server.openMultipartUploads()).toEqual([]);
-    expect(await fixture.s3server.keys()).not.toContain(KEY);
+    expect(logKeys(await fixture.s3server.keys())).not.toContain(KEY);
   });
 
   it("two runs racing: one Complete wins, the other gets 412, reports already present and aborts", async () => {
@@ -85,7 +88,7 @@ describe("large logs (multipart path)", () => {
     ).toEqual([200, 412]);
     expect(completes().every((o) => o.ifNoneMatch === "*")).toBe(true);
     expect(fixture.s3server.openMultipartUploads()).toEqual([]);
-    expect(await fixture.s3server.keys()).toEqual([KEY]);
+    expect(logKeys(await fixture.s3server.keys())).toEqual([KEY]);
     const stored = await fixture.s3server.getObject(KEY);
     expect(await fixture.storedChecksum(KEY)).toEqual({
       crc32: crc32Base64Of(stored.body),
@@ -132,7 +135,7 @@ describe("large logs (multipart path)", () => {
     expect(first.workspaces[0]?.failed.map((f) => f.code)).toEqual(["S3_REQUEST_FAILED"]);
     expect(first.workspaces[0]?.failed[0]?.message).toContain("CompleteMultipartUpload");
     expect(fixture.s3server.openMultipartUploads()).toEqual([]);
-    expect(await fixture.s3server.keys()).toEqual([]);
+    expect(logKeys(await fixture.s3server.keys())).toEqual([]);
     const second = await fixture.run(config, NOW);
     expect(second.workspaces[0]?.archived.map((a) => a.key)).toEqual([KEY]);
   });

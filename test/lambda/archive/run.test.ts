@@ -17,6 +17,9 @@ import {
 } from "../../support/archive-fixture";
 import { DEFAULT_API_KEY, DEFAULT_SERVICE_ACCOUNT } from "../../support/atlas-simulator";
 
+/** The archived logs among `keys`: without the receipts written beside them (`_receipts/`). */
+const logKeys = (keys: string[]) => keys.filter((k) => !/(^|\/)_receipts\//.test(k));
+
 const NOW = Date.parse("2026-11-28T15:20:00Z");
 
 let fixture: ArchiveFixture;
@@ -72,7 +75,7 @@ describe("archiveRun", () => {
       deferred: 0,
     });
     expect(summary.backlog).toBe(0);
-    const keys = await fixture.s3server.keys();
+    const keys = logKeys(await fixture.s3server.keys());
     expect(keys).toEqual(archiveKeys(config, NOW));
     expect(keys).toContain(
       "atlas/stream-audit/group=32b6e34b3d91647abb20e7b8/tenant=prod-workspace/date=2026-11-28/" +
@@ -129,7 +132,7 @@ describe("archiveRun", () => {
     });
     const summary = await fixture.run(config, NOW);
     expect(summary.totals.archived).toBe(3);
-    expect(await fixture.s3server.keys()).toEqual([
+    expect(logKeys(await fixture.s3server.keys())).toEqual([
       "atlas/stream-audit/group=32b6e34b3d91647abb20e7b8/tenant=prod-workspace/date=2026-11-25/prod-workspace_20261125T000000Z_20261126T000000Z_audit.log.gz",
       "atlas/stream-audit/group=32b6e34b3d91647abb20e7b8/tenant=prod-workspace/date=2026-11-26/prod-workspace_20261126T000000Z_20261127T000000Z_audit.log.gz",
       "atlas/stream-audit/group=32b6e34b3d91647abb20e7b8/tenant=prod-workspace/date=2026-11-27/prod-workspace_20261127T000000Z_20261128T000000Z_audit.log.gz",
@@ -191,13 +194,13 @@ describe("archiveRun", () => {
       "ARCHIVE_GZIP_INVALID",
       "ATLAS_NETWORK",
     ]);
-    expect((await fixture.s3server.keys()).length).toBe(3);
+    expect(logKeys(await fixture.s3server.keys()).length).toBe(3);
     expect(fixture.s3server.openMultipartUploads()).toEqual([]);
 
     const second = await fixture.run(config, NOW);
     expect(second.ok).toBe(true);
     expect(second.totals).toMatchObject({ archived: 2, alreadyPresent: 3 });
-    expect(await fixture.s3server.keys()).toEqual(archiveKeys(config, NOW));
+    expect(logKeys(await fixture.s3server.keys())).toEqual(archiveKeys(config, NOW));
   });
 
   it("keeps going when one workspace fails, and names the failing window and reason", async () => {
@@ -250,7 +253,7 @@ describe("archiveRun", () => {
 
     const rest = await fixture.run(config, NOW);
     expect(rest.backlog).toBe(0);
-    expect(await fixture.s3server.keys()).toEqual(archiveKeys(config, NOW));
+    expect(logKeys(await fixture.s3server.keys())).toEqual(archiveKeys(config, NOW));
   });
 
   it("reports an S3 failure for the window and heals it next run", async () => {
@@ -291,7 +294,7 @@ describe("archiveRun", () => {
     expect(a.ok && b.ok).toBe(true);
     expect(a.totals.archived + b.totals.archived).toBe(10);
     expect(a.totals.alreadyPresent + b.totals.alreadyPresent).toBe(10);
-    const keys = await fixture.s3server.keys();
+    const keys = logKeys(await fixture.s3server.keys());
     expect(keys).toEqual(archiveKeys(config, NOW));
     for (const key of keys) {
       const stored = await fixture.s3server.getObject(key);

@@ -54,6 +54,9 @@ import {
 import { createMemoryFifoQueue, type DrainResult, drainQueue, queueDepth } from "../../support/queue-drain";
 import { S3RVER_CREDENTIALS, type S3TestServer, startS3Server } from "../../support/s3-server";
 
+/** The archived logs among `keys`: without the receipts written beside them (`_receipts/`). */
+const logKeys = (keys: string[]) => keys.filter((k) => !/(^|\/)_receipts\//.test(k));
+
 /** At :14 with a 3-hour lookback, one hourly window is due per workspace: 13:00 to 14:00. */
 const NOW = Date.parse("2026-11-28T15:14:00Z");
 const HOUR = 3_600_000;
@@ -225,7 +228,7 @@ describe("the queue at scale (issue 12)", () => {
     expect(result).toMatchObject({ failed: 0, groupOverlap: false, maxReceiveCount: 1 });
     expect(statuses(s.outcomes)).toEqual({ archived: result.received });
     expect(result.deleted).toBeGreaterThanOrEqual(drained);
-    const objects = await s.s3server.keys();
+    const objects = logKeys(await s.s3server.keys());
     expect(objects).toHaveLength(result.deleted);
     const keys = new Set(queued.map((m) => m.key));
     expect(objects.filter((key) => !keys.has(key))).toEqual([]);
@@ -275,7 +278,7 @@ describe("the queue at scale (issue 12)", () => {
       );
     }
     expect(seen).toEqual(expected);
-    expect(await s.s3server.keys()).toHaveLength(11 * RUN_FLEET);
+    expect(logKeys(await s.s3server.keys())).toHaveLength(11 * RUN_FLEET);
     // An eleventh run: the window that left the lookback was archived, the previous one too.
     const next = await plan(s, { nowMs: first + 10 * HOUR, previousRunMs: first + 9 * HOUR });
     expect(next).toMatchObject({ due: 2 * RUN_FLEET, enqueued: RUN_FLEET, expired: 0 });
@@ -311,7 +314,7 @@ describe("the queue at scale (issue 12)", () => {
     const result = await drain(s, { workers: 4, maxMessages: DRAINED_PART, timeoutMs: 20_000 });
     expect(result).toMatchObject({ failed: 0, groupOverlap: false, maxReceiveCount: 1 });
     expect(statuses(s.outcomes)).toEqual({ archived: result.received });
-    expect(await s.s3server.keys()).toHaveLength(result.deleted);
+    expect(logKeys(await s.s3server.keys())).toHaveLength(result.deleted);
     expect(queue.peek().every((m) => m.receives === 0)).toBe(true);
     expect(await queueDepth(s.sqs, s.queueUrl)).toBe(2_160 - result.deleted);
     expect(await queueDepth(s.sqs, s.dlqUrl)).toBe(0);
@@ -402,7 +405,7 @@ describeWithMoto(
       return {
         result,
         statuses: statuses(s.outcomes),
-        objects: (await s.s3server.keys()).length,
+        objects: logKeys(await s.s3server.keys()).length,
         left: await queueDepth(sqs, queue.queueUrl),
         deadLettered: await queueDepth(sqs, queue.dlqUrl),
         maxInFlight: Object.fromEntries(maxInFlight),

@@ -15,6 +15,9 @@ import { type CliResult, runCli, runMain } from "../../../support/cli";
 import { type S3TestServer, startS3Server } from "../../../support/s3-server";
 import { type SecretsManagerFake, startSecretsManager } from "../../../support/secrets-manager";
 
+/** The archived logs among `keys`: without the receipts written beside them (`_receipts/`). */
+const logKeys = (keys: string[]) => keys.filter((k) => !/(^|\/)_receipts\//.test(k));
+
 const NOW = "2026-11-28T15:20:00Z";
 const SERVICE_ACCOUNT = {
   ATLAS_CLIENT_ID: DEFAULT_SERVICE_ACCOUNT.clientId,
@@ -92,7 +95,7 @@ describe("atlas-audit-archiver run", () => {
       bucket: s3.bucket,
       totals: { archived: 3, failed: 0 },
     });
-    expect(await s3.keys()).toHaveLength(3);
+    expect(logKeys(await s3.keys())).toHaveLength(3);
     // The CLI revokes its token on the way out, so frequent runs never pile up live tokens.
     expect(sim.requests.filter((r) => r.endpoint === "revoke")).toHaveLength(1);
   });
@@ -409,7 +412,7 @@ describe("atlas-audit-archiver run: credentials are checked once, before any win
     expect(result.stderr.match(/Could not read the Atlas credentials from secret no\/such/g)).toHaveLength(1);
     expect(result.stderr).not.toContain("FAILED");
     expect(sim.requests).toEqual([]);
-    expect(await s3.keys()).toEqual([]);
+    expect(logKeys(await s3.keys())).toEqual([]);
   });
 
   it("exits 2 with one message when Atlas refuses the service account, downloading nothing", async () => {
