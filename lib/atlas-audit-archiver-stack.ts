@@ -70,8 +70,8 @@ export interface AtlasAuditArchiverStackProps extends StackProps {
 /**
  * The deployable stack: the archiver, optionally in a VPC with a fixed egress IP, and outputs
  * naming what a user needs after the deploy (bucket, planner and worker functions and their log
- * groups, secret, topic, alarms, the window, dead-letter and failed-runs queues, Athena database,
- * table and workgroup).
+ * groups, secret, topic, alarms, the window, dead-letter and failed-runs queues, the digest key and
+ * its public key, Athena database, table and workgroup).
  *
  * @example
  * ```ts
@@ -174,6 +174,12 @@ export class AtlasAuditArchiverStack extends Stack {
         "The alarms, space-separated (aws cloudwatch set-alarm-state / describe-alarm-history)",
       ],
       ["FailedRunsQueueUrl", a.failedRunsQueue.queueUrl, "Records of failed planner runs"],
+      ["DigestKeyArn", a.digestKey?.keyArn, "KMS key (ECC_NIST_P256) that signs the digests"],
+      [
+        "DigestPublicKey",
+        a.digestPublicKey,
+        "Public key of the digests, base64 DER (SPKI): base64 -d > key.der; openssl pkey -pubin -inform DER -in key.der",
+      ],
       ["AthenaDatabaseName", athena?.databaseName, "Glue database of the Athena table over the archive"],
       [
         "AthenaTableName",

@@ -9,6 +9,7 @@ import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import type * as events from "aws-cdk-lib/aws-events";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
@@ -21,6 +22,7 @@ import { Construct } from "constructs";
 import { ArchiveAthenaTable } from "./archive-athena-table";
 import { buildAlarmTopic } from "./build/alarm-topic";
 import { buildAlarms } from "./build/alarms";
+import { buildDigestKey } from "./build/digests";
 import { buildFunctions } from "./build/function";
 import { ArchiverMetricFactory } from "./build/metrics";
 import { grantPlannerPermissions, grantWorkerPermissions } from "./build/permissions";
@@ -42,8 +44,9 @@ import { type ResolvedArchiverSettings, resolveArchiverSettings } from "./settin
  * project, `lanesPerProject` per project), and the **worker**, which an SQS event source runs (at
  * most `workerConcurrency` at once) to download each window and store it; a message that keeps
  * failing goes to a dead-letter queue after `maxReceiveCount` receives. The planner never sees the
- * Atlas secret; only the worker writes to the bucket. Failed planner runs go to a failed-runs
- * queue. Alarms on errors, failed windows, invalid objects at archive keys, an old window in the
+ * Atlas secret; only the worker writes archive objects, the planner only the signed digests (one
+ * per workspace and UTC day, signed with a KMS key whose public key the construct exposes). Failed
+ * planner runs go to a failed-runs queue. Alarms on errors, failed windows, invalid objects at archive keys, an old window in the
  * queue, a stopped schedule, failed runs, expired windows and dead letters publish to SNS.
  *
  * @example
@@ -81,6 +84,18 @@ export class AtlasAuditArchiver extends Construct {
   readonly encryptionKey?: kms.IKey;
   /** The server access logs target of a created bucket, when logging is on. */
   readonly accessLogsBucket?: s3.IBucket;
+  /**
+   * The KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs the digests, created (retained on stack
+   * deletion) or given; absent with `digests: false`.
+   */
+  readonly digestKey?: kms.IKey;
+  /**
+   * The digest key's public key, base64 of its DER SubjectPublicKeyInfo, read from KMS at deploy time
+   * (a token): what an auditor verifies the digests with, offline.
+   */
+  readonly digestPublicKey?: string;
+  /** The function of the deploy-time custom resource that reads {@link digestPublicKey}. */
+  readonly digestPublicKeyFunction?: lambda.Function;
   /** The Atlas credentials secret (created, or imported). */
   readonly secret: secretsmanager.ISecret;
   /** The EventBridge rule that runs the planner. */
@@ -130,6 +145,13 @@ export class AtlasAuditArchiver extends Construct {
     this.secret = settings.secret ?? buildAtlasSecret(this);
     this.failedRunsQueue = buildFailedRunsQueue(this);
 
+    const digestKey = settings.digests ? buildDigestKey(this, id, settings) : undefined;
+    if (digestKey) {
+      this.digestKey = digestKey.key;
+      this.digestPublicKey = digestKey.publicKey;
+      this.digestPublicKeyFunction = digestKey.publicKeyFunction;
+    }
+
     const queues = buildWindowQueue(this, settings);
     this.queue = queues.queue;
     this.deadLetterQueue = queues.deadLetterQueue;
@@ -139,6 +161,7 @@ export class AtlasAuditArchiver extends Construct {
       bucket: this.bucket,
       failedRunsQueue: this.failedRunsQueue,
       queue: this.queue,
+      ...(this.digestKey ? { digestKey: this.digestKey } : {}),
     });
     this.plannerFunction = fns.planner.function;
     this.plannerRole = fns.planner.role;
@@ -157,6 +180,7 @@ export class AtlasAuditArchiver extends Construct {
     grantPlannerPermissions(this, this.plannerRole, this.plannerFunction, {
       ...shared,
       logGroup: this.plannerLogGroup,
+      ...(this.digestKey ? { digestKey: this.digestKey } : {}),
     });
     grantWorkerPermissions(this, this.workerRole, {
       ...shared,

@@ -60,7 +60,7 @@ export interface DeployContext {
  * | `stackName` | default `AtlasAuditArchiver` |
  * | `account`, `region` | `env` (needed with `vpcId`; otherwise the stack is environment-agnostic) |
  * | `secretName`, `secretArn`, `secretKmsKeyArn`, `bucketKmsKeyArn`, `vpcId`, `egressEipAllocationId` | the stack's props of those names |
- * | `alarmEmail`, `memorySize`, `expireAfterDays`, `runIntervalMinutes`, `serverAccessLogs` | the archiver's props of those names |
+ * | `alarmEmail`, `memorySize`, `expireAfterDays`, `runIntervalMinutes`, `serverAccessLogs`, `digests` | the archiver's props of those names (`digests=false`: no signed digests) |
  * | `workerConcurrency`, `lanesPerProject`, `batchSize`, `maxReceiveCount` | the archiver's props of those names (the queue) |
  * | `bucketEncryption` | `encryption` |
  * | `objectLockMode`, `objectLockDays` | `objectLock` (both or neither) |
@@ -108,6 +108,7 @@ export function propsFromContext(lookup: ContextLookup, environment = process.en
     ...ctx.prop("timeout", "timeoutMinutes", (key) => minutes(ctx.number(key))),
     ...(ctx.prop("logRetention", "logRetentionDays", ctx.number) as { logRetention?: logs.RetentionDays }),
     ...ctx.prop("runIntervalMinutes", "runIntervalMinutes", ctx.number),
+    ...ctx.prop("digests", "digests", ctx.boolean),
     ...optional("athena", athena),
   };
   const stack = {

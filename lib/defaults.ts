@@ -74,6 +74,13 @@ export const ARCHIVER_DEFAULTS = {
   vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } as ec2.SubnetSelection,
   accessLogsPrefix: "atlas-audit-archive/",
   accessLogsRetentionDays: 365,
+  /**
+   * Signed digests on: without them `verify` proves only that each object is consistent with itself
+   * (gzip, CRC32, metadata), not that it is what Atlas sent, nor that none was removed or added. They
+   * cost one KMS key (about $1 a month), one Sign and one PUT per workspace and day, and one deploy-time
+   * GetPublicKey; turn them off only for an archive nobody will need to prove.
+   */
+  digests: true,
   /** Consecutive runs that must all leave due windows behind before the backlog alarm fires. */
   backlogAlarmRuns: 3,
   /** Used for a `cron(...)` schedule whose interval cannot be worked out and no `runIntervalMinutes`. */

@@ -80,7 +80,8 @@ export interface AtlasAuditArchiverProps {
   /**
    * The KMS key of the archive: for a created bucket with `encryption: "KMS"`, the key it uses;
    * for an existing bucket, the key it is encrypted with. The worker gets `kms:GenerateDataKey`
-   * and `kms:Decrypt` on it, the planner `kms:Decrypt`, only through S3.
+   * and `kms:Decrypt` on it, the planner `kms:Decrypt` (and `kms:GenerateDataKey` for the digests
+   * it writes, with `digests`), only through S3.
    *
    * @default with `encryption: "KMS"`, a new key with yearly rotation, retained on stack deletion
    */
@@ -281,6 +282,29 @@ export interface AtlasAuditArchiverProps {
    * @default `ARCHIVER_DEFAULTS.backlogAlarmRuns`
    */
   readonly backlogAlarmRuns?: number;
+
+  /**
+   * Signed digests: the planner seals one digest per workspace and UTC day under
+   * `{prefix}_digests/` (every window of the day with its SHA-256 measured in flight, chained to the
+   * previous digest) and signs it with {@link digestKey}, whose public key the stack exports.
+   * `false`: no key, no sealing (receipts are still written; `verify` reports the archive unsealed).
+   *
+   * @default `ARCHIVER_DEFAULTS.digests`
+   */
+  readonly digests?: boolean;
+
+  /**
+   * The KMS key that signs the digests. It must be an asymmetric `ECC_NIST_P256` key with key usage
+   * `SIGN_VERIFY` (the signatures are ECDSA_SHA_256), and its key policy must let this account's IAM
+   * policies grant its use: the planner gets `kms:Sign` on it (nothing else), the deploy-time reader
+   * of its public key `kms:GetPublicKey`. Nothing about it is checked at synth; a deploy with a key
+   * of another spec or usage fails when the public key is read. Keep the key (or at least its public
+   * key) as long as the digests it signed: it is what tells them from forgeries.
+   *
+   * @default with `digests`, a new ECC_NIST_P256 SIGN_VERIFY key, retained on stack deletion, with
+   * the alias `alias/<stack name>/<construct ID>/digest-signing`
+   */
+  readonly digestKey?: kms.IKey;
 
   /**
    * A Glue database and table over the archive for Athena queries (partition projection on

@@ -65,6 +65,10 @@ export interface ResolvedArchiverSettings {
   readonly runIntervalMinutes: number;
   readonly runIntervalSource: RunIntervalSource;
   readonly backlogAlarmRuns: number;
+  /** Whether the planner seals and signs digests. */
+  readonly digests: boolean;
+  /** The given signing key of the digests (with `digests` only); otherwise the construct creates one. */
+  readonly digestKey?: kms.IKey;
   /**
    * The Athena table's settings with their defaults (`databaseName` only when given: its default
    * comes from the stack's name); absent when `athena` is `false`.
@@ -232,6 +236,12 @@ export function resolveArchiverSettings(props: AtlasAuditArchiverProps): Resolve
   const backlogAlarmRuns = props.backlogAlarmRuns ?? d.backlogAlarmRuns;
   requireWhole("backlogAlarmRuns", backlogAlarmRuns, 1, 100);
 
+  const digests = props.digests ?? d.digests;
+  if (typeof digests !== "boolean") throw invalidProp("digests", digests, "must be true or false");
+  if (!digests && props.digestKey !== undefined) {
+    throw invalidProp("digests", false, "contradicts digestKey: no digest is signed; remove one of them");
+  }
+
   const interval = resolveRunInterval(config.schedule, props.runIntervalMinutes);
   const athena = resolveAthenaOption(props.athena);
 
@@ -265,6 +275,8 @@ export function resolveArchiverSettings(props: AtlasAuditArchiverProps): Resolve
     runIntervalMinutes: interval.minutes,
     runIntervalSource: interval.source,
     backlogAlarmRuns,
+    digests,
+    ...(props.digestKey ? { digestKey: props.digestKey } : {}),
     ...(athena ? { athena } : {}),
   };
 }

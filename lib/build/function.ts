@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { type Duration, RemovalPolicy, Stage } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
+import type * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as destinations from "aws-cdk-lib/aws-lambda-destinations";
 import * as eventSources from "aws-cdk-lib/aws-lambda-event-sources";
@@ -47,6 +48,8 @@ export interface FunctionDependencies {
   readonly failedRunsQueue: sqs.IQueue;
   /** The window queue: the planner sends to it, the worker consumes it. */
   readonly queue: sqs.IQueue;
+  /** The key the planner signs the digests with, when it seals them. */
+  readonly digestKey?: kms.IKey;
 }
 
 /** One function {@link buildFunctions} created, with its own role and log group. */
@@ -125,6 +128,8 @@ export function buildFunctions(
       ...common,
       [env.lanesPerProject]: String(settings.lanesPerProject),
       [env.runIntervalMinutes]: String(settings.runIntervalMinutes),
+      // Absent without digests: the planner then seals none.
+      ...(deps.digestKey ? { [env.digestKeyArn]: deps.digestKey.keyArn } : {}),
     },
     invocation: {
       // One planner at a time, as the single function was: two plans never race for the queue.

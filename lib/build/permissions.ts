@@ -1,6 +1,7 @@
 /**
  * The functions' permissions, the planner's and the worker's apart, every statement explicit (with
- * a Sid) and least privilege, with the cdk-nag acknowledgements of the two wildcards that remain.
+ * a Sid) and least privilege, with the cdk-nag acknowledgements of the wildcards that remain (the
+ * objects below the prefix, the planner's digests below it, and `*` for a VPC's network interfaces).
  */
 import { Aws, Stack, Validations } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -11,6 +12,7 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { DIGESTS_FOLDER } from "../../lambda/config";
 
 /** What both functions may touch. */
 export interface RunResources {
@@ -25,6 +27,12 @@ export interface RunResources {
   readonly encryptionKey?: kms.IKey;
   /** Whether the function runs in a VPC (its role then has {@link allowVpcNetworking}). */
   readonly inVpc: boolean;
+}
+
+/** What the planner may touch besides. */
+export interface PlannerResources extends RunResources {
+  /** The key that signs the digests, when the planner seals them. */
+  readonly digestKey?: kms.IKey;
 }
 
 /** What the worker may touch besides. */
@@ -60,15 +68,18 @@ export function allowVpcNetworking(role: iam.Role): void {
  * Lets the planner's `role` write its logs, list the archive prefix and read (head) the objects
  * below it, decrypt them through S3 (a read-back of an object whose store reports no checksum),
  * send window messages to the queue, and invoke `planner` (itself) to continue a long backfill.
- * No secret, no write, no delete.
+ * With a digest key, it also writes the digests (below `{prefix}_digests/` only, encrypting them
+ * through S3 with the archive's key if there is one) and may `kms:Sign` with the digest key (only
+ * that: no Verify, no GetPublicKey, no Decrypt). No secret, no other write, no delete.
  */
 export function grantPlannerPermissions(
   scope: Construct,
   role: iam.Role,
   planner: lambda.IFunction,
-  run: RunResources,
+  run: PlannerResources,
 ): void {
   const objects = run.bucket.arnForObjects(`${run.prefix}*`);
+  const digests = run.bucket.arnForObjects(`${run.prefix}${DIGESTS_FOLDER}*`);
   const statements: (iam.PolicyStatementProps | undefined)[] = [
     ...prefixStatements(run),
     { sid: "ReadArchivePrefix", actions: ["s3:GetObject"], resources: [objects] },
@@ -80,6 +91,17 @@ export function grantPlannerPermissions(
     },
     // SendMessageBatch is authorized as sqs:SendMessage.
     { sid: "EnqueueWindows", actions: ["sqs:SendMessage"], resources: [run.queue.queueArn] },
+    // A digest is sealed with a conditional write (If-None-Match), which needs no more than PutObject;
+    // Object Lock's default retention applies to it without s3:PutObjectRetention.
+    run.digestKey && { sid: "WriteDigests", actions: ["s3:PutObject"], resources: [digests] },
+    run.digestKey &&
+      run.encryptionKey && {
+        sid: "EncryptDigests",
+        actions: ["kms:GenerateDataKey"],
+        resources: [run.encryptionKey.keyArn],
+        conditions: viaService("s3"),
+      },
+    run.digestKey && { sid: "SignDigests", actions: ["kms:Sign"], resources: [run.digestKey.keyArn] },
   ];
   addStatements(role, statements);
   // In a policy of its own, which the function does not depend on: in the role's default policy,
@@ -104,6 +126,15 @@ export function grantPlannerPermissions(
       "object keys below it (one per workspace and window), which cannot be listed in advance.",
     run.inVpc,
   );
+  if (run.digestKey) {
+    acknowledgeObjects(
+      scope,
+      role,
+      digests,
+      "Digests are written (PutObject only) under the digests folder of the archive prefix; the wildcard " +
+        "covers their keys (one per workspace and UTC day), which cannot be listed in advance.",
+    );
+  }
 }
 
 /**
@@ -181,7 +212,7 @@ function addStatements(role: iam.Role, statements: readonly (iam.PolicyStatement
 }
 
 /**
- * The cdk-nag acknowledgements of the two wildcards of the role's default policy: the objects
+ * The cdk-nag acknowledgements of the role's default policy's wildcards: the objects
  * below the archive prefix, and (in a VPC) the network-interface actions on `*`.
  */
 function acknowledgeWildcards(
@@ -193,10 +224,7 @@ function acknowledgeWildcards(
 ): void {
   const policy = role.node.tryFindChild("DefaultPolicy");
   if (!policy) return;
-  Validations.of(policy).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::${nagResource(scope, objects)}]`,
-    reason: objectsReason,
-  });
+  acknowledgeObjects(scope, role, objects, objectsReason);
   if (inVpc) {
     Validations.of(policy).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",
@@ -207,6 +235,16 @@ function acknowledgeWildcards(
         "ec2 part of AWSLambdaVPCAccessExecutionRole, without that policy's logs:* on every log group.",
     });
   }
+}
+
+/** The cdk-nag acknowledgement of a wildcard of objects (`objects`) in the role's default policy. */
+function acknowledgeObjects(scope: Construct, role: iam.Role, objects: string, reason: string): void {
+  const policy = role.node.tryFindChild("DefaultPolicy");
+  if (!policy) return;
+  Validations.of(policy).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${nagResource(scope, objects)}]`,
+    reason,
+  });
 }
 
 /** The ARN to put in a policy: a name-only import matches any of the secret's random suffixes. */

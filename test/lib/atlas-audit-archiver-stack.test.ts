@@ -58,6 +58,8 @@ describe("AtlasAuditArchiverStack", () => {
         "AthenaWorkGroupName",
         "BucketName",
         "DeadLetterQueueUrl",
+        "DigestKeyArn",
+        "DigestPublicKey",
         "FailedRunsQueueUrl",
         "PlannerFunctionName",
         "PlannerLogGroupName",
@@ -83,6 +85,20 @@ describe("AtlasAuditArchiverStack", () => {
     expect(outputs.BucketName?.Value).toEqual({
       Ref: stack.getLogicalId(stack.archiver.bucket.node.defaultChild as s3.CfnBucket),
     });
+  });
+
+  it("exports the digest key's ARN and its public key (read at deploy time), and neither without digests", () => {
+    const { stack, template } = stackWith();
+    const outputs = template.findOutputs("*");
+    const keyId = stack.getLogicalId(stack.archiver.digestKey?.node.defaultChild as CfnElement);
+    expect(outputs.DigestKeyArn?.Value).toEqual({ "Fn::GetAtt": [keyId, "Arn"] });
+    const custom = Object.keys(template.findResources("Custom::DigestPublicKey"));
+    expect(custom).toHaveLength(1);
+    expect(outputs.DigestPublicKey?.Value).toEqual({ "Fn::GetAtt": [custom[0], "PublicKey"] });
+    expect(outputs.DigestPublicKey?.Description).toMatch(/base64 DER/);
+    const off = stackWith({ archiver: { digests: false } }).template.findOutputs("*");
+    expect(Object.keys(off)).not.toContain("DigestKeyArn");
+    expect(Object.keys(off)).not.toContain("DigestPublicKey");
   });
 
   it("names every alarm in one output, for set-alarm-state and describe-alarm-history", () => {

@@ -124,6 +124,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
       QUEUE_URL: queueRef,
       LANES_PER_PROJECT: "1",
       RUN_INTERVAL_MINUTES: "60",
+      DIGEST_KEY_ARN: getAtt(id("ArchiverDigestKey", "AWS::KMS::Key")),
     });
     const worker = bundledFunction(s.template, WORKER.function).resource;
     expect(worker.Properties.Environment.Variables).toEqual({
@@ -196,7 +197,11 @@ describe("AtlasAuditArchiver with its defaults", () => {
       expect(resource.Properties).toEqual({ RetentionInDays: 365 });
       expect(resource.DeletionPolicy).toBe("Retain");
     }
-    s.template.resourceCountIs("AWS::Logs::LogGroup", 2);
+    // The third is the deploy-time public key reader's, which logs only a failure's cause.
+    const { resource } = resourceById(s.template, "AWS::Logs::LogGroup", "ArchiverDigestPublicKeyLogGroup");
+    expect(resource.Properties).toEqual({ RetentionInDays: 365 });
+    expect(resource.DeletionPolicy).toBe("Delete");
+    s.template.resourceCountIs("AWS::Logs::LogGroup", 3);
   });
 
   it("runs the planner on the parameter file's schedule, and puts undeliverable events in the failed-runs queue", () => {
@@ -275,7 +280,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
     });
   });
 
-  it("lets the planner list and read the prefix, send to the window queue and invoke itself: no secret, no write", () => {
+  it("lets the planner list and read the prefix, send to the window queue, invoke itself, write digests and sign with the digest key: no secret, no other write", () => {
     const bucketArn = getAtt(bucketId);
     const planner = id(PLANNER.function, "AWS::Lambda::Function");
     expect(policyStatements(s.template, PLANNER.role)).toEqual(
@@ -304,6 +309,20 @@ describe("AtlasAuditArchiver with its defaults", () => {
           Effect: "Allow",
           Action: ["sqs:SendMessage"],
           Resource: getAtt(id("ArchiverWindowQueue", "AWS::SQS::Queue")),
+        },
+        {
+          // The only write: digests, below the digests folder.
+          Sid: "WriteDigests",
+          Effect: "Allow",
+          Action: ["s3:PutObject"],
+          Resource: join_(bucketArn, "/atlas/stream-audit/_digests/*"),
+        },
+        {
+          // The only use of the digest key: no Verify, no GetPublicKey, no Decrypt.
+          Sid: "SignDigests",
+          Effect: "Allow",
+          Action: ["kms:Sign"],
+          Resource: getAtt(id("ArchiverDigestKey", "AWS::KMS::Key")),
         },
         {
           Sid: "ContinueBackfill",
@@ -759,7 +778,7 @@ describe("AtlasAuditArchiver bundling", () => {
 });
 
 describe("AtlasAuditArchiver options", () => {
-  it("uses a retained, rotated KMS key when asked, and grants only data-key use through S3", () => {
+  it("uses a retained, rotated KMS key when asked, and grants only data-key use through S3 (the planner's for digests)", () => {
     const { template, stack, archiver } = synth({ config: testConfig(), encryption: "KMS" });
     const keyId = stack.getLogicalId(archiver.encryptionKey?.node.defaultChild as kms.CfnKey);
     template.hasResource("AWS::KMS::Key", {
@@ -792,16 +811,28 @@ describe("AtlasAuditArchiver options", () => {
         Condition: viaS3,
       },
     ]);
-    // The planner only reads (a read-back of an object whose store reports no checksum).
-    expect(keyStatements(PLANNER.role)).toEqual([
-      {
-        Sid: "ReadArchiveKey",
-        Effect: "Allow",
-        Action: ["kms:Decrypt"],
-        Resource: getAtt(keyId),
-        Condition: viaS3,
-      },
-    ]);
+    // The planner reads (a read-back of an object whose store reports no checksum), and encrypts
+    // the digests it writes; it signs with the digest key, which is not the archive's.
+    const digestKeyId = stack.getLogicalId(archiver.digestKey?.node.defaultChild as kms.CfnKey);
+    expect(keyStatements(PLANNER.role)).toEqual(
+      [
+        {
+          Sid: "ReadArchiveKey",
+          Effect: "Allow",
+          Action: ["kms:Decrypt"],
+          Resource: getAtt(keyId),
+          Condition: viaS3,
+        },
+        {
+          Sid: "EncryptDigests",
+          Effect: "Allow",
+          Action: ["kms:GenerateDataKey"],
+          Resource: getAtt(keyId),
+          Condition: viaS3,
+        },
+        { Sid: "SignDigests", Effect: "Allow", Action: ["kms:Sign"], Resource: getAtt(digestKeyId) },
+      ].sort(byStatement),
+    );
   });
 
   it("locks objects (WORM), expires them after the retention, and can do without access logs", () => {
@@ -978,9 +1009,14 @@ describe("AtlasAuditArchiver options", () => {
     const statements = (role: string) =>
       policyStatements(template, role).filter(
         (st) =>
-          !["WriteLogs", "EnqueueWindows", "DelayWindowMessages", "ContinueBackfill", undefined].includes(
-            st.Sid as string,
-          ),
+          ![
+            "WriteLogs",
+            "EnqueueWindows",
+            "DelayWindowMessages",
+            "ContinueBackfill",
+            "SignDigests",
+            undefined,
+          ].includes(st.Sid as string),
       );
     const objects = join_("arn:", { Ref: "AWS::Partition" }, ":s3:::my-archive-bucket/*");
     // An empty prefix is the whole bucket: no s3:prefix condition.
@@ -998,6 +1034,20 @@ describe("AtlasAuditArchiver options", () => {
           Sid: "ReadArchiveKey",
           Effect: "Allow",
           Action: ["kms:Decrypt"],
+          Resource: "arn:aws:kms:eu-west-1:123456789012:key/bucket-key",
+          Condition: viaService("s3"),
+        },
+        // An empty prefix: the digests folder is at the bucket's root.
+        {
+          Sid: "WriteDigests",
+          Effect: "Allow",
+          Action: ["s3:PutObject"],
+          Resource: join_("arn:", { Ref: "AWS::Partition" }, ":s3:::my-archive-bucket/_digests/*"),
+        },
+        {
+          Sid: "EncryptDigests",
+          Effect: "Allow",
+          Action: ["kms:GenerateDataKey"],
           Resource: "arn:aws:kms:eu-west-1:123456789012:key/bucket-key",
           Condition: viaService("s3"),
         },

@@ -44,6 +44,13 @@ describe("propsFromContext", () => {
     });
   });
 
+  it("turns the digests off with -c digests=false", () => {
+    const digests = (values: Record<string, unknown>) => propsFromContext(read(values), {}).stack.archiver;
+    expect(digests({ digests: "false" })).toEqual({ digests: false });
+    expect(digests({ digests: true })).toEqual({ digests: true });
+    expect(digests({})).toEqual({});
+  });
+
   it("keeps the transition's default for the half not given, and turns it off with transitionDays=off", () => {
     const transition = (values: Record<string, unknown>) =>
       propsFromContext(read(values), {}).stack.archiver?.transition;

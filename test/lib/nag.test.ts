@@ -77,6 +77,7 @@ const VARIANTS: Record<string, Partial<AtlasAuditArchiverStackProps>> = {
       maxReceiveCount: 3,
     },
   },
+  "no digests": { archiver: { digests: false } },
   "existing bucket and secret": {
     config: testConfig({ archive: { bucket: "central-audit-archive", prefix: "" } }),
     secretName: "atlas/audit-archiver",
@@ -107,12 +108,18 @@ describe("cdk-nag AwsSolutions checks", () => {
         .map((id) => id.replace(/^annotation::/i, ""))
         .sort();
     };
-    for (const role of ["PlannerRole", "WorkerRole"]) {
-      expect(onPolicy(role)).toEqual([
-        "AwsSolutions-IAM5[Resource::*]",
-        "AwsSolutions-IAM5[Resource::<ArchiverBucketFEA15B54.Arn>/atlas/stream-audit/*]",
-      ]);
-    }
+    expect(onPolicy("PlannerRole")).toEqual([
+      "AwsSolutions-IAM5[Resource::*]",
+      "AwsSolutions-IAM5[Resource::<ArchiverBucketFEA15B54.Arn>/atlas/stream-audit/*]",
+      "AwsSolutions-IAM5[Resource::<ArchiverBucketFEA15B54.Arn>/atlas/stream-audit/_digests/*]",
+    ]);
+    expect(onPolicy("WorkerRole")).toEqual([
+      "AwsSolutions-IAM5[Resource::*]",
+      "AwsSolutions-IAM5[Resource::<ArchiverBucketFEA15B54.Arn>/atlas/stream-audit/*]",
+    ]);
+    // The deploy-time reader of the digest key's public key has nothing to acknowledge: its own
+    // role (no managed policy), its own log group, kms:GetPublicKey on the one key, the latest runtime.
+    expect(onPolicy("DigestPublicKeyRole")).toEqual([]);
   });
 
   it("states a reason for every acknowledgement", () => {

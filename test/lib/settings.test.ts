@@ -49,6 +49,7 @@ describe("resolveArchiverSettings", () => {
       runIntervalMinutes: 60,
       runIntervalSource: "rate",
       backlogAlarmRuns: 3,
+      digests: true,
       athena: { tableName: "audit_logs", dateRangeStart: "2024-01-01", workGroup: true },
     });
     expect(ARCHIVER_DEFAULTS.timeout.toMinutes()).toBe(15);
@@ -158,6 +159,8 @@ describe("resolveArchiverSettings", () => {
     ["maxReceiveCount", { maxReceiveCount: 0 }, /from 1 to 1000/],
     ["maxReceiveCount", { maxReceiveCount: 1001 }, /from 1 to 1000/],
     ["maxReceiveCount", { maxReceiveCount: Number.NaN }, /whole number/],
+    ["digests", { digests: false, digestKey: key }, /contradicts digestKey/],
+    ["digests", { digests: "no" as unknown as boolean }, /true or false/],
   ])("refuses a bad %s, naming the prop and the rule", (setting, props, rule) => {
     const error = rejection(props);
     expect(error.code).toBe("DEPLOY_PROPS_INVALID");
@@ -188,5 +191,13 @@ describe("resolveArchiverSettings", () => {
     const settings = resolveArchiverSettings({ config: testConfig(), bucket, encryptionKey: key });
     expect(settings.bucketSource).toEqual({ kind: "existing", bucket });
     expect(settings.encryptionKey).toBe(key);
+  });
+
+  it("seals digests unless told not to, with a given key or (none given) one the construct creates", () => {
+    expect(resolveArchiverSettings({ config: testConfig() }).digestKey).toBeUndefined();
+    const given = resolveArchiverSettings({ config: testConfig(), digestKey: key });
+    expect([given.digests, given.digestKey]).toEqual([true, key]);
+    const off = resolveArchiverSettings({ config: testConfig(), digests: false });
+    expect([off.digests, off.digestKey]).toEqual([false, undefined]);
   });
 });
