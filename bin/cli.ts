@@ -14,6 +14,7 @@ import {
 import * as cat from "./cli/commands/cat";
 import * as get from "./cli/commands/get";
 import * as ls from "./cli/commands/ls";
+import * as publicKey from "./cli/commands/public-key";
 import * as run from "./cli/commands/run";
 import * as verify from "./cli/commands/verify";
 import { type CliIo, processIo } from "./cli/io";
@@ -45,13 +46,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cat: command(cat),
   get: command(get),
   verify: command(verify),
+  "public-key": command(publicKey),
 };
 
 const USAGE = `Usage: atlas-audit-archiver <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, { summary }]) => `  ${name.padEnd(8)}${summary}`)
+  .map(([name, { summary }]) => `  ${name.padEnd(12)}${summary}`)
   .join("\n")}
 
 Run atlas-audit-archiver <command> --help for the options and environment of a command.

@@ -4,7 +4,14 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { listPages as listBucketPages, listDates } from "../bucket/list";
-import { parseArchiveKey, utcDate, type Workspace, workspaceLabel } from "../config";
+import {
+  DIGESTS_FOLDER,
+  parseArchiveKey,
+  RECEIPTS_FOLDER,
+  utcDate,
+  type Workspace,
+  workspaceLabel,
+} from "../config";
 import { overlaps, type TimeRange } from "../range";
 import type { TimeWindow } from "../windows";
 import { READER_ROLE } from "./errors";
@@ -83,6 +90,8 @@ export async function listArchive(
   const lastDate = range && utcDate(range.toMs - 1);
 
   const take = (key: string, size: number): void => {
+    // The integrity records beside the archive (receipts, digests) are no archived windows.
+    if (key.startsWith(`${prefix}${RECEIPTS_FOLDER}`) || key.startsWith(`${prefix}${DIGESTS_FOLDER}`)) return;
     const parsed = parseArchiveKey(prefix, key);
     if (!parsed.ok) {
       unparsed.push({ key, size, reason: parsed.reason });

@@ -19,7 +19,7 @@ describe("atlas-audit-archiver verify", () => {
       const result = await archive.cli(["verify", "--config", configFile, "--group", GROUP]);
       expect(result.status).toBe(1);
       expect(result.stdout).toContain(`BAD ${key}: GZIP_INVALID`);
-      expect(result.stdout).toContain("FAILED: 1 bad object(s)");
+      expect(result.stdout).toContain("FAILED: 1 problem(s)");
     } finally {
       await fixture.s3server.putObject(key, original.body, original.metadata, undefined, original.checksum);
     }
