@@ -49,23 +49,41 @@ export const help = readerHelp({
     "signatures are unchecked)",
 });
 
+/**
+ * The public key in `file`: PEM (what `public-key` prints), or the base64 DER SubjectPublicKeyInfo
+ * the stack exports (`DigestPublicKey`), or that DER as it is.
+ */
 async function readPublicKey(file: string): Promise<KeyObject> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (err) {
     throw usageError(
       "public-key",
       (n) => `${n("public-key")} ${file} cannot be read (${(err as Error).message}).`,
     );
   }
-  let key: KeyObject;
-  try {
-    key = createPublicKey(text);
-  } catch (err) {
+  const text = bytes.toString("utf8").trim();
+  let key: KeyObject | undefined;
+  const attempts: Array<() => KeyObject> = [
+    () => createPublicKey(text),
+    () => createPublicKey({ key: Buffer.from(text, "base64"), format: "der", type: "spki" }),
+    () => createPublicKey({ key: bytes, format: "der", type: "spki" }),
+  ];
+  for (const attempt of attempts) {
+    try {
+      key = attempt();
+      break;
+    } catch {
+      // The next form.
+    }
+  }
+  if (!key) {
     throw usageError(
       "public-key",
-      (n) => `${n("public-key")} ${file} is not a PEM public key (${(err as Error).message}).`,
+      (n) =>
+        `${n("public-key")} ${file} is not a public key: give the PEM of atlas-audit-archiver public-key, ` +
+        "or the stack's DigestPublicKey output (base64 DER).",
     );
   }
   if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
@@ -98,7 +116,20 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
     signatures = {
       method: "kms",
       keyId: digestKey,
-      verify: (bytes, sig) => kmsVerify(kms, digestKey, signedMessage(bytes), sig),
+      verify: async (bytes, sig) => {
+        try {
+          return await kmsVerify(kms, digestKey, signedMessage(bytes), sig);
+        } catch (err) {
+          // KMS refuses a signature that is no DER ECDSA signature at all: that digest's is invalid.
+          if (
+            (err as Error).cause instanceof Error &&
+            ((err as Error).cause as Error).name === "ValidationException"
+          ) {
+            return false;
+          }
+          throw err;
+        }
+      },
     };
   }
   try {

@@ -253,6 +253,20 @@ describe("verify with digests", () => {
     );
   });
 
+  it("names a digest without its signature, and a key under the digests folder that is no digest's", async () => {
+    const { prefix, archive, verify } = await sealed();
+    const target = digestKey(prefix, BILLING, "2026-11-20");
+    await s3server.putObject(target, archive.digests.get(target)?.bytes as Buffer, {});
+    const stray = `${prefix}_digests/group=${PROD.groupId}/tenant=prod-workspace/workspace=prod-workspace/notes.txt`;
+    await s3server.putObject(stray, "hello");
+    expect(problems(await verify())).toEqual([
+      ["SIGNATURE_MISSING", target],
+      // The next digest sealed the signature that is gone.
+      ["CHAIN_BROKEN", digestKey(prefix, BILLING, "2026-11-21")],
+      ["DIGEST_KEY_UNPARSABLE", stray],
+    ]);
+  });
+
   it("reports a sealed unreceipted window as unproven", async () => {
     const { prefix, verify } = await sealed({ unreceipted: true });
     const report = await verify();

@@ -169,6 +169,15 @@ describe("atlas-audit-archiver verify --public-key", () => {
     ]);
   });
 
+  it("takes the stack's DigestPublicKey output (base64 DER) as well as PEM", async () => {
+    const { args } = await sealed();
+    const der = join(dir, "public.b64");
+    const { createPublicKey } = await import("node:crypto");
+    const spki = createPublicKey(key.publicKeyPem).export({ format: "der", type: "spki" });
+    await writeFile(der, `${spki.toString("base64")}\n`);
+    expect((await cli([...args, "--public-key", der])).status).toBe(0);
+  });
+
   it("exits 1 without a key when digests are there, saying their signatures were not checked", async () => {
     const { prefix, args } = await sealed();
     const result = await cli(args);
@@ -183,7 +192,7 @@ describe("atlas-audit-archiver verify --public-key", () => {
       "Pass --public-key or --digest-key, not both.",
     ],
     ["a missing key file", () => ["--public-key", join(dir, "nope.pem")], "cannot be read"],
-    ["a key file that is no PEM", () => ["--public-key", configFile], "is not a PEM public key"],
+    ["a key file that is no key", () => ["--public-key", configFile], "is not a public key"],
   ])("exits 2 for %s", async (_name, extra, message) => {
     const result = await cli(["verify", "--config", configFile, ...extra()]);
     expect(result.stderr).toContain(message);
@@ -260,6 +269,17 @@ describeWithMoto("atlas-audit-archiver verify --digest-key and public-key, throu
         ["CHAIN_BROKEN", digestKey(prefix, PROD, "2026-11-22")],
       ]),
     );
+  });
+
+  it("names a digest whose signature is no signature at all", async () => {
+    const { prefix, archive, args } = await sealed(kmsSigner(kms, arn));
+    const target = digestKey(prefix, PROD, "2026-11-22");
+    await s3server.putObject(target, archive.digests.get(target)?.bytes as Buffer, {
+      signature: Buffer.from("not a signature").toString("base64"),
+    });
+    const result = await cli([...args, "--digest-key", arn], kmsEnv);
+    expect(result.stdout).toContain(`BAD ${target}: SIGNATURE_INVALID:`);
+    expect(result.status).toBe(1);
   });
 
   it("exits 2 naming the key when KMS has no such key", async () => {
