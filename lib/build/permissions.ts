@@ -171,6 +171,15 @@ export function grantWorkerPermissions(scope: Construct, role: iam.Role, run: Wo
     },
     // A rate-limited window's message comes back after Atlas's Retry-After.
     { sid: "DelayWindowMessages", actions: ["sqs:ChangeMessageVisibility"], resources: [run.queue.queueArn] },
+    // Its write under the prefix would cover the digests' folder: a worker that wrote a file at a
+    // day's digest key first would make the planner's conditional write fail and leave the day
+    // unsealed. Digests are the planner's alone.
+    {
+      sid: "NoDigestWrites",
+      effect: iam.Effect.DENY,
+      actions: ["s3:PutObject"],
+      resources: [run.bucket.arnForObjects(`${run.prefix}${DIGESTS_FOLDER}*`)],
+    },
   ];
   addStatements(role, statements);
   acknowledgeWildcards(

@@ -385,6 +385,13 @@ describe("AtlasAuditArchiver with its defaults", () => {
           Action: ["sqs:ChangeMessageVisibility"],
           Resource: queueArn,
         },
+        // Digests are the planner's: the worker's write below the prefix stops short of them.
+        {
+          Sid: "NoDigestWrites",
+          Effect: "Deny",
+          Action: ["s3:PutObject"],
+          Resource: join_(bucketArn, "/atlas/stream-audit/_digests/*"),
+        },
         {
           // Added by the SQS event source.
           Effect: "Allow",
@@ -1015,6 +1022,7 @@ describe("AtlasAuditArchiver options", () => {
             "DelayWindowMessages",
             "ContinueBackfill",
             "SignDigests",
+            "NoDigestWrites",
             undefined,
           ].includes(st.Sid as string),
       );

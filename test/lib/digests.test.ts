@@ -109,8 +109,14 @@ describe("AtlasAuditArchiver digests", () => {
           Resource: join_(bucketArn, "/atlas/stream-audit/_digests/*"),
         },
       ]);
-      // The worker keeps its write below the prefix (receipts land in {prefix}_receipts/), no key.
+      // The worker keeps its write below the prefix (receipts land in {prefix}_receipts/), no key,
+      // and is denied the digests' folder (a file there first would leave a day unsealed).
       expect(writes(WORKER.role)).toEqual([
+        expect.objectContaining({
+          Sid: "NoDigestWrites",
+          Effect: "Deny",
+          Resource: join_(bucketArn, "/atlas/stream-audit/_digests/*"),
+        }),
         expect.objectContaining({
           Sid: "WriteArchivePrefix",
           Resource: join_(bucketArn, "/atlas/stream-audit/*"),
