@@ -16,6 +16,7 @@ import { isChecksumMismatch, storageError } from "../bucket/errors";
 import { getObject } from "../bucket/objects";
 import {
   archiveKey,
+  DIGESTS_FOLDER,
   digestKey,
   digestsPrefix,
   metadataMismatches,
@@ -375,7 +376,7 @@ export async function verifyArchive(request: VerifyRequest): Promise<VerifyRepor
   const sealedMode = request.signatures !== undefined || digestCount > 0;
   if (digestCount > 0 && request.signatures === undefined) {
     bad.push({
-      key: `${location.prefix}_digests/`,
+      key: `${location.prefix}${DIGESTS_FOLDER}`,
       problem: "SIGNATURE_UNCHECKED",
       reason:
         `${digestCount} digest(s) found, but no public key or KMS key was given: their signatures were not ` +
