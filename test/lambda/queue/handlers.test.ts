@@ -3,10 +3,18 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSEvent } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from "vitest";
-import { archiveKey, renderBundledConfig, type Workspace } from "../../../lambda/config";
+import { archiveKey, digestKey, renderBundledConfig, type Workspace } from "../../../lambda/config";
+import {
+  type Digest,
+  SIGNATURE_METADATA,
+  signedMessage,
+  verifyDigestSignature,
+} from "../../../lambda/digest/format";
+import { kmsPublicKeyPem, kmsVerify } from "../../../lambda/digest/kms";
 import { createPlannerHandler } from "../../../lambda/planner-handler";
 import { dueWindows } from "../../../lambda/windows";
 import { createWorkerHandler } from "../../../lambda/worker-handler";
@@ -223,4 +231,65 @@ describeWithMoto("the planner and worker functions", () => {
       'A backfill needs both Event field "from" and Event field "to"',
     );
   });
+
+  it("seals a backfill's day on a seal event once the queue drained, signed by KMS; without a key it says so", async () => {
+    const kms = new KMSClient({
+      endpoint: moto.endpoint,
+      region: moto.region,
+      credentials: moto.credentials,
+    });
+    try {
+      const created = await kms.send(
+        new CreateKeyCommand({ KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" }),
+      );
+      const keyArn = created.KeyMetadata?.Arn as string;
+      vi.stubEnv("DIGEST_KEY_ARN", keyArn);
+      vi.stubEnv("AWS_ENDPOINT_URL_KMS", moto.endpoint);
+      // Two days ago: out of the lookback whatever the clock. Three of its windows are backfilled.
+      const date = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+      const backfill = await createPlannerHandler()(
+        { from: `${date}T00:00:00Z`, to: `${date}T03:00:00Z` },
+        context("plan-backfill"),
+      );
+      expect(backfill).toMatchObject({ enqueued: 3 });
+      expect(backfill).not.toHaveProperty("digests");
+      await createWorkerHandler()(await sqsEvent(), context("work-backfill"));
+      const receipts = await s3server.keys("atlas/stream-audit/_receipts/");
+      expect(receipts.filter((k) => k.includes(`date=${date}/`))).toHaveLength(3);
+
+      const sealed = await createPlannerHandler()({ seal: true, from: date, to: date }, context("plan-seal"));
+      expect(sealed).toMatchObject({ enqueued: 0, digests: { sealed: 1, failed: 0 } });
+      expect(emf().at(-1)).toMatchObject({ DigestsSealed: 1, DigestFailures: 0, BacklogWindows: 0 });
+      const stored = await s3server.getObject(digestKey("atlas/stream-audit/", PROD, date));
+      const digest = JSON.parse(stored.body.toString()) as Digest;
+      expect(digest).toMatchObject({ date, sequence: 1, previous: null, signing: { keyId: keyArn } });
+      expect(digest.windows.map((w) => w.state)).toEqual([
+        "archived",
+        "archived",
+        "archived",
+        ...Array(21).fill("missing"),
+      ]);
+      const signature = Buffer.from(stored.metadata[SIGNATURE_METADATA] as string, "base64");
+      expect(await kmsVerify(kms, keyArn, signedMessage(stored.body), signature)).toBe(true);
+      expect(verifyDigestSignature(stored.body, signature, await kmsPublicKeyPem(kms, keyArn))).toBe(true);
+      // A second seal event: sealed already, nothing written.
+      const again = await createPlannerHandler()(
+        { seal: true, from: date, to: date },
+        context("plan-seal-2"),
+      );
+      expect(again).toMatchObject({ digests: { sealed: 0, alreadySealed: 1 } });
+      await expect(createPlannerHandler()({ seal: true }, context("plan-seal-3"))).rejects.toThrow(
+        'Event field "seal" needs the days to seal',
+      );
+      // Without a key: a scheduled run plans as ever, says the days are not sealed, and counts it.
+      vi.stubEnv("DIGEST_KEY_ARN", "");
+      await createPlannerHandler()({}, context("plan-nokey"));
+      expect(emf().at(-1)).toMatchObject({ DigestsSealed: 0, DigestFailures: 1 });
+      expect(vi.mocked(console.error).mock.calls.flat().join("\n")).toContain(
+        "digests not sealed: DIGEST_KEY_ARN not set",
+      );
+    } finally {
+      kms.destroy();
+    }
+  }, 30_000);
 });
