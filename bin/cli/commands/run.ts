@@ -1,5 +1,6 @@
 /** `atlas-audit-archiver run`: archives every due window that is missing from S3 (or a historical range). */
 import { randomBytes } from "node:crypto";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { archiveRun, DEFAULT_RUN_SETTINGS } from "../../../lambda/archive/run";
 import {
   compactUtc,
@@ -8,6 +9,8 @@ import {
   rateIntervalMinutes,
   validateConfig,
 } from "../../../lambda/config";
+import { kmsSigner } from "../../../lambda/digest/kms";
+import { type SealEvent, type SealSummary, sealDates, sealDigests } from "../../../lambda/digest/seal";
 import { parseRange } from "../../../lambda/range";
 import { createRuntime } from "../../../lambda/runtime";
 import { JSON_OPTION, type OptionValues, parseNow, stringOptions, usageError } from "../command";
@@ -19,7 +22,7 @@ import type { CliIo } from "../io";
 export const summary = "Archive every due window that is missing from S3 (or a historical range).";
 
 export const options = {
-  ...stringOptions("config", "now", "from", "to", "secret-id", "concurrency", "lanes"),
+  ...stringOptions("config", "now", "from", "to", "secret-id", "concurrency", "lanes", "digest-key"),
   ...JSON_OPTION,
 };
 
@@ -29,7 +32,8 @@ const MAX_RANGE_DAYS = 366;
 const MAX_CONCURRENCY = 64;
 
 export const help = formatHelp({
-  usage: "run [--config FILE] [--now INSTANT] [--from DATE --to DATE] [--secret-id ID] [--json]",
+  usage:
+    "run [--config FILE] [--now INSTANT] [--from DATE --to DATE] [--secret-id ID] [--digest-key ARN] [--json]",
   summary,
   options: [
     ["--config FILE", `Parameter file (default ${DEFAULT_CONFIG_PATH})`],
@@ -47,6 +51,10 @@ export const help = formatHelp({
       "--lanes N",
       `Downloads at once per Atlas project, 1 to ${MAX_CONCURRENCY} (default ${DEFAULT_RUN_SETTINGS.lanesPerProject}): raise it when Atlas's rate limit allows`,
     ],
+    [
+      "--digest-key ARN",
+      "Seal the complete days of the run into signed digests with this KMS key (ECC_NIST_P256); default DIGEST_KEY_ARN",
+    ],
     jsonRow("the run summary"),
   ],
   environment: [
@@ -54,11 +62,12 @@ export const help = formatHelp({
     ["ATLAS_PUBLIC_KEY + ATLAS_PRIVATE_KEY", "API key credentials (HTTP Digest)"],
     ["ATLAS_BASE_URL", "overrides atlas.baseUrl of the parameter file"],
     ["ARCHIVE_BUCKET", "overrides archive.bucket of the parameter file"],
+    ["DIGEST_KEY_ARN", "the KMS key that signs the digests, unless --digest-key is given"],
     ...AWS_ROWS,
   ],
   exitStatus:
     "0 when every due window (of the lookback, or of the range) is archived, 1 when a window failed " +
-    "or was left undone (Atlas asked to wait longer than a call may), 2 on a usage or configuration " +
+    "or was left undone (Atlas asked to wait longer than a call may) or a day could not be sealed, 2 on a usage or configuration " +
     "error or credentials that Atlas or Secrets Manager refuse.",
 });
 
@@ -120,12 +129,103 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
       settings: { concurrency, lanesPerProject },
       onEvent: (event) => io.stderr.write(`${describeEvent(event)}\n`),
     });
+    const digests = await seal(values["digest-key"] || env.DIGEST_KEY_ARN, {
+      config,
+      bucket,
+      s3: runtime.s3,
+      nowMs,
+      range,
+      // A range's days are out of the lookback: sealed now, a window that failed would be sealed
+      // as missing for good. They are sealed by the run that archives all of them.
+      complete: range === undefined || (result.ok && result.totals.deferred === 0),
+      io,
+    });
     io.stderr.write(`${describeSummary(result)}\n`);
-    if (values.json) io.stdout.write(`${JSON.stringify(result)}\n`);
-    return result.ok && result.totals.deferred === 0 && result.totals.expired === 0 ? 0 : 1;
+    if (values.json) io.stdout.write(`${JSON.stringify(digests ? { ...result, digests } : result)}\n`);
+    return result.ok && result.totals.deferred === 0 && result.totals.expired === 0 && !digests?.failed
+      ? 0
+      : 1;
   } finally {
     await atlas.close();
     await runtime.close();
+  }
+}
+
+/**
+ * Seals the run's complete days (those of its lookback or range, see `digest/seal.ts`) with the
+ * KMS key `keyArn`, one stderr line per day sealed or not; without a key, one line saying so.
+ */
+async function seal(
+  keyArn: string | undefined,
+  run: {
+    readonly config: Parameters<typeof sealDigests>[0]["config"];
+    readonly bucket: string;
+    readonly s3: Parameters<typeof sealDigests>[0]["s3"];
+    readonly nowMs: number;
+    readonly range: { readonly fromMs: number; readonly toMs: number } | undefined;
+    readonly complete: boolean;
+    readonly io: CliIo;
+  },
+): Promise<SealSummary | undefined> {
+  const { config, nowMs, range, io } = run;
+  if (!keyArn) {
+    io.stderr.write("digests: the run's days are not sealed (no --digest-key or DIGEST_KEY_ARN)\n");
+    return undefined;
+  }
+  if (!run.complete) {
+    io.stderr.write(
+      "digests: the range's days are not sealed: a window failed or was left undone; run the range again\n",
+    );
+    return undefined;
+  }
+  const kms = new KMSClient({});
+  try {
+    const digests = await sealDigests({
+      config,
+      bucket: run.bucket,
+      s3: run.s3,
+      signer: kmsSigner(kms, keyArn),
+      nowMs,
+      dates: sealDates(config.window, nowMs, {
+        ...(range ? { range } : {}),
+        ...previousRun(config.schedule, nowMs, range !== undefined),
+      }),
+      clock: io.now,
+      onEvent: (event) => {
+        const line = describeSealEvent(event);
+        if (line) io.stderr.write(`${line}\n`);
+      },
+    });
+    io.stderr.write(
+      `digests: ${digests.sealed} sealed, ${digests.alreadySealed} already sealed, ${digests.waiting} waiting, ` +
+        `${digests.failed} failed\n`,
+    );
+    return digests;
+  } finally {
+    kms.destroy();
+  }
+}
+
+/** One stderr line for a day's sealing (none for a day sealed before). */
+function describeSealEvent(event: SealEvent): string | undefined {
+  switch (event.type) {
+    case "sealed": {
+      const w = event.windows;
+      return (
+        `SEALED ${event.workspace} ${event.date} #${event.sequence}: ${w.archived} archived, ${w.empty} empty, ` +
+        `${w.missing} missing, ${w.unreceipted} unreceipted (${event.key})`
+      );
+    }
+    case "waiting":
+      return `not sealed yet ${event.workspace} ${event.date}: ${event.reason}`;
+    case "skipped":
+      return `not sealed ${event.workspace} ${event.date}: ${event.reason}`;
+    case "failed":
+      return `DIGEST FAILED ${event.workspace} ${event.date}: ${event.code}: ${event.message}`;
+    case "deferred":
+      return `not sealed ${event.workspace}: ${event.days} days left for the next run`;
+    default:
+      return undefined;
   }
 }
 

@@ -2,8 +2,12 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../../../lambda/archive/run";
+import { digestKey } from "../../../../lambda/config";
+import { SIGNATURE_METADATA, verifyDigestSignature } from "../../../../lambda/digest/format";
+import { kmsPublicKeyPem } from "../../../../lambda/digest/kms";
 import { GROUP } from "../../../support/archive-fixture";
 import {
   type AtlasSimulator,
@@ -12,6 +16,7 @@ import {
   startAtlasSimulator,
 } from "../../../support/atlas-simulator";
 import { type CliResult, runCli, runMain } from "../../../support/cli";
+import { describeWithMoto, type MotoServer, startMoto } from "../../../support/moto";
 import { type S3TestServer, startS3Server } from "../../../support/s3-server";
 import { type SecretsManagerFake, startSecretsManager } from "../../../support/secrets-manager";
 
@@ -98,6 +103,66 @@ describe("atlas-audit-archiver run", () => {
     expect(logKeys(await s3.keys())).toHaveLength(3);
     // The CLI revokes its token on the way out, so frequent runs never pile up live tokens.
     expect(sim.requests.filter((r) => r.endpoint === "revoke")).toHaveLength(1);
+  });
+
+  describeWithMoto("with --digest-key (KMS on moto)", () => {
+    let moto: MotoServer;
+    let kms: KMSClient;
+    let keyArn: string;
+    beforeAll(async () => {
+      moto = await startMoto();
+      kms = new KMSClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
+      const created = await kms.send(
+        new CreateKeyCommand({ KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" }),
+      );
+      keyArn = created.KeyMetadata?.Arn as string;
+    }, 30_000);
+    afterAll(async () => {
+      kms?.destroy();
+      await moto?.close();
+    });
+
+    it("seals the days a range run archived, and says so when no key is given", async () => {
+      await start();
+      const env = { ...awsEnv(), ...SERVICE_ACCOUNT, AWS_ENDPOINT_URL_KMS: moto.endpoint };
+      const plain = await cli(["run", "--config", configFile, "--now", NOW], env);
+      expect(plain.status).toBe(0);
+      expect(plain.stderr).toContain(
+        "digests: the run's days are not sealed (no --digest-key or DIGEST_KEY_ARN)",
+      );
+      const args = [
+        "run",
+        "--config",
+        configFile,
+        "--now",
+        NOW,
+        "--from",
+        "2026-11-26",
+        "--to",
+        "2026-11-26",
+      ];
+      const result = await cli([...args, "--digest-key", keyArn, "--json"], env);
+      expect(result.stderr).toContain(
+        "SEALED 32b6e34b3d91647abb20e7b8/prod-workspace 2026-11-26 #1: 20 archived, 4 empty, 0 missing, 0 unreceipted",
+      );
+      expect(result.status).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        totals: { archived: 24 },
+        digests: { sealed: 1, failed: 0 },
+      });
+      const key = digestKey(
+        "atlas/stream-audit/",
+        { groupId: GROUP, tenantName: "prod-workspace" },
+        "2026-11-26",
+      );
+      const stored = await s3.getObject(key);
+      const signature = Buffer.from(stored.metadata[SIGNATURE_METADATA] as string, "base64");
+      expect(verifyDigestSignature(stored.body, signature, await kmsPublicKeyPem(kms, keyArn))).toBe(true);
+      // The key from the environment; the day is sealed already.
+      const again = await cli(args, { ...env, DIGEST_KEY_ARN: keyArn });
+      expect(again.status).toBe(0);
+      expect(again.stderr).toContain("digests: 0 sealed, 1 already sealed");
+    });
   });
 
   it("archives with an API key, and exits 1 when a window failed", async () => {
