@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -16,7 +17,20 @@ import { Template } from "aws-cdk-lib/assertions";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { expiringWindows } from "../../lambda/archive/plan";
-import { type ArchiverConfig, archiveKey, HANDLER_ENVIRONMENT, RUN_METRICS } from "../../lambda/config";
+import {
+  type ArchiverConfig,
+  archiveKey,
+  digestKey,
+  HANDLER_ENVIRONMENT,
+  RUN_METRICS,
+} from "../../lambda/config";
+import {
+  type Digest,
+  SIGNATURE_METADATA,
+  sha256Hex,
+  verifyDigestSignature,
+} from "../../lambda/digest/format";
+import { kmsPublicKeyPem } from "../../lambda/digest/kms";
 import type { PlannerSummary } from "../../lambda/queue/planner";
 import { dueWindows } from "../../lambda/windows";
 import { AtlasAuditArchiver } from "../../lib";
@@ -117,6 +131,8 @@ describeWithMoto("the bundled planner and worker functions", () => {
   const apps = new TestApps();
   let moto: MotoServer;
   let sqs: SQSClient;
+  let kms: KMSClient;
+  let digestKeyArn: string;
   let queue: FifoQueueWithDlq;
   let batchSize: number;
   let sim: AtlasSimulator;
@@ -169,10 +185,15 @@ describeWithMoto("the bundled planner and worker functions", () => {
       visibilityTimeoutSeconds: windowQueue.VisibilityTimeout,
     });
 
+    // The digests' signing key, in moto's KMS: what the stack creates.
+    kms = new KMSClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
+    const key = await kms.send(new CreateKeyCommand({ KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" }));
+    digestKeyArn = key.KeyMetadata?.Arn as string;
     const refs: Record<string, string> = {
       [HANDLER_ENVIRONMENT.bucket]: s3.bucket,
       [HANDLER_ENVIRONMENT.queueUrl]: queue.queueUrl,
       [HANDLER_ENVIRONMENT.secretArn]: secretArn,
+      [HANDLER_ENVIRONMENT.digestKeyArn]: digestKeyArn,
     };
     const bundleOf = (which: string): Bundle => {
       const { Properties } = bundledFunction(template, which).resource;
@@ -199,6 +220,7 @@ describeWithMoto("the bundled planner and worker functions", () => {
   afterAll(async () => {
     for (const driver of drivers) driver.kill();
     sqs?.destroy();
+    kms?.destroy();
     await moto?.close();
     await sim?.close();
     await s3?.close();
@@ -221,6 +243,7 @@ describeWithMoto("the bundled planner and worker functions", () => {
         AWS_SECRET_ACCESS_KEY: "test",
         AWS_ENDPOINT_URL_S3: s3.endpoint,
         AWS_ENDPOINT_URL_SQS: moto.endpoint,
+        AWS_ENDPOINT_URL_KMS: moto.endpoint,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
         ...bundle.environment,
         ...env,
@@ -409,7 +432,7 @@ describeWithMoto("the bundled planner and worker functions", () => {
     expect(invocation.error).toBeUndefined();
     expect(invocation.result).toEqual({ batchItemFailures: [] });
     expect(secrets.calls.length).toBe(reads + 1); // the cached wrong secret was read again once, after the 401
-    const keys = await s3.keys();
+    const keys = (await s3.keys()).filter((k) => !k.startsWith(`${PREFIX}_`));
     expect(keys).toHaveLength(due);
     expect(keys.every((k) => k.startsWith(`${PREFIX}group=${GROUP}/tenant=prod-workspace/`))).toBe(true);
     expect(Object.values(await s3.getObject(keys[0] as string).then((o) => o.metadata))).toContain(
@@ -489,13 +512,39 @@ describeWithMoto("the bundled planner and worker functions", () => {
     const deliveries = await drain();
     expect(deliveries.map((d) => d.records.length)).toEqual([10, 10, 4]);
     expect(sum(deliveries, RUN_METRICS.windowsArchived)).toBe(24);
-    const keys = new Set(await s3.keys());
+    const all = await s3.keys();
+    const keys = new Set(all.filter((k) => !k.startsWith(`${PREFIX}_`)));
     const expected = [
       ...hourWindows("2026-11-01T00:00:00Z", 3),
       ...hourWindows("2026-09-01T00:00:00Z", 24),
     ].map((w) => archiveKey(PREFIX, PROD, w));
     expect(expected.filter((k) => !keys.has(k))).toEqual([]);
     expect(keys.size).toBe(due + expected.length);
+    // A receipt beside every log, written by the worker bundle.
+    expect(all.filter((k) => k.startsWith(`${PREFIX}_receipts/`))).toHaveLength(keys.size);
+
+    // Once the backfill drained, a seal event seals its day: signed in KMS, verifiable offline.
+    const sealed = await planner.invoke<PlannerSummary & { digests?: { sealed: number } }>({
+      seal: true,
+      from: "2026-09-01",
+      to: "2026-09-01",
+    });
+    expect(sealed.error).toBeUndefined();
+    expect(sealed.result?.digests).toMatchObject({ sealed: 1, failed: 0 });
+    const digest = await s3.getObject(digestKey(PREFIX, PROD, "2026-09-01"));
+    const body = JSON.parse(digest.body.toString()) as Digest;
+    expect(body.signing.keyId).toBe(digestKeyArn);
+    expect(body.windows).toHaveLength(24);
+    // The simulator's log of a window is empty now and then: archived, and proven empty.
+    expect(
+      body.windows.every((w) => (w.state === "empty") === (w.lines === 0) && w.state !== "missing"),
+    ).toBe(true);
+    const log = await s3.getObject(body.windows[0]?.key as string);
+    expect(body.windows[0]?.sha256).toBe(sha256Hex(log.body));
+    const signature = Buffer.from(digest.metadata[SIGNATURE_METADATA] as string, "base64");
+    expect(verifyDigestSignature(digest.body, signature, await kmsPublicKeyPem(kms, digestKeyArn))).toBe(
+      true,
+    );
   });
 
   it("stores a log above the part size with a conditional, full-object-CRC32 multipart upload", async () => {
