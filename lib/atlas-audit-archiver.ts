@@ -125,6 +125,8 @@ export class AtlasAuditArchiver extends Construct {
   readonly windowsExpiredAlarm: cloudwatch.Alarm;
   /** A window message reached the dead-letter queue. */
   readonly deadLettersAlarm: cloudwatch.Alarm;
+  /** A digest could not be sealed, or a receipt not written (`DigestFailures` of either function). */
+  readonly digestFailuresAlarm: cloudwatch.Alarm;
   /** Every alarm above. */
   readonly alarms: readonly cloudwatch.Alarm[];
   /** The Glue database and table over the archive, unless `athena` is `false`. */
@@ -236,6 +238,7 @@ export class AtlasAuditArchiver extends Construct {
     this.failedRunsAlarm = alarms.failedRuns;
     this.windowsExpiredAlarm = alarms.windowsExpired;
     this.deadLettersAlarm = alarms.deadLetters;
+    this.digestFailuresAlarm = alarms.digestFailures;
     this.alarms = alarms.all;
   }
 }

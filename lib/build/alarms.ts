@@ -20,6 +20,7 @@ const ALWAYS = [
   "failedRuns",
   "windowsExpired",
   "deadLetters",
+  "digestFailures",
 ] as const;
 
 /** The archiver's alarms, by the name of the construct's field (`errors` is `errorsAlarm`). */
@@ -177,6 +178,18 @@ export function archiverAlarmSpecs(metrics: ArchiverMetricFactory, timing: Alarm
         'worker\'s "window failed" log lines (with receiveCount) for the cause and fix it; then redrive the ' +
         "messages with aws sqs start-message-move-task --source-arn <dead-letter queue ARN>, or delete them. " +
         "The planner re-enqueues any window still within window.lookbackHours anyway.",
+    },
+    {
+      name: "digestFailures",
+      id: "DigestFailuresAlarm",
+      ...ON_ANY,
+      metric: metrics.runOfBoth("digestFailures", failureWindow),
+      description:
+        "The archive's integrity records are falling behind: the planner could not seal a day's digest (KMS or " +
+        "S3 refused, a broken chain, or DIGEST_KEY_ARN not set), or a worker could not write a window's receipt " +
+        '(the window stays archived, but unreceipted). Read the "digest" and "receipt" error lines in the ' +
+        "functions' logs; the planner tries an unsealed day again on its next runs. Check the archive with " +
+        "atlas-audit-archiver verify --public-key.",
     },
   ];
   return specs.filter((spec) => spec !== undefined);

@@ -106,7 +106,7 @@ describe("AtlasAuditArchiverStack", () => {
     const alarmRefs = stack.archiver.alarms.map((alarm) => ({
       Ref: stack.getLogicalId(alarm.node.defaultChild as cloudwatch.CfnAlarm),
     }));
-    expect(alarmRefs).toHaveLength(8);
+    expect(alarmRefs).toHaveLength(9);
     expect(alarmRefs).toContainEqual({
       Ref: stack.getLogicalId(stack.archiver.deadLettersAlarm.node.defaultChild as cloudwatch.CfnAlarm),
     });

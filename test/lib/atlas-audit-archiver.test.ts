@@ -548,7 +548,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
     };
     const alarm = (name: string) =>
       resourceById(s.template, "AWS::CloudWatch::Alarm", `Archiver${name}`).resource.Properties;
-    s.template.resourceCountIs("AWS::CloudWatch::Alarm", 8);
+    s.template.resourceCountIs("AWS::CloudWatch::Alarm", 9);
     /** A sum of the planner's and the worker's metric, each summed over two hours. */
     const sumOfBoth = (namespace: string, metricName: string) => [
       expect.objectContaining({ Expression: "FILL(planner, 0) + FILL(worker, 0)", ReturnData: true }),
@@ -571,6 +571,9 @@ describe("AtlasAuditArchiver with its defaults", () => {
     expect(alarm("WindowsFailedAlarm").Metrics).toEqual(sumOfBoth("AtlasAuditArchiver", "WindowsFailed"));
     expect(alarm("InvalidObjectsAlarm")).toMatchObject({ ...onAny });
     expect(alarm("InvalidObjectsAlarm").Metrics).toEqual(sumOfBoth("AtlasAuditArchiver", "WindowsInvalid"));
+    // A day the planner could not seal, or a receipt a worker could not write.
+    expect(alarm("DigestFailuresAlarm")).toMatchObject({ ...onAny });
+    expect(alarm("DigestFailuresAlarm").Metrics).toEqual(sumOfBoth("AtlasAuditArchiver", "DigestFailures"));
     expect(alarm("BacklogAlarm")).toMatchObject({
       Namespace: "AWS/SQS",
       MetricName: "ApproximateAgeOfOldestMessage",
@@ -743,6 +746,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
       a.failedRunsAlarm,
       a.windowsExpiredAlarm,
       a.deadLettersAlarm,
+      a.digestFailuresAlarm,
       a.notRunningAlarm,
     ]);
     expect(logicalId(a.deadLettersAlarm)).toMatch(/^ArchiverDeadLettersAlarm/);

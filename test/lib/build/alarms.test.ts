@@ -52,6 +52,7 @@ describe("archiverAlarmSpecs", () => {
       ["FailedRunsAlarm", 1, C.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, M.IGNORE],
       ["WindowsExpiredAlarm", 1, C.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, M.NOT_BREACHING],
       ["DeadLettersAlarm", 1, C.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, M.IGNORE],
+      ["DigestFailuresAlarm", 1, C.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, M.NOT_BREACHING],
     ]);
   });
 
@@ -71,6 +72,7 @@ describe("archiverAlarmSpecs", () => {
       failedRuns: "FailedRuns",
       windowsExpired: "planner.windowsExpired",
       deadLetters: "DeadLetters",
+      digestFailures: "both.digestFailures",
     });
   });
 
@@ -84,7 +86,7 @@ describe("archiverAlarmSpecs", () => {
   it("has no stopped-schedule alarm when runs are further apart than an alarm can look", () => {
     const ids = archiverAlarmSpecs(metrics, { ...hourly, runIntervalMinutes: 8 * 1440 }).map((s) => s.id);
     expect(ids).not.toContain("NotRunningAlarm");
-    expect(ids).toHaveLength(7);
+    expect(ids).toHaveLength(8);
   });
 });
 
