@@ -2,11 +2,18 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32, gzipSync } from "node:zlib";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../../../lambda/archive/run";
+import { crc32Base64 } from "../../../../lambda/bucket/checksum";
 import { digestKey } from "../../../../lambda/config";
-import { SIGNATURE_METADATA, verifyDigestSignature } from "../../../../lambda/digest/format";
+import {
+  type Digest,
+  type DigestWindow,
+  SIGNATURE_METADATA,
+  verifyDigestSignature,
+} from "../../../../lambda/digest/format";
 import { kmsPublicKeyPem } from "../../../../lambda/digest/kms";
 import { GROUP } from "../../../support/archive-fixture";
 import {
@@ -122,7 +129,7 @@ describe("atlas-audit-archiver run", () => {
       await moto?.close();
     });
 
-    it("seals the days a range run archived, and says so when no key is given", async () => {
+    it("seals the days a range run archived (and says so when no key is given); verify proves them offline and through KMS, and names a forged object", async () => {
       await start();
       const env = { ...awsEnv(), ...SERVICE_ACCOUNT, AWS_ENDPOINT_URL_KMS: moto.endpoint };
       const plain = await cli(["run", "--config", configFile, "--now", NOW], env);
@@ -162,6 +169,29 @@ describe("atlas-audit-archiver run", () => {
       const again = await cli(args, { ...env, DIGEST_KEY_ARN: keyArn });
       expect(again.status).toBe(0);
       expect(again.stderr).toContain("digests: 0 sealed, 1 already sealed");
+
+      // What the run sealed, verify proves: offline with the public key, and through KMS.
+      const pem = join(dir, "archiver-public.pem");
+      await writeFile(pem, await kmsPublicKeyPem(kms, keyArn));
+      const range = ["--group", GROUP, "--from", "2026-11-26", "--to", "2026-11-26"];
+      const offline = await cli(["verify", "--config", configFile, ...range, "--public-key", pem], env);
+      expect(offline.stdout + offline.stderr).not.toContain("BAD");
+      expect(offline.status).toBe(0);
+      const throughKms = await cli(["verify", "--config", configFile, ...range, "--digest-key", keyArn], env);
+      expect(throughKms.status).toBe(0);
+      // An object replaced by other valid gzip bytes with its metadata and a correct CRC32: only
+      // the digest's in-flight SHA-256 can tell.
+      const body = JSON.parse(stored.body.toString()) as Digest;
+      const victim = body.windows.find((w) => w.state === "archived") as DigestWindow;
+      const original = await s3.getObject(victim.key);
+      const forged = gzipSync(Buffer.from('{"forged":true}\n'));
+      await s3.putObject(victim.key, forged, original.metadata, undefined, {
+        algorithm: "crc32",
+        value: crc32Base64(crc32(forged)),
+      });
+      const tampered = await cli(["verify", "--config", configFile, ...range, "--public-key", pem], env);
+      expect(tampered.status).toBe(1);
+      expect(tampered.stdout + tampered.stderr).toContain(`BAD ${victim.key}: SHA256_MISMATCH`);
     });
   });
 
