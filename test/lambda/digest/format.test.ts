@@ -1,4 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, sign } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -112,5 +116,52 @@ describeWithMoto("digests signed by KMS (moto)", () => {
       kind: "setup",
       message: expect.stringContaining("key/nope"),
     });
+  });
+});
+
+const openssl = (() => {
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!openssl)
+  process.stderr.write("skipping the OpenSSL check of the README's commands: no openssl on PATH\n");
+
+describe.runIf(openssl)("the README's OpenSSL commands", () => {
+  it("verify a digest with nothing but the public key, and refuse an edited one; the DER output converts to PEM", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "digest-openssl-"));
+    try {
+      const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const bytes = serializeDigest(DIGEST);
+      // What KMS does with the 32-byte message (ECDSA_SHA_256, RAW): hash it, sign with P-256.
+      const signature = sign("sha256", signedMessage(bytes), privateKey);
+      await writeFile(join(dir, "digest.json"), bytes);
+      await writeFile(join(dir, "signature.der"), signature);
+      // The stack's DigestPublicKey output is base64 DER: the README's conversion to PEM.
+      const der = publicKey.export({ format: "der", type: "spki" });
+      await writeFile(join(dir, "key.der"), der);
+      const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, encoding: "utf8" });
+      run(["pkey", "-pubin", "-inform", "DER", "-in", "key.der", "-out", "archiver-public.pem"]);
+      run(["dgst", "-sha256", "-binary", "-out", "digest.sha256", "digest.json"]);
+      const verify = [
+        "dgst",
+        "-sha256",
+        "-verify",
+        "archiver-public.pem",
+        "-signature",
+        "signature.der",
+        "digest.sha256",
+      ];
+      expect(run(verify)).toContain("Verified OK");
+      await writeFile(join(dir, "digest.json"), serializeDigest({ ...DIGEST, windows: [] }));
+      run(["dgst", "-sha256", "-binary", "-out", "digest.sha256", "digest.json"]);
+      // A non-zero exit: "Verification failure".
+      expect(() => run(verify)).toThrow(/Command failed/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
