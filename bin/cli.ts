@@ -15,6 +15,7 @@ import * as cat from "./cli/commands/cat";
 import * as get from "./cli/commands/get";
 import * as ls from "./cli/commands/ls";
 import * as publicKey from "./cli/commands/public-key";
+import * as report from "./cli/commands/report";
 import * as run from "./cli/commands/run";
 import * as verify from "./cli/commands/verify";
 import { type CliIo, processIo } from "./cli/io";
@@ -46,6 +47,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   cat: command(cat),
   get: command(get),
   verify: command(verify),
+  report: command(report),
   "public-key": command(publicKey),
 };
 
