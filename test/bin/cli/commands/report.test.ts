@@ -3,9 +3,13 @@
  * test server (two days clean, a day with a gap, an empty day, a day with an overwritten object),
  * the HTML it writes read at DOM level (linkedom), `--json`, and the exit statuses.
  */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { inflateSync } from "node:zlib";
 import { parseHTML } from "linkedom";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveKey } from "../../../../lambda/config";
@@ -215,4 +219,60 @@ describe("atlas-audit-archiver report", () => {
     for (const line of help.stdout.split("\n")) expect(line.length).toBeLessThanOrEqual(100);
     expect((await cli(["--help"])).stdout).toContain("  report      Write a coverage report");
   });
+});
+
+/** Debian's chromium, when installed (`.ci/run` installs it). */
+const CHROMIUM = ["chromium", "chromium-browser"].find((name) => {
+  try {
+    execFileSync(name, ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+});
+if (!CHROMIUM) process.stderr.write("skipping the report's screenshot test: no chromium on PATH\n");
+
+/** Distinct byte values in a PNG's inflated image data: a blank page has a handful, a drawn one many. */
+function pixelVariety(png: Buffer): number {
+  const idat: Buffer[] = [];
+  for (let at = 8; at < png.length; ) {
+    const length = png.readUInt32BE(at);
+    if (png.toString("latin1", at + 4, at + 8) === "IDAT") idat.push(png.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  return new Set(inflateSync(Buffer.concat(idat))).size;
+}
+
+describe.runIf(CHROMIUM)("the report in headless Chromium", () => {
+  /** A screenshot of `url` by headless Chromium, as `.ci/run`'s package starts it. */
+  function screenshot(url: string, out: string): Buffer {
+    execFileSync(
+      CHROMIUM as string,
+      [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--hide-scrollbars",
+        "--window-size=1200,1000",
+        `--screenshot=${out}`,
+        url,
+      ],
+      { stdio: "ignore", timeout: 60_000 },
+    );
+    return readFileSync(out);
+  }
+
+  it("renders a non-blank page, where a blank one stays blank", async () => {
+    const { args } = await sealed(true);
+    const html = join(dir, "screenshot.html");
+    await cli([...args, "--public-key", keyFile, "--out", html]);
+    const blank = pixelVariety(screenshot("about:blank", join(dir, "blank.png")));
+    const shot = screenshot(pathToFileURL(html).href, join(dir, "report.png"));
+    expect(shot.subarray(1, 4).toString()).toBe("PNG");
+    expect(blank).toBeLessThan(10);
+    expect(pixelVariety(shot)).toBeGreaterThan(100);
+    // `REPORT_SCREENSHOT=docs/report.png npx vitest run …report.test.ts` refreshes the README's picture.
+    if (process.env.REPORT_SCREENSHOT) await writeFile(process.env.REPORT_SCREENSHOT, shot);
+  }, 120_000);
 });
