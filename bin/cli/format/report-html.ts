@@ -99,7 +99,8 @@ td.out { background: transparent; }
 .chain-intact { color: #1a7f37; font-weight: 600; }
 .chain-broken { color: #c62828; font-weight: 600; }
 .chain-none { color: #555; font-weight: 600; }
-table.detail { margin: .25rem 0 1rem; width: 100%; }
+table.detail { margin: .25rem 0 1rem; width: 100%; table-layout: fixed; }
+table.detail code { overflow-wrap: anywhere; }
 table.detail th[scope=rowgroup] { background: #f0f0f0; }
 table.detail td.state { white-space: nowrap; }
 .problem { display: block; }
