@@ -80,6 +80,42 @@ export async function getObject(
   }
 }
 
+/**
+ * The bytes and user metadata of a small object (a receipt, a digest), read whole but never past
+ * `maxBytes`: an object that says it is larger, or turns out larger while it streams, is not read
+ * on (`"too-large"`), so a hostile or mistaken object at such a key cannot fill the memory.
+ *
+ * @throws {StorageError} when the request fails (a missing object is status 404 in its context)
+ */
+export async function readSmallObject(
+  s3: S3Client,
+  target: ObjectTarget,
+  maxBytes: number,
+  operation: string,
+): Promise<{ readonly bytes: Buffer; readonly metadata: Record<string, string> } | "too-large"> {
+  const response = await getObject(s3, target, { checksum: false, operation });
+  const body = response.Body as Readable;
+  if ((response.ContentLength ?? 0) > maxBytes) {
+    body.destroy();
+    return "too-large";
+  }
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of body) {
+      length += (chunk as Buffer).length;
+      if (length > maxBytes) {
+        body.destroy();
+        return "too-large";
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    throw storageError(err, operation, target);
+  }
+  return { bytes: Buffer.concat(chunks), metadata: response.Metadata ?? {} };
+}
+
 /** Reads the object back and measures it: its length and CRC32, streamed. */
 export async function readBack(
   s3: S3Client,

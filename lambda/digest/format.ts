@@ -25,6 +25,13 @@ export const DIGEST_FORMAT_VERSION = 1;
 /** The user metadata key (after `x-amz-meta-`) holding a digest's signature, base64 DER. */
 export const SIGNATURE_METADATA = "signature";
 
+/**
+ * The most bytes a reader takes of a digest (a day of one-minute windows, the most there can be,
+ * is about 650 KB) and of a receipt (about 400 bytes): anything larger is not one of ours.
+ */
+export const MAX_DIGEST_BYTES = 8 * 1024 * 1024;
+export const MAX_RECEIPT_BYTES = 64 * 1024;
+
 /** The only signing algorithm: ECDSA on P-256 over SHA-256 (KMS `ECDSA_SHA_256`, key spec `ECC_NIST_P256`). */
 export const SIGNING_ALGORITHM = "ECDSA_SHA_256";
 

@@ -12,16 +12,17 @@
  */
 
 import { crc32 } from "node:zlib";
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { crc32Base64 } from "../bucket/checksum";
 import { isPreconditionFailed, storageError } from "../bucket/errors";
 import { listPages } from "../bucket/list";
 import { withConflictRetries } from "../bucket/multipart";
+import { readSmallObject } from "../bucket/objects";
 import { archiveKey, receiptKey, receiptsPrefix, type Workspace } from "../config";
 import { ArchiverError } from "../errors";
 import { forEachLimited } from "../pool";
 import { formatInstant, formatWindow, type TimeWindow } from "../windows";
-import { DIGEST_FORMAT_VERSION, type Receipt } from "./format";
+import { DIGEST_FORMAT_VERSION, MAX_RECEIPT_BYTES, type Receipt } from "./format";
 
 /** The content type of receipts and digests. */
 export const JSON_CONTENT_TYPE = "application/json";
@@ -238,18 +239,24 @@ export async function readReceipts(
   }
   const out = new Map<string, ReceiptRead>();
   await forEachLimited(found, READERS, async (key) => {
-    const target = { bucket: where.bucket, key, ...(where.label ? { workspace: where.label } : {}) };
-    let text: string;
-    try {
-      const answer = await s3.send(new GetObjectCommand({ Bucket: where.bucket, Key: key }), {
-        abortSignal: signal,
-      });
-      text = (await answer.Body?.transformToString("utf8")) ?? "";
-    } catch (err) {
-      throw storageError(err, "GetObject (receipt)", target);
-    }
+    const target = {
+      bucket: where.bucket,
+      key,
+      ...(where.label ? { workspace: where.label } : {}),
+      ...(signal ? { signal } : {}),
+    };
+    const read = await readSmallObject(s3, target, MAX_RECEIPT_BYTES, "GetObject (receipt)");
     const window = wanted.get(key) as TimeWindow;
-    out.set(key, parseReceipt(text, archiveKey(where.prefix, where.workspace, window), formatWindow(window)));
+    out.set(
+      key,
+      read === "too-large"
+        ? { ok: false, reason: `its receipt is larger than ${MAX_RECEIPT_BYTES} bytes` }
+        : parseReceipt(
+            read.bytes.toString("utf8"),
+            archiveKey(where.prefix, where.workspace, window),
+            formatWindow(window),
+          ),
+    );
   });
   return out;
 }

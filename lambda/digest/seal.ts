@@ -17,11 +17,10 @@
  *
  * What is not sealed now (a failure, the deadline) is sealed by the next pass over the same days.
  */
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { partitionDates } from "../archive/plan";
-import { storageError } from "../bucket/errors";
 import { existingObjects, listPages } from "../bucket/list";
-import { headObjectIfAny } from "../bucket/objects";
+import { headObjectIfAny, readSmallObject } from "../bucket/objects";
 import {
   type ArchiverConfig,
   archiveKey,
@@ -50,6 +49,7 @@ import {
   type DigestSigner,
   type DigestWindow,
   digestWorkspace,
+  MAX_DIGEST_BYTES,
   SIGNATURE_METADATA,
   SIGNING_ALGORITHM,
   serializeDigest,
@@ -271,30 +271,29 @@ async function sealWorkspace(
 
   /** The digest at `key`: its link and sequence, or undefined when there is none. */
   const readDigest = async (key: string): Promise<Loaded | undefined> => {
-    let bytes: Buffer;
-    let signature: string | undefined;
+    let read: Awaited<ReturnType<typeof readSmallObject>>;
     try {
-      const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), {
-        abortSignal: signal,
-      });
-      bytes = Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
-      signature = answer.Metadata?.[SIGNATURE_METADATA];
+      read = await readSmallObject(s3, { ...where, key }, MAX_DIGEST_BYTES, "GetObject (previous digest)");
     } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404) return undefined;
-      throw storageError(err, "GetObject (previous digest)", { ...where, key });
+      if ((err as { context?: { status?: number } }).context?.status === 404) return undefined;
+      throw err;
     }
+    const bytes = read === "too-large" ? Buffer.alloc(0) : read.bytes;
+    const signature = read === "too-large" ? undefined : read.metadata[SIGNATURE_METADATA];
     let sequence: unknown;
     try {
       sequence = (JSON.parse(bytes.toString("utf8")) as { sequence?: unknown }).sequence;
     } catch {
       sequence = undefined;
     }
-    const problem = !signature
-      ? `has no x-amz-meta-${SIGNATURE_METADATA}`
-      : typeof sequence !== "number" || !Number.isSafeInteger(sequence) || sequence < 1
-        ? "is not a digest (no sequence number)"
-        : undefined;
+    const problem =
+      read === "too-large"
+        ? `is larger than ${MAX_DIGEST_BYTES} bytes, so not a digest`
+        : !signature
+          ? `has no x-amz-meta-${SIGNATURE_METADATA}`
+          : typeof sequence !== "number" || !Number.isSafeInteger(sequence) || sequence < 1
+            ? "is not a digest (no sequence number)"
+            : undefined;
     if (problem !== undefined) {
       throw new DigestChainError(
         `The digest s3://${bucket}/${key}, the one the next day links to, ${problem}: no later day of ${label} ` +

@@ -3,14 +3,14 @@
  * signature in its metadata), parsing and checking its signature, its place and its link to the
  * digest before it. Pure checks on what was read; the object checks are `verify.ts`'s.
  */
-import type { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { listPages } from "../bucket/list";
-import { getObject } from "../bucket/objects";
+import { readSmallObject } from "../bucket/objects";
 import { DIGESTS_FOLDER, parseDigestKey, type Workspace, workspaceLabel } from "../config";
 import {
   DIGEST_FORMAT_VERSION,
   type Digest,
+  MAX_DIGEST_BYTES,
   SIGNATURE_METADATA,
   SIGNING_ALGORITHM,
   sha256Hex,
@@ -100,12 +100,6 @@ export interface ReadDigest {
 /** What became of a digest's signature. */
 export type SignatureStatus = "valid" | "invalid" | "missing" | "unchecked";
 
-async function readBytes(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** The body if it has the digest's shape, else why not. */
 function parseDigest(bytes: Buffer): Digest | string {
   let value: unknown;
@@ -150,10 +144,13 @@ export async function readDigest(
   const target = { bucket: location.bucket, key, role: READER_ROLE, signal };
   let bytes: Buffer;
   let signature: string | undefined;
+  let tooLarge = false;
   try {
-    const response = await getObject(s3, target, { checksum: false, operation: "GetObject (digest)" });
-    bytes = await readBytes(response.Body as Readable);
-    signature = response.Metadata?.[SIGNATURE_METADATA];
+    const read = await readSmallObject(s3, target, MAX_DIGEST_BYTES, "GetObject (digest)");
+    // Larger than any digest can be: read no further.
+    tooLarge = read === "too-large";
+    bytes = read === "too-large" ? Buffer.alloc(0) : read.bytes;
+    signature = read === "too-large" ? undefined : read.metadata[SIGNATURE_METADATA];
   } catch (err) {
     if ((err as { context?: { status?: number } }).context?.status === 404) return undefined;
     // A missing bucket or denied access stops the whole verification.
@@ -171,7 +168,9 @@ export async function readDigest(
   }
   const date = parseDigestKey(location.prefix, workspace, key) ?? "";
   const problems: Problem[] = [];
-  const parsed = parseDigest(bytes);
+  const parsed = tooLarge
+    ? `it is larger than ${MAX_DIGEST_BYTES} bytes, more than any digest`
+    : parseDigest(bytes);
   const digest = typeof parsed === "string" ? undefined : parsed;
   if (typeof parsed === "string") problems.push({ key, problem: "DIGEST_INVALID", reason: parsed });
   if (digest) {

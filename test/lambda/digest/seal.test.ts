@@ -234,6 +234,23 @@ describe("sealing a workspace's days", () => {
     ]);
   });
 
+  it("will not chain to a 9 MiB object at the previous day's key: reads no further than a digest can be", async () => {
+    await archiveDay("2026-11-24");
+    await archiveDay("2026-11-25");
+    await server.putObject(digestKey(PREFIX, PROD, "2026-11-24"), Buffer.alloc(9 * 1024 * 1024, 0x20), {
+      signature: "c2ln",
+    });
+    const events = await seal(Date.parse("2026-11-26T12:00:00Z"), ["2026-11-25"]);
+    expect(sealed(events)).toEqual([]);
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: "failed",
+        code: "DIGEST_CHAIN_BROKEN",
+        message: expect.stringContaining("is larger than 8388608 bytes"),
+      }),
+    ]);
+  });
+
   it("stops a workspace's days at a failure, naming the key, and seals them on the next pass", async () => {
     await archiveDay("2026-11-25");
     await archiveDay("2026-11-26");

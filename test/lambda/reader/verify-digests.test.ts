@@ -267,6 +267,20 @@ describe("verify with digests", () => {
     ]);
   });
 
+  it("reads no further than a digest can be: a 9 MiB object at a digest key is named, not buffered", async () => {
+    const { prefix, verify } = await sealed();
+    const target = digestKey(prefix, PROD, "2026-11-21");
+    await s3server.putObject(target, Buffer.alloc(9 * 1024 * 1024, 0x20), { signature: "c2ln" });
+    const report = await verify();
+    expect(problems(report)).toEqual(
+      expect.arrayContaining([
+        ["DIGEST_INVALID", target],
+        ["CHAIN_BROKEN", digestKey(prefix, PROD, "2026-11-22")],
+      ]),
+    );
+    expect(report.bad.find((b) => b.key === target)?.reason).toContain("larger than 8388608 bytes");
+  });
+
   it("reports a sealed unreceipted window as unproven", async () => {
     const { prefix, verify } = await sealed({ unreceipted: true });
     const report = await verify();
