@@ -53,7 +53,8 @@ const INSTANT =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:[Zz]|([+-])(\d{2}):?(\d{2}))$/;
 /** Date and time without a zone: refused, with a hint. */
 const ZONELESS = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?$/;
-const MONTHS = [
+/** The months' English names, January first (in messages and the coverage report). */
+export const MONTHS: readonly string[] = [
   "January",
   "February",
   "March",

@@ -66,6 +66,14 @@ export interface ReceiptInput {
   readonly runId: string;
 }
 
+/** Where a workspace's receipts are, and how errors name the workspace. */
+export interface ReceiptPlace {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly workspace: Workspace;
+  readonly label?: string;
+}
+
 /** The receipt of a stored log. */
 export function buildReceipt(input: ReceiptInput): Receipt {
   return {
@@ -140,12 +148,7 @@ export async function putIfAbsent(
  */
 export async function writeReceipt(
   s3: S3Client,
-  where: {
-    readonly bucket: string;
-    readonly prefix: string;
-    readonly workspace: Workspace;
-    readonly label?: string;
-  },
+  where: ReceiptPlace,
   receipt: Receipt,
   window: TimeWindow,
   signal?: AbortSignal,
@@ -217,12 +220,7 @@ export function parseReceipt(text: string, key: string, window: string): Receipt
  */
 export async function readReceipts(
   s3: S3Client,
-  where: {
-    readonly bucket: string;
-    readonly prefix: string;
-    readonly workspace: Workspace;
-    readonly label?: string;
-  },
+  where: ReceiptPlace,
   date: string,
   windows: readonly TimeWindow[],
   signal?: AbortSignal,

@@ -6,6 +6,8 @@
  * a text) and a detail table of the windows of every day that is not all verified. Every value
  * from the archive is escaped. It prints: light backgrounds, colours kept, a page per workspace.
  */
+
+import { MONTHS } from "../../../lambda/range";
 import {
   CELL_STATES,
   type CellState,
@@ -43,21 +45,6 @@ const SIGNATURES = {
   kms: "checked through AWS KMS (kms:Verify)",
   none: "not checked (no key given): nothing is proven",
 } as const;
-
-const MONTHS = [
-  "January",
-  "February",
-  "March",
-  "April",
-  "May",
-  "June",
-  "July",
-  "August",
-  "September",
-  "October",
-  "November",
-  "December",
-];
 
 const CSS = `
 :root { color-scheme: light; }
