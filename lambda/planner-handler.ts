@@ -29,6 +29,7 @@ import { InputError } from "./errors";
 import { invocationMetrics } from "./metrics";
 import { type PlannerSummary, planAndEnqueue } from "./queue/planner";
 import { s3ClientFor } from "./runtime";
+import { boundedRequestHandler } from "./s3-client";
 import * as shell from "./shell";
 import { formatInstantExact } from "./windows";
 
@@ -217,14 +218,14 @@ function init(): State {
   return {
     ...shell.functionSetup(),
     s3: s3ClientFor(process.env),
-    sqs: new SQSClient({}),
-    lambda: new LambdaClient({}),
+    sqs: new SQSClient({ requestHandler: boundedRequestHandler() }),
+    lambda: new LambdaClient({ requestHandler: boundedRequestHandler() }),
     queueUrl: shell.required(HANDLER_ENVIRONMENT.queueUrl),
     lanesPerProject:
       shell.positiveNumber(process.env[HANDLER_ENVIRONMENT.lanesPerProject]) ??
       DEFAULT_RUN_SETTINGS.lanesPerProject,
     runIntervalMinutes: shell.positiveNumber(process.env[HANDLER_ENVIRONMENT.runIntervalMinutes]),
-    digests: keyArn ? { keyArn, kms: new KMSClient({}) } : undefined,
+    digests: keyArn ? { keyArn, kms: new KMSClient({ requestHandler: boundedRequestHandler() }) } : undefined,
   };
 }
 

@@ -10,7 +10,7 @@ import { type AtlasClient, createAtlasClient } from "./atlas/client";
 import { createAtlasDispatcher } from "./atlas/dispatcher";
 import type { RetryEvent } from "./atlas/retry";
 import type { ArchiverConfig } from "./config";
-import { createS3Client } from "./s3-client";
+import { boundedRequestHandler, createS3Client } from "./s3-client";
 import { SecretCredentials } from "./secrets";
 
 /**
@@ -59,7 +59,10 @@ export function createRuntime(origin: CredentialsOrigin, env: NodeJS.ProcessEnv 
   const dispatcher = createAtlasDispatcher();
   const credentials =
     "secretId" in origin
-      ? new SecretCredentials(new SecretsManagerClient({}), origin.secretId)
+      ? new SecretCredentials(
+          new SecretsManagerClient({ requestHandler: boundedRequestHandler() }),
+          origin.secretId,
+        )
       : origin.credentials;
   return {
     s3,

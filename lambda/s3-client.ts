@@ -39,14 +39,30 @@ export interface ArchiveS3ClientOptions extends Omit<S3ClientConfig, "requestHan
  */
 export function createS3Client(options: ArchiveS3ClientOptions = {}): S3Client {
   const { timeouts, ...config } = options;
+  return new S3Client({ ...config, requestHandler: boundedRequestHandler(timeouts) });
+}
+
+/**
+ * The request handler settings that bound every request of an AWS SDK client by
+ * {@link S3Timeouts}: S3's, and the archiver's other clients (SQS, KMS, Lambda, Secrets Manager),
+ * whose requests are small, so that none of them can hang a run or a command either.
+ *
+ * @example
+ * ```ts
+ * const kms = new KMSClient({ requestHandler: boundedRequestHandler() });
+ * ```
+ */
+export function boundedRequestHandler(timeouts: Partial<S3Timeouts> = {}): {
+  readonly connectionTimeout: number;
+  readonly requestTimeout: number;
+  readonly throwOnRequestTimeout: true;
+  readonly socketTimeout: number;
+} {
   const t = { ...DEFAULT_S3_TIMEOUTS, ...timeouts };
-  return new S3Client({
-    ...config,
-    requestHandler: {
-      connectionTimeout: t.connectMs,
-      requestTimeout: t.requestMs,
-      throwOnRequestTimeout: true,
-      socketTimeout: t.idleMs,
-    },
-  });
+  return {
+    connectionTimeout: t.connectMs,
+    requestTimeout: t.requestMs,
+    throwOnRequestTimeout: true,
+    socketTimeout: t.idleMs,
+  };
 }

@@ -14,6 +14,7 @@ import { ArchiverError } from "./errors";
 import { invocationMetrics } from "./metrics";
 import { handleBatch } from "./queue/worker";
 import { createRuntime, type Runtime } from "./runtime";
+import { boundedRequestHandler } from "./s3-client";
 import {
   deadlineMargin,
   type FunctionSetup,
@@ -115,7 +116,7 @@ function init(): State {
   return {
     ...functionSetup(),
     runtime: createRuntime({ secretId: required(HANDLER_ENVIRONMENT.secretArn) }, process.env),
-    sqs: new SQSClient({}),
+    sqs: new SQSClient({ requestHandler: boundedRequestHandler() }),
     queueUrl: required(HANDLER_ENVIRONMENT.queueUrl),
     maxReceiveCount: positiveNumber(process.env[HANDLER_ENVIRONMENT.maxReceiveCount]),
   };

@@ -3,6 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { kmsPublicKeyPem } from "../../../lambda/digest/kms";
 import { ReaderError } from "../../../lambda/reader/errors";
+import { boundedRequestHandler } from "../../../lambda/s3-client";
 import { type OptionValues, required, stringOptions } from "../command";
 import { formatHelp } from "../help";
 import type { CliIo } from "../io";
@@ -35,7 +36,7 @@ export const help = formatHelp({
 
 /** A KMS client configured by the SDK's standard environment (region, credentials, `AWS_ENDPOINT_URL_KMS`). */
 export function kmsClientFor(_env: NodeJS.ProcessEnv): KMSClient {
-  return new KMSClient({});
+  return new KMSClient({ requestHandler: boundedRequestHandler() });
 }
 
 export async function run(values: OptionValues<typeof options>, io: CliIo): Promise<number> {

@@ -13,6 +13,7 @@ import { kmsSigner } from "../../../lambda/digest/kms";
 import { type SealEvent, type SealSummary, sealDates, sealDigests } from "../../../lambda/digest/seal";
 import { parseRange } from "../../../lambda/range";
 import { createRuntime } from "../../../lambda/runtime";
+import { boundedRequestHandler } from "../../../lambda/s3-client";
 import { JSON_OPTION, type OptionValues, parseNow, stringOptions, usageError } from "../command";
 import { credentialsFromEnv } from "../credentials";
 import { describeEvent, describeRetry, describeSummary } from "../format/run";
@@ -178,7 +179,7 @@ async function seal(
     );
     return undefined;
   }
-  const kms = new KMSClient({});
+  const kms = new KMSClient({ requestHandler: boundedRequestHandler() });
   try {
     const digests = await sealDigests({
       config,
