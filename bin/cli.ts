@@ -11,45 +11,22 @@ import {
   parseCommandArgs,
   usageError,
 } from "./cli/command";
-import * as cat from "./cli/commands/cat";
-import * as get from "./cli/commands/get";
-import * as ls from "./cli/commands/ls";
-import * as publicKey from "./cli/commands/public-key";
-import * as report from "./cli/commands/report";
-import * as run from "./cli/commands/run";
-import * as verify from "./cli/commands/verify";
+import { COMMANDS } from "./cli/commands";
 import { type CliIo, processIo } from "./cli/io";
 
-/** A command, ready to run with its arguments. */
-interface Command {
-  readonly summary: string;
-  run(args: readonly string[], io: CliIo): Promise<number>;
+/** Runs `module` with `args`: parses its options, answers `--help`. */
+async function runCommand(
+  module: CommandModule<CommandOptions>,
+  args: readonly string[],
+  io: CliIo,
+): Promise<number> {
+  const values = parseCommandArgs(module.options, args);
+  if (values.help) {
+    io.stdout.write(`${module.help}\n`);
+    return 0;
+  }
+  return module.run(values, io);
 }
-
-function command<O extends CommandOptions>(module: CommandModule<O>): Command {
-  return {
-    summary: module.summary,
-    async run(args, io) {
-      const values = parseCommandArgs(module.options, args);
-      if (values.help) {
-        io.stdout.write(`${module.help}\n`);
-        return 0;
-      }
-      return module.run(values, io);
-    },
-  };
-}
-
-/** Every command, in the order of the command list. */
-const COMMANDS: Readonly<Record<string, Command>> = {
-  run: command(run),
-  ls: command(ls),
-  cat: command(cat),
-  get: command(get),
-  verify: command(verify),
-  report: command(report),
-  "public-key": command(publicKey),
-};
 
 const USAGE = `Usage: atlas-audit-archiver <command> [options]
 
@@ -89,7 +66,7 @@ export async function main(
     }
     const selected = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!selected) throw usageError("command", () => `Unknown command ${JSON.stringify(name)}.`);
-    return await selected.run(args, cli);
+    return await runCommand(selected, args, cli);
   } catch (err) {
     // Anything else is a bug: its stack trace goes out as it is.
     if (!(err instanceof ArchiverError)) throw err;
