@@ -95,6 +95,7 @@ export async function archiveWindow(
     key,
     window,
     digest: outcome.digest,
+    versionId: outcome.versionId,
     archivedAtMs: (job.clock ?? Date.now)(),
     runId: job.runId,
   });

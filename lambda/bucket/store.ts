@@ -44,7 +44,13 @@ export interface StoreRequest {
 
 /** What happened to the object. */
 export type StoreOutcome =
-  | { readonly status: "stored"; readonly digest: LogDigest; readonly multipart: boolean }
+  | {
+      readonly status: "stored";
+      readonly digest: LogDigest;
+      readonly multipart: boolean;
+      /** The object's S3 version id, in a bucket with versioning on. */
+      readonly versionId?: string;
+    }
   | { readonly status: "already-present"; readonly digest: LogDigest };
 
 type Target = ObjectTarget;
@@ -90,8 +96,9 @@ export async function storeLog(request: StoreRequest): Promise<StoreOutcome> {
   if (head.ended) {
     const digest = inspector.digest();
     const checksum = crc32Base64(digest.crc32);
+    let put: { VersionId?: string | undefined };
     try {
-      await withConflictRetries(
+      put = await withConflictRetries(
         () =>
           s3.send(
             new PutObjectCommand({
@@ -115,8 +122,8 @@ export async function storeLog(request: StoreRequest): Promise<StoreOutcome> {
       }
       throw storageError(err, "PutObject", where);
     }
-    await verify(s3, where, digest);
-    return { status: "stored", digest, multipart: false };
+    const seen = await verify(s3, where, digest);
+    return { status: "stored", digest, multipart: false, ...versioned(put.VersionId ?? seen) };
   }
 
   let status: "stored" | "already-present";
@@ -131,15 +138,21 @@ export async function storeLog(request: StoreRequest): Promise<StoreOutcome> {
     await checkExisting(s3, where, request.subject);
     return { status, digest };
   }
-  await verify(s3, where, digest);
-  return { status, digest, multipart: true };
+  const versionId = await verify(s3, where, digest);
+  return { status, digest, multipart: true, ...versioned(versionId) };
+}
+
+/** `{ versionId }` when the bucket keeps versions (S3 says `"null"` for an unversioned object). */
+function versioned(versionId: string | undefined): { versionId?: string } {
+  return versionId === undefined || versionId === "null" ? {} : { versionId };
 }
 
 /**
  * Checks that the stored object is what was received: its length, and the full-object CRC32 S3
  * reports; a store that reports none has the object read back and its bytes measured instead.
+ * Resolves to the version id the verification saw (the multipart path's only source of it).
  */
-async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<void> {
+async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<string | undefined> {
   const stored = await headObject(s3, where, "HeadObject (verification)");
   const received = crc32Base64(digest.crc32);
   const problems: string[] = [];
@@ -165,4 +178,5 @@ async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<v
       { key: where.key, workspace: where.workspace, window: where.window },
     );
   }
+  return stored.VersionId;
 }
