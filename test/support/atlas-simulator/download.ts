@@ -206,6 +206,7 @@ export async function handleDownload(
     endpoint: "download",
     groupId: path.groupId,
     tenantName: path.tenantName,
+    startDate: params.get("startDate") ?? undefined,
     auth: record.auth,
   });
   if (fault) record.fault = fault.kind;

@@ -113,6 +113,25 @@ describe("fault injection", () => {
     expect(sim.pendingFaults()).toBe(0);
   });
 
+  it("applies a rule with match.startDate only to that window's downloads, every time", async () => {
+    const { sim, token, get } = await start();
+    sim.inject({
+      fault: { kind: "status", status: 503 },
+      times: Number.POSITIVE_INFINITY,
+      match: { startDate: window.startDate },
+    });
+    const next = { ...window, startDate: window.endDate, endDate: window.endDate + 600 };
+    const other = await getWithToken(sim.baseUrl, auditPath(next), token);
+    expect(other.statusCode).toBe(200);
+    await other.body.dump();
+    for (let i = 0; i < 2; i++) {
+      const struck = await get();
+      expect(struck.statusCode).toBe(503);
+      await struck.body.dump();
+    }
+    expect(sim.requests.map((r) => r.fault)).toEqual([undefined, undefined, "status", "status"]);
+  });
+
   it("is not consumed by an unauthenticated Digest challenge round trip", async () => {
     const { sim } = await startAndInject({ kind: "status", status: 500 });
     const challenge = await challengeFor(sim.baseUrl, path);

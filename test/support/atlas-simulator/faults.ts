@@ -6,6 +6,8 @@ export interface Attempt {
   endpoint: "download" | "token";
   groupId?: string;
   tenantName?: string;
+  /** A download's `startDate` query parameter as sent (epoch seconds as text). */
+  startDate?: string;
   auth: RequestRecord["auth"];
 }
 
@@ -158,6 +160,7 @@ export class FaultQueue {
         (match.endpoint ?? defaultEndpoint(fault)) === attempt.endpoint &&
         (match.groupId === undefined || match.groupId === attempt.groupId) &&
         (match.tenantName === undefined || match.tenantName === attempt.tenantName) &&
+        (match.startDate === undefined || String(match.startDate) === attempt.startDate) &&
         applies(fault, attempt),
     );
     const rule = this.rules[index];

@@ -117,8 +117,11 @@ export interface FaultRule {
   fault: Fault;
   /** How many matching attempts consume it; default 1 (`Infinity` allowed). */
   times?: number;
-  /** Default endpoint `"download"` (`"token"` for `huge-token-response`, which applies there only). */
-  match?: { endpoint?: "download" | "token"; groupId?: string; tenantName?: string };
+  /**
+   * Default endpoint `"download"` (`"token"` for `huge-token-response`, which applies there only).
+   * `startDate` (epoch seconds, as a download's query sends it) picks one window's downloads.
+   */
+  match?: { endpoint?: "download" | "token"; groupId?: string; tenantName?: string; startDate?: number };
 }
 
 /** What the simulator saw and answered, one per HTTP request. */
