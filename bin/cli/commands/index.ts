@@ -4,6 +4,7 @@
  */
 import type { CommandModule, CommandOptions } from "../command";
 import * as cat from "./cat";
+import * as doctor from "./doctor";
 import * as get from "./get";
 import * as ls from "./ls";
 import * as publicKey from "./public-key";
@@ -20,4 +21,5 @@ export const COMMANDS: Readonly<Record<string, CommandModule<CommandOptions>>> =
   verify,
   report,
   "public-key": publicKey,
+  doctor,
 } as Readonly<Record<string, CommandModule<CommandOptions>>>;

@@ -201,6 +201,22 @@ export async function handleDownload(
     }
   }
 
+  // The API access list, checked once the caller is authenticated (Atlas's shape: error, errorCode,
+  // detail, parameters [address], reason).
+  const address = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+  if (options.accessList && !options.accessList.includes(address)) {
+    return respond(
+      apiError(
+        403,
+        "IP_ADDRESS_NOT_ON_ACCESS_LIST",
+        `IP address ${address} is not allowed to access this resource.`,
+        {
+          parameters: [address],
+        },
+      ),
+    );
+  }
+
   // Injected faults apply to authenticated attempts only (a Digest challenge round trip never eats one).
   const fault = deps.faults.take({
     endpoint: "download",

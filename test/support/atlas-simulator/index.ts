@@ -3,7 +3,9 @@
  * endpoint, written from the project's protocol facts. It is deliberately strict: whatever a real Atlas
  * would reject, it rejects, so client bugs show up in tests.
  *
- * Error `errorCode`s other than `RATE_LIMITED_TOKEN_BUCKET` are the simulator's own plausible choices.
+ * Error `errorCode`s other than `RATE_LIMITED_TOKEN_BUCKET` and `IP_ADDRESS_NOT_ON_ACCESS_LIST` (the
+ * `accessList` option: Atlas's 403 for a caller outside the API access list, with the address in
+ * `detail` and `parameters`) are the simulator's own plausible choices.
  *
  * Per-attempt faults (see {@link Fault}; queued FIFO with `times` and `match`) play a hostile Atlas:
  * error statuses with any `Retry-After` (delay-seconds, HTTP dates, huge values: sent verbatim, and

@@ -35,6 +35,13 @@ export interface SimulatorOptions {
   tokenTtlSeconds?: number;
   /** Live tokens one service account may hold; one more gets 403 `access_denied`. Default 100. */
   maxLiveTokens?: number;
+  /**
+   * The API access list of every key and service account: when given, an authenticated download
+   * from an address not on it (the loopback client's is `127.0.0.1`) gets Atlas's 403
+   * `IP_ADDRESS_NOT_ON_ACCESS_LIST` ApiError, `parameters` naming the address. Token requests are
+   * not refused. Default: no access list.
+   */
+  accessList?: string[];
   /** When given, only these workspaces exist (others get 404); default: every valid one exists. */
   workspaces?: Array<{ groupId: string; tenantName: string }>;
   /** Lines in a window's log; default: deterministic from the request, about 1 window in 5 empty. */
