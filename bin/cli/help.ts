@@ -12,7 +12,10 @@ export interface HelpSpec {
   readonly usage: string;
   /** What the command does, in one sentence (also its line in the command list). */
   readonly summary: string;
+  /** The words the command takes besides its options, if any. */
+  readonly arguments?: readonly HelpRow[];
   readonly options: readonly HelpRow[];
+  /** The variables it reads; none: no Environment section. */
   readonly environment: readonly HelpRow[];
   /** The exit statuses, as a sentence. */
   readonly exitStatus: string;
@@ -66,8 +69,9 @@ export function formatHelp(spec: HelpSpec): string {
   return [
     usageLines(spec.usage),
     spec.summary,
+    ...(spec.arguments?.length ? [section("Arguments", spec.arguments)] : []),
     section("Options", [...spec.options, ["-h, --help", "Show this help"]]),
-    section("Environment", spec.environment),
+    ...(spec.environment.length > 0 ? [section("Environment", spec.environment)] : []),
     wrap(`Exit status: ${spec.exitStatus}`, WIDTH).join("\n"),
   ].join("\n\n");
 }
@@ -98,4 +102,45 @@ export const AWS_ROWS: readonly HelpRow[] = [
 /** The statuses every command shares, after its own: `0 when ..., 1 when ...`. */
 export function exitStatus(own: string): string {
   return `${own}, 2 on a usage or configuration error, a missing bucket or denied access.`;
+}
+
+/** One row of the Options section of a help text, read back by {@link helpOptions}. */
+export interface HelpOption {
+  /** The flags of the row, e.g. `["--from", "--to"]` or `["-h", "--help"]`. */
+  readonly flags: readonly string[];
+  /** The word for the value, e.g. `FILE` for `--config FILE`; absent for a flag without one. */
+  readonly value?: string;
+  /** What the row says, its lines joined. */
+  readonly text: string;
+}
+
+/**
+ * The option rows of a help text that {@link formatHelp} wrote, read back (shell completion takes
+ * the options' descriptions and the words for their values from them).
+ *
+ * @example
+ * ```ts
+ * helpOptions(ls.help)[0]; // { flags: ["--group"], value: "G", text: "The Atlas project id whose windows to list" }
+ * ```
+ */
+export function helpOptions(help: string): HelpOption[] {
+  const lines = help.split("\n");
+  const start = lines.indexOf("Options:");
+  if (start < 0) return [];
+  const rows: { name: string; text: string[] }[] = [];
+  for (const line of lines.slice(start + 1)) {
+    if (!line.startsWith("  ")) break;
+    const [name = "", text = ""] = line.slice(2).split(/ {2,}/, 2);
+    if (name !== "") rows.push({ name, text: [text] });
+    else rows.at(-1)?.text.push(line.trim());
+  }
+  return rows.map(({ name, text }) => {
+    const parts = name.split(", ");
+    const value = parts.map((p) => p.split(" ")[1]).find((v) => v !== undefined);
+    return {
+      flags: parts.map((p) => p.split(" ")[0] as string),
+      ...(value === undefined ? {} : { value }),
+      text: text.join(" ").trim(),
+    };
+  });
 }

@@ -4,6 +4,7 @@
  */
 import type { CommandModule, CommandOptions } from "../command";
 import * as cat from "./cat";
+import * as completion from "./completion";
 import * as doctor from "./doctor";
 import * as get from "./get";
 import * as ls from "./ls";
@@ -21,5 +22,6 @@ export const COMMANDS: Readonly<Record<string, CommandModule<CommandOptions>>> =
   verify,
   report,
   "public-key": publicKey,
+  completion,
   doctor,
 } as Readonly<Record<string, CommandModule<CommandOptions>>>;

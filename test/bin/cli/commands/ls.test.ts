@@ -77,7 +77,7 @@ describe("atlas-audit-archiver ls", () => {
     [
       "an option of another command",
       () => ["ls", ...bucket(), "--group", GROUP, "--out", archive.dir],
-      "Unknown option '--out'",
+      "Unknown option --out for ls.",
     ],
     [
       "a missing parameter file",

@@ -46,7 +46,7 @@ function expectRefused(result: CliResult, message: string): void {
   expect(result.status).toBe(2);
   expect(result.stderr).toContain(message);
   expect(result.stderr).toMatch(
-    /^atlas-audit-archiver: [^\n]+\n(Run atlas-audit-archiver --help for usage\.\n)?$/,
+    /^atlas-audit-archiver: [^\n]+\n(Run atlas-audit-archiver run --help for usage\.\n)?$/,
   );
 }
 
