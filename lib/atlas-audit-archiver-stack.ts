@@ -4,6 +4,7 @@ import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import type { ArchiverConfig } from "../lambda/config";
 import { AtlasAuditArchiver } from "./atlas-audit-archiver";
@@ -19,6 +20,7 @@ export interface AtlasAuditArchiverStackProps extends StackProps {
    * Name of the existing Secrets Manager secret with the Atlas credentials.
    *
    * @default `secretArn` if given, otherwise the stack creates a secret with a placeholder value
+   * (which `bin/app.ts` does only with `placeholderSecret: true`)
    */
   readonly secretName?: string;
 
@@ -26,6 +28,7 @@ export interface AtlasAuditArchiverStackProps extends StackProps {
    * Complete ARN (ending in `-` and six random characters) of the existing Atlas credentials secret.
    *
    * @default `secretName` if given, otherwise the stack creates a secret with a placeholder value
+   * (which `bin/app.ts` does only with `placeholderSecret: true`)
    */
   readonly secretArn?: string;
 
@@ -62,6 +65,15 @@ export interface AtlasAuditArchiverStackProps extends StackProps {
    * @default no VPC is created
    */
   readonly egressEipAllocationId?: string;
+
+  /**
+   * ARN of an existing standard SNS topic for the alarms to publish to, instead of a topic the stack
+   * creates (see the archiver's `alarmTopic` for the policies it needs). An `archiver.alarmEmail` is
+   * subscribed to it.
+   *
+   * @default the archiver creates its topic (`archiver.alarmTopic`'s default)
+   */
+  readonly alarmTopicArn?: string;
 
   /** Every other construct setting (alarm email, bucket encryption, object lock, memory, ...). */
   readonly archiver?: Omit<AtlasAuditArchiverProps, "config" | "secret" | "secretEncryptionKey" | "vpc">;
@@ -119,6 +131,17 @@ export class AtlasAuditArchiverStack extends Stack {
       }
       secret = secretsmanager.Secret.fromSecretCompleteArn(this, "AtlasSecret", props.secretArn);
     }
+    let alarmTopic: sns.ITopic | undefined;
+    if (props.alarmTopicArn !== undefined) {
+      if (props.archiver?.alarmTopic !== undefined) {
+        throw invalidProp(
+          "alarmTopicArn",
+          props.alarmTopicArn,
+          "conflicts with archiver.alarmTopic: give the topic one way only",
+        );
+      }
+      alarmTopic = sns.Topic.fromTopicArn(this, "AlarmTopic", checkTopicArn(props.alarmTopicArn));
+    }
     const secretKey =
       props.secretKmsKeyArn !== undefined
         ? kms.Key.fromKeyArn(this, "AtlasSecretKey", props.secretKmsKeyArn)
@@ -138,6 +161,7 @@ export class AtlasAuditArchiverStack extends Stack {
       ...props.archiver,
       config: props.config,
       ...(secret ? { secret } : {}),
+      ...(alarmTopic ? { alarmTopic } : {}),
       ...(secretKey ? { secretEncryptionKey: secretKey } : {}),
       ...(bucketKey ? { encryptionKey: bucketKey } : {}),
       ...(this.vpc ? { vpc: this.vpc } : {}),
@@ -226,4 +250,25 @@ export class AtlasAuditArchiverStack extends Stack {
       },
     });
   }
+}
+
+/** The ARN of a standard SNS topic, as given; a FIFO topic or another ARN is refused. */
+function checkTopicArn(arn: string): string {
+  const match = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:([A-Za-z0-9_.-]{1,256})$/.exec(arn);
+  if (!match) {
+    throw invalidProp(
+      "alarmTopicArn",
+      arn,
+      "must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ops-alarms (aws sns list-topics)",
+    );
+  }
+  if ((match[1] as string).endsWith(".fifo")) {
+    throw invalidProp(
+      "alarmTopicArn",
+      arn,
+      "is a FIFO topic, which takes only SQS FIFO subscribers and a message group ID with every publish, which " +
+        "CloudWatch alarms do not send: give a standard topic",
+    );
+  }
+  return arn;
 }

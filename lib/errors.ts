@@ -4,8 +4,16 @@
  */
 import { ArchiverError } from "../lambda/config";
 
-/** `DEPLOY_PROPS_INVALID`: a construct or stack prop; `DEPLOY_CONTEXT_INVALID`: a `-c key=value` of the CDK app. */
-export type DeploymentErrorCode = "DEPLOY_PROPS_INVALID" | "DEPLOY_CONTEXT_INVALID";
+/**
+ * `DEPLOY_PROPS_INVALID`: a construct or stack prop; `DEPLOY_CONTEXT_INVALID`: a `-c key=value` of the
+ * CDK app; `DEPLOY_SETTINGS_INVALID`: the deploy settings file (`config/deploy.json`) or a value in it;
+ * `DEPLOY_INCOMPLETE`: the app's deploy guards (placeholder workspaces, no secret, no alarm destination).
+ */
+export type DeploymentErrorCode =
+  | "DEPLOY_PROPS_INVALID"
+  | "DEPLOY_CONTEXT_INVALID"
+  | "DEPLOY_SETTINGS_INVALID"
+  | "DEPLOY_INCOMPLETE";
 
 /**
  * The deployment cannot be synthesized as asked; the message names the setting and what is allowed.
