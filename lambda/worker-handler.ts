@@ -4,12 +4,18 @@
  * those (and moves one that keeps failing to the dead-letter queue). Each failure is one log line
  * naming the workspace, window, reason and receive count; the last one before the dead-letter
  * queue says so ("window dead-lettered") and counts in `WindowsDeadLettered`.
+ *
+ * Invoked by hand with `{"doctor": true}`, it checks its own setup instead (`lambda/doctor`: the
+ * bundled configuration, the secret's credentials, each workspace, the access list from its own
+ * egress address, the bucket, write permission under the prefix) and answers the report. It
+ * holds no digest key (the planner signs), so that check is skipped.
  */
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { INVALID_OBJECT_CODES } from "./bucket/errors";
 import { DEFAULT_UPLOAD_SETTINGS } from "./bucket/multipart";
 import { HANDLER_ENVIRONMENT, RUN_METRICS } from "./config";
+import { configFailureReport, type DoctorReport, runDoctor } from "./doctor";
 import { ArchiverError } from "./errors";
 import { invocationMetrics } from "./metrics";
 import { handleBatch } from "./queue/worker";
@@ -37,10 +43,57 @@ interface State extends FunctionSetup {
   readonly maxReceiveCount: number | undefined;
 }
 
+/** A manual invocation that asks the worker to check its setup. */
+export interface DoctorEvent {
+  readonly doctor: true;
+}
+
+/** Whether `event` is `{"doctor": true}` (an SQS event has `Records`). */
+function isDoctorEvent(event: unknown): event is DoctorEvent {
+  return typeof event === "object" && event !== null && (event as { doctor?: unknown }).doctor === true;
+}
+
+/** What the worker answers: SQS's partial batch response, or a doctor's report. */
+export type WorkerHandler = {
+  (event: SQSEvent, context: Context): Promise<SQSBatchResponse>;
+  (event: DoctorEvent, context: Context): Promise<DoctorReport>;
+  (event: SQSEvent | DoctorEvent, context: Context): Promise<SQSBatchResponse | DoctorReport>;
+};
+
+/** The worker's own checks, bounded by the invocation's remaining time as well as their own bounds. */
+async function doctor(current: () => State): Promise<DoctorReport> {
+  const subject = `bundled configuration of ${process.env.AWS_LAMBDA_FUNCTION_NAME ?? "the worker"}`;
+  let state: State;
+  try {
+    state = current();
+  } catch (err) {
+    const report = configFailureReport(subject, err);
+    log("error", "doctor", { ...report });
+    return report;
+  }
+  const report = await runDoctor({
+    configSubject: subject,
+    loadConfig: () => state.config,
+    bucket: state.bucket,
+    credentials: () => state.runtime.credentials,
+    dispatcher: state.runtime.dispatcher,
+    s3: state.runtime.s3,
+    digestKey: {
+      absent:
+        "the worker holds no digest key and may not sign (the planner seals the digests); check the key with " +
+        "atlas-audit-archiver doctor --digest-key ARN",
+    },
+    nowMs: Date.now(),
+  });
+  log(report.ok ? "info" : "error", "doctor", { ...report });
+  return report;
+}
+
 /** A worker handler with its own warm state (the module's `handler` is one; tests make their own). */
-export function createWorkerHandler(): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+export function createWorkerHandler(): WorkerHandler {
   let state: State | undefined;
-  return async (event, context) => {
+  const handler = async (event: SQSEvent | DoctorEvent, context: Context) => {
+    if (isDoctorEvent(event)) return doctor(() => (state ??= init()));
     state ??= init();
     const { config, bucket, runtime, sqs, queueUrl, namespace, maxReceiveCount } = state;
     const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local";
@@ -110,6 +163,7 @@ export function createWorkerHandler(): (event: SQSEvent, context: Context) => Pr
     );
     return { batchItemFailures: result.batchItemFailures };
   };
+  return handler as WorkerHandler;
 }
 
 function init(): State {

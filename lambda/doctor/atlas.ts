@@ -7,7 +7,13 @@
 import type { Dispatcher } from "undici";
 import type { AtlasCredentials, CredentialsSource } from "../atlas/auth";
 import { type AtlasClient, createAtlasClient } from "../atlas/client";
-import { AtlasCredentialsError, AtlasError, AtlasUnauthorizedError, REQUIRED_ROLES } from "../atlas/errors";
+import {
+  AtlasCredentialsError,
+  AtlasError,
+  AtlasTimeoutError,
+  AtlasUnauthorizedError,
+  REQUIRED_ROLES,
+} from "../atlas/errors";
 import type { Clock } from "../atlas/retry";
 import { type ArchiverConfig, type Workspace, workspaceLabel } from "../config";
 import { ArchiverError } from "../errors";
@@ -89,7 +95,8 @@ function failure(
   bounds: DoctorBounds,
   workspace?: Workspace,
 ): CheckResult {
-  if (timedOut) {
+  // The client's own bound on the call (the deadline given) or the doctor's signal: either way, silence.
+  if (timedOut || err instanceof AtlasTimeoutError) {
     return {
       id,
       subject,

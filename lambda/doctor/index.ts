@@ -52,6 +52,42 @@ export interface DoctorRequest {
   readonly onCheck?: (check: DoctorCheck) => void;
 }
 
+/** The first line when the configuration cannot be read or does not validate. */
+function configFailure(subject: string, err: unknown): CheckResult {
+  return {
+    id: "config",
+    subject,
+    status: "fail",
+    ...thrown(err),
+    fix: "fix the configuration as the message says (the parameter file's schema: config/workspaces.schema.json)",
+  };
+}
+
+/** The checks that need a configuration, skipped. */
+function skippedAfterConfig(): CheckResult[] {
+  const reason = "the configuration is unusable";
+  return (
+    [
+      ["credentials", "credentials"],
+      ["access-list", "Atlas API access list"],
+      ["bucket", "bucket"],
+      ["write", "write permission"],
+      ["kms", "digest key"],
+    ] as const
+  ).map(([id, subject]) => skipped(id, subject, reason));
+}
+
+/**
+ * The report when the configuration fails before any client can be built (a function whose
+ * bundle or environment is broken): that line, and every other check skipped.
+ */
+export function configFailureReport(subject: string, err: unknown): DoctorReport {
+  return doctorReport([
+    { ...configFailure(subject, err), ms: 0 },
+    ...skippedAfterConfig().map((c) => ({ ...c, ms: 0 })),
+  ]);
+}
+
 /** The message and code of a thrown error, for a failing line. */
 function thrown(err: unknown): { detail: string; code: string } {
   if (err instanceof ArchiverError) return { detail: err.message, code: err.code };
@@ -81,13 +117,7 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorReport> {
     try {
       config = await request.loadConfig();
     } catch (err) {
-      return {
-        id: "config",
-        subject: request.configSubject,
-        status: "fail",
-        ...thrown(err),
-        fix: "fix the parameter file as the message says (its schema: config/workspaces.schema.json)",
-      };
+      return configFailure(request.configSubject, err);
     }
     const n = config.workspaces.length;
     return {
@@ -98,16 +128,7 @@ export async function runDoctor(request: DoctorRequest): Promise<DoctorReport> {
     };
   });
   if (!config) {
-    const reason = "the parameter file is invalid";
-    for (const [id, subject] of [
-      ["credentials", "credentials"],
-      ["access-list", "Atlas API access list"],
-      ["bucket", "bucket"],
-      ["write", "write permission"],
-      ["kms", "digest key"],
-    ] as const) {
-      recorder.add(skipped(id, subject, reason));
-    }
+    for (const check of skippedAfterConfig()) recorder.add(check);
     return doctorReport(recorder.checks);
   }
   const loaded: ArchiverConfig = config;

@@ -141,7 +141,9 @@ export function grantPlannerPermissions(
  * Lets the worker's `role` write its logs, list the archive prefix, write, read and abort uploads
  * below it (never delete), read the secret, use the archive's and the secret's keys only through
  * their services, and delay window messages (their visibility). Its SQS event source adds what it
- * needs to receive and delete the queue's messages; it may send none.
+ * needs to receive and delete the queue's messages; it may send none. For its doctor
+ * (`{"doctor": true}`) it may also read the bucket's region, versioning, default encryption and
+ * Object Lock settings: reads of the bucket's configuration only, nothing about its objects.
  */
 export function grantWorkerPermissions(scope: Construct, role: iam.Role, run: WorkerResources): void {
   const objects = run.bucket.arnForObjects(`${run.prefix}*`);
@@ -151,6 +153,17 @@ export function grantWorkerPermissions(scope: Construct, role: iam.Role, run: Wo
       sid: "WriteArchivePrefix",
       actions: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
       resources: [objects],
+    },
+    // The doctor's bucket lines (its write probe needs no more than WriteArchivePrefix).
+    {
+      sid: "ReadBucketSettings",
+      actions: [
+        "s3:GetBucketLocation",
+        "s3:GetBucketVersioning",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetBucketObjectLockConfiguration",
+      ],
+      resources: [run.bucket.bucketArn],
     },
     {
       sid: "ReadAtlasSecret",

@@ -349,7 +349,7 @@ describe("AtlasAuditArchiver with its defaults", () => {
     expect(dependsOn).not.toContain(selfInvoke.id);
   });
 
-  it("lets the worker list, write, read and abort below the prefix, read the secret and consume the queue: no delete, no send", () => {
+  it("lets the worker list, write, read and abort below the prefix, read the bucket's settings (its doctor), read the secret and consume the queue: no delete, no send", () => {
     const bucketArn = getAtt(bucketId);
     const queueArn = getAtt(id("ArchiverWindowQueue", "AWS::SQS::Queue"));
     expect(policyStatements(s.template, WORKER.role)).toEqual(
@@ -372,6 +372,18 @@ describe("AtlasAuditArchiver with its defaults", () => {
           Effect: "Allow",
           Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
           Resource: join_(bucketArn, "/atlas/stream-audit/*"),
+        },
+        // The doctor's bucket lines: the bucket's settings, on the bucket alone.
+        {
+          Sid: "ReadBucketSettings",
+          Effect: "Allow",
+          Action: [
+            "s3:GetBucketLocation",
+            "s3:GetBucketObjectLockConfiguration",
+            "s3:GetBucketVersioning",
+            "s3:GetEncryptionConfiguration",
+          ],
+          Resource: bucketArn,
         },
         {
           Sid: "ReadAtlasSecret",
@@ -1075,6 +1087,17 @@ describe("AtlasAuditArchiver options", () => {
           Effect: "Allow",
           Action: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
           Resource: objects,
+        },
+        {
+          Sid: "ReadBucketSettings",
+          Effect: "Allow",
+          Action: [
+            "s3:GetBucketLocation",
+            "s3:GetBucketObjectLockConfiguration",
+            "s3:GetBucketVersioning",
+            "s3:GetEncryptionConfiguration",
+          ],
+          Resource: bucketArn,
         },
         {
           Sid: "ReadAtlasSecret",

@@ -188,7 +188,7 @@ describe("atlas-audit-archiver doctor", () => {
     expect(result.status).toBe(1);
     expect(line(result, `parameter file ${config}`)).toMatch(/^FAIL .*workspaces/);
     expect(fixOf(result, `parameter file ${config}`)).toContain("fix the parameter file");
-    expect(result.stdout).toMatch(/skip credentials: not checked: the parameter file is invalid/);
+    expect(result.stdout).toMatch(/skip credentials: not checked: the configuration is unusable/);
     expect(sim.requests).toHaveLength(0);
   });
 
