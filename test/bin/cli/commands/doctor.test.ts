@@ -187,7 +187,7 @@ describe("atlas-audit-archiver doctor", () => {
     const result = await doctor(config);
     expect(result.status).toBe(1);
     expect(line(result, `parameter file ${config}`)).toMatch(/^FAIL .*workspaces/);
-    expect(fixOf(result, `parameter file ${config}`)).toContain("fix the parameter file");
+    expect(fixOf(result, `parameter file ${config}`)).toContain("fix the configuration as the message says");
     expect(result.stdout).toMatch(/skip credentials: not checked: the configuration is unusable/);
     expect(sim.requests).toHaveLength(0);
   });
