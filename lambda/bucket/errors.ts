@@ -80,7 +80,7 @@ export const ARCHIVER_ROLE: StorageRole = {
     S3_NO_SUCH_BUCKET:
       "Check archive.bucket in the parameter file (or ARCHIVE_BUCKET) and the region (AWS_REGION).",
     S3_TIMEOUT:
-      "S3 did not answer in time (see the README's reliability bounds) after the SDK's retries; the next run " +
+      "S3 did not answer in time (see the bounds in docs/reliability.md) after the SDK's retries; the next run " +
       "retries the window. Check the S3 endpoint and the network path to it.",
     S3_CHECKSUM_MISMATCH:
       "The bytes S3 returned are not the ones it stored a checksum for: read the object again, and if this " +

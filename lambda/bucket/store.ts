@@ -173,7 +173,7 @@ async function verify(s3: S3Client, where: Target, digest: LogDigest): Promise<s
     throw new ArchiveVerificationError(
       `s3://${where.bucket}/${where.key} does not match what was downloaded (${problems.join("; ")}): the store ` +
         "corrupted it, or another writer replaced it. It stays at the key (the archiver never deletes) and is " +
-        'reported as ARCHIVE_OBJECT_INVALID by every run until it is removed: see the README, "An object at a ' +
+        'reported as ARCHIVE_OBJECT_INVALID by every run until it is removed: see docs/reliability.md, "An object at a ' +
         "window's key is not the archiver's\".",
       { key: where.key, workspace: where.workspace, window: where.window },
     );

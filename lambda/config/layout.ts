@@ -141,7 +141,7 @@ export interface ObjectMetadataInput {
   readonly atlasFileName?: string | undefined;
 }
 
-/** The user metadata of an archived object (README: "The S3 layout"). */
+/** The user metadata of an archived object (docs/layout.md, "The S3 layout"). */
 export function objectMetadata(input: ObjectMetadataInput): Record<string, string> {
   const { workspace, window, atlasFileName } = input;
   return {

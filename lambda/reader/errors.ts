@@ -47,7 +47,7 @@ export const READER_ROLE: StorageRole = {
       "Check the bucket name (the command's bucket option, ARCHIVE_BUCKET or archive.bucket in the parameter " +
       "file) and the region (AWS_REGION).",
     S3_TIMEOUT:
-      "S3 did not answer in time (see the README's reliability bounds) after the SDK's retries; try again. " +
+      "S3 did not answer in time (see the bounds in docs/reliability.md) after the SDK's retries; try again. " +
       "Check the S3 endpoint and the network path to it.",
     S3_REQUEST_FAILED:
       "S3 or the network failed after the SDK's retries: check AWS_REGION, AWS_ENDPOINT_URL_S3 and the " +
