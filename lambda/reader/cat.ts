@@ -8,10 +8,12 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { storageError } from "../bucket/errors";
+import { listPages } from "../bucket/list";
 import { getObject } from "../bucket/objects";
 import { workspaceLabel } from "../config";
 import { InputError } from "../errors";
 import type { TimeRange } from "../range";
+import { didYouMean } from "../suggest";
 import { READER_ROLE, ReaderError } from "./errors";
 import { type ArchivedObject, type ArchiveLocation, listArchive } from "./listing";
 
@@ -41,12 +43,35 @@ export interface CatResult {
   readonly closed: boolean;
 }
 
+/** The stream processors' names among `objects`, sorted (the whole-workspace log has none). */
+function processorNames(objects: readonly ArchivedObject[]): string[] {
+  return [
+    ...new Set(objects.flatMap((o) => (o.workspace.spName === undefined ? [] : [o.workspace.spName]))),
+  ].sort();
+}
+
 /** The objects of one workspace variant, chosen as documented on {@link CatRequest.spName}. */
 function choose(objects: readonly ArchivedObject[], request: CatRequest): ArchivedObject[] {
-  if (request.spName !== undefined) return objects.filter((o) => o.workspace.spName === request.spName);
+  const names = processorNames(objects);
+  const { spName } = request;
+  if (spName !== undefined) {
+    const chosen = objects.filter((o) => o.workspace.spName === spName);
+    if (chosen.length > 0 || objects.length === 0) return chosen;
+    // The tenant has logs in the range, none of this processor: a typo, most likely.
+    const whole = objects.some((o) => o.workspace.spName === undefined);
+    throw new InputError("READER_USAGE", { field: "sp", value: spName }, (n) => {
+      const has = [
+        ...(whole ? [`the whole-workspace log (leave ${n("sp")} out)`] : []),
+        ...(names.length > 0 ? [`the logs of ${names.join(", ")}`] : []),
+      ];
+      return (
+        `Tenant ${request.tenantName} has no log of stream processor ${JSON.stringify(spName)} in this range; ` +
+        `it has ${has.join(" and ")}.${didYouMean(spName, names, (name) => `${n("sp")} ${name}`)}`
+      );
+    });
+  }
   const whole = objects.filter((o) => o.workspace.spName === undefined);
   if (whole.length > 0) return whole;
-  const names = [...new Set(objects.map((o) => o.workspace.spName))];
   if (names.length > 1) {
     throw new InputError(
       "READER_USAGE",
@@ -60,12 +85,55 @@ function choose(objects: readonly ArchivedObject[], request: CatRequest): Archiv
 }
 
 /**
+ * When nothing of the tenant is in the range: whether the group has that tenant at all (one
+ * delimited listing of the group). A tenant the group does not have is refused with the tenants
+ * it has, so a typo is not taken for an empty range.
+ *
+ * @throws {InputError} `READER_USAGE` (field `tenant`, or `group` when the group has nothing archived)
+ */
+async function checkTenant(request: CatRequest): Promise<void> {
+  const { location, groupId, tenantName } = request;
+  const groupPrefix = `${location.prefix}group=${groupId}/`;
+  const tenants: string[] = [];
+  const pages = listPages(
+    request.s3,
+    { bucket: location.bucket, prefix: groupPrefix, delimiter: "/", role: READER_ROLE },
+    request.signal,
+  );
+  for await (const page of pages) {
+    for (const p of page.prefixes) {
+      const name = /^tenant=([^/]+)\/$/.exec(p.slice(groupPrefix.length))?.[1];
+      if (name !== undefined) tenants.push(name);
+    }
+  }
+  if (tenants.includes(tenantName)) return;
+  const where = `s3://${location.bucket}/${groupPrefix}`;
+  if (tenants.length === 0) {
+    throw new InputError(
+      "READER_USAGE",
+      { field: "group", value: groupId },
+      (n) =>
+        `Nothing is archived for group ${groupId} (${where}): check ${n("group")} and the bucket and prefix.`,
+    );
+  }
+  throw new InputError(
+    "READER_USAGE",
+    { field: "tenant", value: tenantName },
+    (n) =>
+      `Group ${groupId} has no archived tenant ${JSON.stringify(tenantName)}; it has ${tenants.join(", ")}.` +
+      didYouMean(tenantName, tenants, (name) => `${n("tenant")} ${name}`),
+  );
+}
+
+/**
  * Prints the decompressed lines of every window overlapping the range, oldest window first, each
  * window's lines as stored. Objects are streamed one after another: memory stays bounded whatever
  * their size. When the destination closes early (a closed pipe), the download in flight is
  * abandoned and the result says `closed`.
  *
- * @throws {InputError} `READER_USAGE` (field `sp`) when several stream processors have logs and none was chosen
+ * @throws {InputError} `READER_USAGE` (field `sp`) when several stream processors have logs and none
+ *   was chosen, or the one chosen has none in the range while others do; (field `tenant`) when
+ *   the group has no such tenant, naming those it has; (field `group`) when it has none
  * @throws {ReaderError} `READER_GZIP_INVALID` naming the object that does not decompress, or an S3 read error
  * @example
  * ```ts
@@ -80,6 +148,7 @@ export async function catLogs(request: CatRequest): Promise<CatResult> {
     { groupId: request.groupId, tenantName: request.tenantName, range: request.range },
     request.signal,
   );
+  if (objects.length === 0) await checkTenant(request);
   const chosen = choose(objects, request).sort((a, b) => a.window.startMs - b.window.startMs);
   let printed = 0;
   let bytes = 0;

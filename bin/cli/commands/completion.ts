@@ -2,10 +2,11 @@
  * `atlas-audit-archiver completion bash|zsh`: prints a shell completion script generated from the
  * command list (`./index.ts`) and each command's options and help, so it never drifts from them.
  */
+
+import type { CommandModule, CommandOptions } from "../command";
 import { commandFlags, type OptionValues, usageError } from "../command";
 import { formatHelp, type HelpOption, helpOptions } from "../help";
 import type { CliIo } from "../io";
-import { COMMANDS } from "./index";
 
 export const summary = "Print a shell completion script for bash or zsh.";
 
@@ -58,6 +59,18 @@ interface CompletedCommand {
   readonly argument?: { readonly option: string; readonly choices: readonly string[] };
   /** Each long flag's help row, if it has one. */
   readonly rows: ReadonlyMap<string, HelpOption>;
+}
+
+/**
+ * The command list the scripts complete. The list (`./index.ts`) hands itself over with
+ * {@link completeCommands} once it is built: it includes this module, so importing it from here
+ * would be an import circle.
+ */
+let COMMANDS: Readonly<Record<string, CommandModule<CommandOptions>>> = {};
+
+/** Sets the command list that `completion` generates its scripts from. */
+export function completeCommands(commands: Readonly<Record<string, CommandModule<CommandOptions>>>): void {
+  COMMANDS = commands;
 }
 
 /** Each command of the list, read from its module. */

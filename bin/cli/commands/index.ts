@@ -25,3 +25,5 @@ export const COMMANDS: Readonly<Record<string, CommandModule<CommandOptions>>> =
   completion,
   doctor,
 } as Readonly<Record<string, CommandModule<CommandOptions>>>;
+
+completion.completeCommands(COMMANDS);

@@ -3,7 +3,7 @@ import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { archiveKey } from "../../../../lambda/config";
 import type { TimeWindow } from "../../../../lambda/windows";
-import { GROUP, PROD } from "../../../support/archive-fixture";
+import { BILLING, GROUP, PROD } from "../../../support/archive-fixture";
 import { RANGE, useReaderArchive, WIDEST } from "./archive";
 
 const archive = useReaderArchive();
@@ -61,12 +61,76 @@ describe("atlas-audit-archiver cat", () => {
       expect(result.status).toBe(2);
       expect(result.stderr).toContain("several stream processors in this range (payments, refunds)");
       expect(result.stderr).toContain("pick one with --sp NAME.");
-      expect(result.stderr).toContain("Run atlas-audit-archiver --help for usage.");
+      expect(result.stderr).toContain("Run atlas-audit-archiver cat --help for usage.");
     } finally {
       await fixture.s3server
         .client()
         .send(new DeleteObjectCommand({ Bucket: fixture.s3server.bucket, Key: key }));
     }
+  });
+
+  it.each<[string, string[], string]>([
+    [
+      "an --sp the tenant has no log of (a typo)",
+      ["--tenant", "billing", "--sp", "paymnts"],
+      'Tenant billing has no log of stream processor "paymnts" in this range; it has the logs of payments. ' +
+        "Did you mean --sp payments?",
+    ],
+    [
+      "an --sp of a tenant archived whole",
+      ["--tenant", "prod-workspace", "--sp", "payments"],
+      'Tenant prod-workspace has no log of stream processor "payments" in this range; it has the ' +
+        "whole-workspace log (leave --sp out).",
+    ],
+    [
+      "a --tenant the group does not have (a typo)",
+      ["--tenant", "prod-worksapce"],
+      `Group ${GROUP} has no archived tenant "prod-worksapce"; it has billing, prod-workspace. ` +
+        "Did you mean --tenant prod-workspace?",
+    ],
+    [
+      "a --tenant nothing like the group's",
+      ["--tenant", "ledger", "--sp", "payments"],
+      `Group ${GROUP} has no archived tenant "ledger"; it has billing, prod-workspace.`,
+    ],
+  ])("names what exists and exits 2 for %s", async (_name, selection, message) => {
+    const result = await archive.cli(archive.args("cat", ...selection, ...RANGE));
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe(`atlas-audit-archiver: ${message}\nRun atlas-audit-archiver cat --help for usage.\n`);
+    expect(result.status).toBe(2);
+  });
+
+  it("says the group has nothing archived, and exits 2, for a group with no tenant", async () => {
+    const other = "5f1e2d3c4b5a69788796a5b4";
+    const result = await archive.cli([
+      "cat",
+      "--config",
+      archive.configFile,
+      "--group",
+      other,
+      "--tenant",
+      "prod-workspace",
+      ...RANGE,
+    ]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(
+      `Nothing is archived for group ${other} (s3://${archive.fixture.s3server.bucket}/atlas/stream-audit/group=${other}/)`,
+    );
+  });
+
+  it("reads a tenant's own processor, and an empty range of it is no error", async () => {
+    const ok = await archive.cli(archive.args("cat", "--tenant", "billing", "--sp", "payments", ...RANGE));
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toBe(
+      archive
+        .windows()
+        .map((w) => archive.text(BILLING, w))
+        .join(""),
+    );
+    const empty = await archive.cli(
+      archive.args("cat", "--tenant", "billing", "--sp", "payments", "--from", "2020-01-01", "--to", "2020-01-01"),
+    );
+    expect(empty.status).toBe(0);
   });
 
   const bucket = () => ["--bucket", archive.fixture.s3server.bucket];
@@ -101,7 +165,7 @@ describe("atlas-audit-archiver cat", () => {
   ])("exits 2 with the usage hint for %s", async (_name, args, message) => {
     const result = await archive.cli(args());
     expect(result.stderr).toContain(message);
-    expect(result.stderr).toMatch(/\nRun atlas-audit-archiver --help for usage\.\n$/);
+    expect(result.stderr).toMatch(/\nRun atlas-audit-archiver cat --help for usage\.\n$/);
     expect(result.status).toBe(2);
   });
 
