@@ -96,7 +96,9 @@ describe("atlas-audit-archiver cat", () => {
   ])("names what exists and exits 2 for %s", async (_name, selection, message) => {
     const result = await archive.cli(archive.args("cat", ...selection, ...RANGE));
     expect(result.stdout).toBe("");
-    expect(result.stderr).toBe(`atlas-audit-archiver: ${message}\nRun atlas-audit-archiver cat --help for usage.\n`);
+    expect(result.stderr).toBe(
+      `atlas-audit-archiver: ${message}\nRun atlas-audit-archiver cat --help for usage.\n`,
+    );
     expect(result.status).toBe(2);
   });
 
@@ -128,7 +130,17 @@ describe("atlas-audit-archiver cat", () => {
         .join(""),
     );
     const empty = await archive.cli(
-      archive.args("cat", "--tenant", "billing", "--sp", "payments", "--from", "2020-01-01", "--to", "2020-01-01"),
+      archive.args(
+        "cat",
+        "--tenant",
+        "billing",
+        "--sp",
+        "payments",
+        "--from",
+        "2020-01-01",
+        "--to",
+        "2020-01-01",
+      ),
     );
     expect(empty.status).toBe(0);
   });
