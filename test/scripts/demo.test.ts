@@ -208,7 +208,11 @@ describe("npm run demo", () => {
     // Ctrl-C: SIGINT to the process group, as a terminal sends it.
     process.kill(-(demo.child.pid as number), "SIGINT");
     const { code, signal } = await demo.exited;
-    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    // The demo answers SIGINT with 0 once its story is done; tsx's wrapper, which gets the same
+    // SIGINT from the group, may answer first with 130 (the shell's code for Ctrl-C): seen on a
+    // clean clone. Either way the cleanup below must have happened.
+    expect(signal).toBeNull();
+    expect([0, 130]).toContain(code);
     expect(demo.output()).toContain("Stopping the servers.");
     for (const url of urls) expect(await listening(url), url).toBe(false);
     expect(existsSync(workdir)).toBe(false);
