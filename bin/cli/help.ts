@@ -99,6 +99,15 @@ export const AWS_ROWS: readonly HelpRow[] = [
   ["AWS_ENDPOINT_URL_S3", "an S3-compatible endpoint (path-style addressing)"],
 ];
 
+/** The environment of a command that talks to Atlas and the archive: credentials, overrides, the digest key. */
+export const ATLAS_ROWS: readonly HelpRow[] = [
+  ["ATLAS_CLIENT_ID + ATLAS_CLIENT_SECRET", "service account credentials (recommended), or"],
+  ["ATLAS_PUBLIC_KEY + ATLAS_PRIVATE_KEY", "API key credentials (HTTP Digest)"],
+  ["ATLAS_BASE_URL", "overrides atlas.baseUrl of the parameter file"],
+  ["ARCHIVE_BUCKET", "overrides archive.bucket of the parameter file"],
+  ["DIGEST_KEY_ARN", "the KMS key that signs the digests, unless --digest-key is given"],
+];
+
 /** The statuses every command shares, after its own: `0 when ..., 1 when ...`. */
 export function exitStatus(own: string): string {
   return `${own}, 2 on a usage or configuration error, a missing bucket or denied access.`;

@@ -12,7 +12,7 @@ import { boundedRequestHandler } from "../../../lambda/s3-client";
 import { JSON_OPTION, type OptionValues, parseNow, stringOptions } from "../command";
 import { credentialsFromEnv } from "../credentials";
 import { formatCheck, formatDoctorSummary } from "../format/doctor";
-import { AWS_ROWS, formatHelp, jsonRow, NOW_ROW } from "../help";
+import { ATLAS_ROWS, AWS_ROWS, formatHelp, jsonRow, NOW_ROW } from "../help";
 import type { CliIo } from "../io";
 
 export const summary =
@@ -32,14 +32,7 @@ export const help = formatHelp({
     [NOW_ROW[0], `${NOW_ROW[1]}; the probe window is the last minute of the latest window due then`],
     jsonRow("every check (id, subject, status ok/warn/fail/skip, detail, fix, code, ms)"),
   ],
-  environment: [
-    ["ATLAS_CLIENT_ID + ATLAS_CLIENT_SECRET", "service account credentials, or"],
-    ["ATLAS_PUBLIC_KEY + ATLAS_PRIVATE_KEY", "API key credentials (HTTP Digest)"],
-    ["ATLAS_BASE_URL", "overrides atlas.baseUrl of the parameter file"],
-    ["ARCHIVE_BUCKET", "overrides archive.bucket of the parameter file"],
-    ["DIGEST_KEY_ARN", "the KMS key that signs the digests, unless --digest-key is given"],
-    ...AWS_ROWS,
-  ],
+  environment: [...ATLAS_ROWS, ...AWS_ROWS],
   exitStatus:
     "0 when no check failed (a note does not fail: versioning, Object Lock or default encryption missing, or a " +
     "setting that cannot be read), 1 when one did, 2 on a usage error. The checks, in order: the parameter file; " +

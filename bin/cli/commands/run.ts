@@ -17,7 +17,7 @@ import { boundedRequestHandler } from "../../../lambda/s3-client";
 import { JSON_OPTION, type OptionValues, parseNow, stringOptions, usageError } from "../command";
 import { credentialsFromEnv } from "../credentials";
 import { describeEvent, describeRetry, describeSummary } from "../format/run";
-import { AWS_ROWS, formatHelp, jsonRow, NOW_ROW, RANGE_TEXT } from "../help";
+import { ATLAS_ROWS, AWS_ROWS, formatHelp, jsonRow, NOW_ROW, RANGE_TEXT } from "../help";
 import type { CliIo } from "../io";
 
 export const summary = "Archive every due window that is missing from S3 (or a historical range).";
@@ -58,14 +58,7 @@ export const help = formatHelp({
     ],
     jsonRow("the run summary"),
   ],
-  environment: [
-    ["ATLAS_CLIENT_ID + ATLAS_CLIENT_SECRET", "service account credentials (recommended), or"],
-    ["ATLAS_PUBLIC_KEY + ATLAS_PRIVATE_KEY", "API key credentials (HTTP Digest)"],
-    ["ATLAS_BASE_URL", "overrides atlas.baseUrl of the parameter file"],
-    ["ARCHIVE_BUCKET", "overrides archive.bucket of the parameter file"],
-    ["DIGEST_KEY_ARN", "the KMS key that signs the digests, unless --digest-key is given"],
-    ...AWS_ROWS,
-  ],
+  environment: [...ATLAS_ROWS, ...AWS_ROWS],
   exitStatus:
     "0 when every due window (of the lookback, or of the range) is archived, 1 when a window failed " +
     "or was left undone (Atlas asked to wait longer than a call may) or a day could not be sealed, 2 on a usage or configuration " +
