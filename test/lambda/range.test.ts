@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ArchiverError } from "../../../lambda/errors";
+import { ArchiverError } from "../../lambda/errors";
 import {
   MAX_YEAR,
   MIN_YEAR,
@@ -9,7 +9,7 @@ import {
   parseInstant,
   parseRange,
   RangeInputError,
-} from "../../../lambda/range";
+} from "../../lambda/range";
 
 const END_MS = Date.UTC(10000, 0, 1);
 
