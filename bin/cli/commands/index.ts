@@ -8,6 +8,7 @@ import * as completion from "./completion";
 import * as doctor from "./doctor";
 import * as get from "./get";
 import * as ls from "./ls";
+import * as plan from "./plan";
 import * as publicKey from "./public-key";
 import * as report from "./report";
 import * as run from "./run";
@@ -16,6 +17,7 @@ import * as verify from "./verify";
 /** Every command, in the order of the command list. */
 export const COMMANDS: Readonly<Record<string, CommandModule<CommandOptions>>> = {
   run,
+  plan,
   ls,
   cat,
   get,
