@@ -174,6 +174,24 @@ describe("atlas-audit-archiver plan", () => {
     );
   });
 
+  it("plans a year's backfill in one listing per workspace, its missing windows as a few runs", async () => {
+    archive.fixture.s3server.clearOperations();
+    const started = performance.now();
+    const result = await cli("--from", "2025-11-29", "--to", "2026-11-28", "--json");
+    const elapsedMs = performance.now() - started;
+    expect(result.status).toBe(1);
+    const report = JSON.parse(result.stdout) as PlanReport;
+    // 365 days of hourly windows: 8,760 each, 2 x 8,760 within the planner's 100,000 a slice.
+    expect(report.slices).toBe(1);
+    expect(report.workspaces.map((w) => [w.due, w.present, w.missing, w.missingRuns.length])).toEqual([
+      [8760, 4, 8756, 1],
+      [8760, 3, 8757, 2],
+    ]);
+    expect(archive.fixture.s3server.operationsOf("ListObjectsV2")).toHaveLength(2);
+    expect(result.stdout.length).toBeLessThan(3_000);
+    expect(elapsedMs).toBeLessThan(2_000);
+  });
+
   it("downloads nothing from Atlas and writes nothing to S3: it only lists, once per workspace", async () => {
     archive.fixture.s3server.clearOperations();
     const before = archive.fixture.sim.requests.length;
@@ -214,7 +232,11 @@ describe("atlas-audit-archiver plan", () => {
       ["--from", "2026-11-28"],
       "--from and --to are required together: give --to too.",
     ],
-    ["an instant without a zone", ["--from", "2026-11-28T10:00", "--to", "2026-11-29"], "--from"],
+    [
+      "an instant without a zone",
+      ["--from", "2026-11-28T10:00", "--to", "2026-11-29"],
+      "The zone is missing: add Z for UTC",
+    ],
     ["a reversed range", ["--from", "2026-11-29", "--to", "2026-11-28"], "is reversed"],
     ["a range over 366 days", ["--from", "2025-01-01", "--to", "2026-01-02"], "more than the 366 allowed"],
     ["a mistyped option", ["--form", "2026-11-28"], "Unknown option --form for plan. Did you mean --from?"],
