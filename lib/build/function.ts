@@ -1,14 +1,16 @@
 /**
  * The archiver's functions, the planner and the worker: their roles, log groups and security group,
- * each a `NodejsFunction` bundled locally by esbuild by one builder, and the files staged into their
- * bundles (the parameter file among them).
+ * each a `NodejsFunction` made by one builder, and the files staged into their bundles (the
+ * parameter file among them). From the sources (a clone) esbuild bundles each handler at synth;
+ * from the installed package the handlers come prebundled (`npm run build`, `dist/lambda/`) and
+ * are staged with the same files, so that a CDK app needs neither esbuild nor these sources.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Duration, RemovalPolicy, Stage } from "aws-cdk-lib";
+import { AssetHashType, DockerImage, type Duration, RemovalPolicy, Stage } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as kms from "aws-cdk-lib/aws-kms";
@@ -33,6 +35,50 @@ import { allowVpcNetworking } from "./permissions";
 
 /** The repository root (this file is `lib/build/function.ts`). */
 const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** The two handlers: each one's module under `lambda/` (exporting `handler`) and its bundle's directory. */
+export const HANDLERS = {
+  planner: { entry: "planner-handler.ts", bundle: "planner" },
+  worker: { entry: "worker-handler.ts", bundle: "worker" },
+} as const;
+
+/**
+ * How both handlers are bundled (CommonJS `index.js`, `index.handler`), by NodejsFunction at synth
+ * in a clone and ahead of time by the package build (`scripts/build.ts`): one set of options, so
+ * the two are the same bytes (test/lib/build/function.test.ts compares them).
+ */
+export const HANDLER_BUNDLING = {
+  // Keep in step with the functions' runtime (NODEJS_24_X).
+  target: "node24",
+  minify: true,
+  // Error classes set `name` from their constructor: keep class names through minification.
+  keepNames: true,
+  // The map ships beside index.js, but NODE_OPTIONS does not turn on --enable-source-maps: Node
+  // would read and parse it at every cold start (a fifth of the load time), while keepNames
+  // already puts function names in stack traces. Set NODE_OPTIONS=--enable-source-maps on the
+  // function to get TypeScript file and line positions while investigating.
+  sourceMap: true,
+  sourcesContent: false,
+  // The SDK's ES modules (dist-es) before its CommonJS builds: only from ES modules can esbuild
+  // leave out the commands and protocols the handler never uses (a fifth of the bundle).
+  mainFields: ["module", "main"],
+} as const;
+
+/** The directory of the prebundled handlers in the package, under `dist/`: `dist/lambda/<bundle>/`. */
+export const PREBUNDLED_HANDLERS_DIR = "lambda";
+
+/**
+ * The name the package build defines (esbuild `define`) in the compiled library: the prebundled
+ * handlers' directory relative to it. Undefined in the sources, which bundle at synth.
+ */
+export const PREBUNDLED_HANDLERS_DEFINE = "ARCHIVER_PREBUNDLED_HANDLERS";
+declare const ARCHIVER_PREBUNDLED_HANDLERS: string | undefined;
+
+/** Where the prebundled handlers are, when this module is the package's compiled library. */
+function prebundledHandlers(): string | undefined {
+  if (typeof ARCHIVER_PREBUNDLED_HANDLERS !== "string") return undefined;
+  return fileURLToPath(new URL(`${ARCHIVER_PREBUNDLED_HANDLERS}/`, import.meta.url));
+}
 
 /**
  * `package.json` at the bundle root: marks `index.js` as CommonJS even where an enclosing
@@ -71,8 +117,7 @@ export interface ArchiverFunctions {
 interface FunctionSpec {
   /** Prefix of the construct IDs: `<name>Function`, `<name>Role`, `<name>LogGroup`. */
   readonly name: "Planner" | "Worker";
-  /** The handler module under `lambda/` (exporting `handler`). */
-  readonly entry: string;
+  readonly handler: (typeof HANDLERS)[keyof typeof HANDLERS];
   readonly description: string;
   readonly roleDescription: string;
   readonly memorySize: number;
@@ -119,7 +164,7 @@ export function buildFunctions(
 
   const planner = buildFunction(scope, shared, {
     name: "Planner",
-    entry: "planner-handler.ts",
+    handler: HANDLERS.planner,
     description: "Plans the Atlas audit log windows due and missing, and sends them to the window queue",
     roleDescription: "Atlas audit archiver planner: lists the archive prefix, sends windows to the queue",
     memorySize: ARCHIVER_DEFAULTS.plannerMemorySize,
@@ -147,7 +192,7 @@ export function buildFunctions(
 
   const worker = buildFunction(scope, shared, {
     name: "Worker",
-    entry: "worker-handler.ts",
+    handler: HANDLERS.worker,
     description: "Archives the MongoDB Atlas Stream Processing audit log windows of the queue into S3",
     roleDescription: "Atlas audit archiver worker: reads the Atlas secret, writes the archive prefix",
     memorySize: settings.memorySize,
@@ -187,12 +232,21 @@ function buildFunction(
   });
   const vpc = settings.vpc;
   if (vpc) allowVpcNetworking(role);
+  const prebundled = prebundledHandlers();
   const fn = new nodejs.NodejsFunction(scope, `${spec.name}Function`, {
     description: spec.description,
-    entry: join(PROJECT_ROOT, "lambda", spec.entry),
-    handler: "handler",
-    projectRoot: PROJECT_ROOT,
-    depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
+    ...(prebundled
+      ? {
+          code: prebundledCode(join(prebundled, spec.handler.bundle), shared.bundleFiles),
+          handler: "index.handler",
+        }
+      : {
+          entry: join(PROJECT_ROOT, "lambda", spec.handler.entry),
+          handler: "handler",
+          projectRoot: PROJECT_ROOT,
+          depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
+          bundling: bundlingOptions(shared.bundleFiles),
+        }),
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
     memorySize: spec.memorySize,
@@ -201,7 +255,6 @@ function buildFunction(
     logGroup,
     loggingFormat: lambda.LoggingFormat.JSON,
     environment: { ...spec.environment },
-    bundling: bundlingOptions(shared.bundleFiles),
     ...(vpc ? { vpc, vpcSubnets: settings.vpcSubnets, securityGroups: [...shared.securityGroups] } : {}),
     ...spec.invocation,
   });
@@ -223,22 +276,10 @@ function bundlingOptions(files: Readonly<Record<string, string>>): nodejs.Bundli
   return {
     forceDockerBundling: false,
     format: nodejs.OutputFormat.CJS,
-    // Keep in step with the functions' runtime (NODEJS_24_X).
-    target: "node24",
-    minify: true,
-    // Error classes set `name` from their constructor: keep class names through minification.
-    keepNames: true,
-    // The map ships beside index.js, but NODE_OPTIONS does not turn on --enable-source-maps: Node
-    // would read and parse it at every cold start (a fifth of the load time), while keepNames
-    // already puts function names in stack traces. Set NODE_OPTIONS=--enable-source-maps on the
-    // function to get TypeScript file and line positions while investigating.
-    sourceMap: true,
-    sourcesContent: false,
+    ...HANDLER_BUNDLING,
+    mainFields: [...HANDLER_BUNDLING.mainFields],
     // Bundle the pinned AWS SDK rather than rely on the runtime's copy, whose version drifts.
     externalModules: [],
-    // The SDK's ES modules (dist-es) before its CommonJS builds: only from ES modules can esbuild
-    // leave out the commands and protocols the handler never uses (a fifth of the bundle).
-    mainFields: ["module", "main"],
     logLevel: nodejs.LogLevel.WARNING,
     commandHooks: {
       beforeBundling: () => [],
@@ -247,6 +288,29 @@ function bundlingOptions(files: Readonly<Record<string, string>>): nodejs.Bundli
         Object.entries(files).map(([name, source]) => copyCommand(source, join(outputDir, name))),
     },
   };
+}
+
+/**
+ * A prebundled handler's code: its directory (`index.js`, `index.js.map`) and each of `files`
+ * copied to the bundle root under its key, staged by CDK's local bundling (a copy; Docker is never
+ * used), so the asset is hashed from what it holds, as NodejsFunction's is, and a synth with
+ * bundling skipped (`aws:cdk:bundling-stacks`) skips it too.
+ */
+export function prebundledCode(dir: string, files: Readonly<Record<string, string>>): lambda.Code {
+  return lambda.Code.fromAsset(dir, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Required by the type, never pulled: the local copy below always succeeds or throws.
+      image: DockerImage.fromRegistry("scratch"),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          cpSync(dir, outputDir, { recursive: true });
+          for (const [name, source] of Object.entries(files)) copyFileSync(source, join(outputDir, name));
+          return true;
+        },
+      },
+    },
+  });
 }
 
 /**
