@@ -47,9 +47,9 @@ Options:
 Run atlas-audit-archiver <command> --help (or help <command>) for the options and environment of
 a command.
 
-Exit status: 0 when nothing failed, 1 when a window failed (run), a gap was found (ls), an object
-was bad (verify) or could not be fetched (get), 2 on a usage or configuration error, a missing
-bucket or denied access.`;
+Exit status: 0 when nothing failed, 1 when a window failed (run), a window is missing (plan), a
+gap was found (ls), an object was bad (verify) or could not be fetched (get), 2 on a usage or
+configuration error, a missing bucket or denied access.`;
 }
 
 /** The last line of a usage error: where to read how the command is called. */

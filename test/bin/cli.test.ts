@@ -91,6 +91,11 @@ describe("atlas-audit-archiver", () => {
       ["--secret-id", "--out", "--now", "--json"],
     ],
     [
+      "plan",
+      ["--config FILE", "--now INSTANT", "--from, --to", "--json"],
+      ["--group", "--bucket", "--secret-id", "--out"],
+    ],
+    [
       "get",
       ["--group G", "--tenant T", "--from, --to", "--out DIR", "--json", "--bucket NAME"],
       ["--secret-id", "--sp", "--now"],
