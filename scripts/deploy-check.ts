@@ -2,22 +2,28 @@
  * The deploy check of CI (`npm run deploy-check`, run by `.ci/run` after `npm test`):
  *
  * - **lint**: every template the project synthesizes, linted by cfn-lint (`scripts/deploy/lint.ts`).
- *   (The deploy against moto is not part of it yet.)
+ * - **deploy**: `cdk bootstrap`, `cdk deploy` into moto's server, the deployed resources inspected,
+ *   the deployed code run against the Atlas simulator, `cdk destroy` (`scripts/deploy/moto-deploy.ts`).
  *
- * A part whose tool is missing here (cfn-lint) prints one line and is skipped;
+ * `npm run test:e2e` runs the same parts as tests (`test/e2e/deploy.test.ts`); this script is for
+ * running them by hand, one at a time, with the CDK CLI's output shown.
+ *
+ * A part whose tool is missing here (cfn-lint, moto_server) prints one line and is skipped;
  * the exit status is 1 when a part that ran failed, 0 otherwise, 2 for a usage error.
  *
  * @example
  * ```sh
  * npm run deploy-check
- * npm run deploy-check -- --keep        # keep the temporary directory (templates, cdk.out, code)
+ * npm run deploy-check -- --only deploy --keep   # keep the temporary directory (templates, cdk.out, code)
  * ```
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { motoAvailable } from "../test/support/moto";
 import { lintTemplates, synthesizeConstruct, synthesizeVariants, synthesizeWithCli } from "./deploy/lint";
+import { type StepResult, startMotoDeploy } from "./deploy/moto-deploy";
 import { toolAnswers } from "./deploy/process";
 
 // The AWS SDK's notice that its 2027 releases need Node.js 22 would follow every client's first
@@ -28,8 +34,8 @@ process.on("warning", (warning) => {
   if (!text.includes("NodeVersionSupportWarning")) process.stderr.write(`${text}\n`);
 });
 
-const USAGE = "usage: npm run deploy-check [-- --only lint] [--keep]";
-const PARTS = ["lint"] as const;
+const USAGE = "usage: npm run deploy-check [-- --only lint|deploy] [--keep]";
+const PARTS = ["lint", "deploy"] as const;
 type Part = (typeof PARTS)[number];
 
 /** How a part ended. */
@@ -66,6 +72,31 @@ async function lintPart(workDir: string): Promise<PartResult> {
   return outcome.failures.length === 0 ? "passed" : "failed";
 }
 
+async function deployPart(workDir: string): Promise<PartResult> {
+  if (!motoAvailable()) {
+    say('moto_server not found: skipping the deploy against moto (pip install "moto[server]==5.2.1")');
+    return "skipped";
+  }
+  const session = await startMotoDeploy(join(workDir, "deploy"), "    cdk: ");
+  let failed = false;
+  const report = (step: string, result: StepResult<unknown>): boolean => {
+    say(`  ${step} (${(result.ms / 1000).toFixed(1)} s): ${JSON.stringify(result.found)}`);
+    for (const problem of result.problems) say(`    PROBLEM ${problem}`);
+    failed ||= result.problems.length > 0;
+    return result.problems.length === 0;
+  };
+  try {
+    report("bootstrap", await session.bootstrap());
+    if (!report("deploy", await session.deploy())) return "failed";
+    report("inspect", await session.inspect());
+    report("invoke", await session.invoke());
+    report("destroy", await session.destroy());
+  } finally {
+    await session.close();
+  }
+  return failed ? "failed" : "passed";
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   let values: { only?: string; keep?: boolean; help?: boolean };
   try {
@@ -94,7 +125,7 @@ async function main(argv: readonly string[]): Promise<number> {
       say(`${part}:`);
       const started = performance.now();
       try {
-        results.push(await lintPart(workDir));
+        results.push(part === "lint" ? await lintPart(workDir) : await deployPart(workDir));
       } catch (error) {
         say(`${part} FAILED: ${(error as Error).stack ?? error}`);
         results.push("failed");

@@ -22,7 +22,7 @@ import { CommandFailedError, mustRun, runCommand } from "./process";
 export const ROOT = join(import.meta.dirname, "..", "..");
 
 /** A workspace list that looks like a real one (the example's are placeholders a deploy refuses). */
-const WORKSPACES = [
+export const WORKSPACES = [
   { groupId: "5f1d7c0e9a3b4c2d1e0f9a8b", tenantName: "payments-audit" },
   { groupId: "5f1d7c0e9a3b4c2d1e0f9a8b", tenantName: "ledger", spName: "ledger-sync" },
 ];
