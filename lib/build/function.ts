@@ -117,6 +117,7 @@ export interface ArchiverFunctions {
 interface FunctionSpec {
   /** Prefix of the construct IDs: `<name>Function`, `<name>Role`, `<name>LogGroup`. */
   readonly name: "Planner" | "Worker";
+  /** Its handler module and bundle directory (one of {@link HANDLERS}). */
   readonly handler: (typeof HANDLERS)[keyof typeof HANDLERS];
   readonly description: string;
   readonly roleDescription: string;

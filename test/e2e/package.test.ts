@@ -156,7 +156,14 @@ function makeApp(
     mkdirSync(join(dir, name, ".."), { recursive: true });
     writeFileSync(join(dir, name), text);
   }
-  run("npm", ["ci", "--offline", "--no-audit", "--no-fund"], dir, INSTALL_TIMEOUT_MS);
+  try {
+    run("npm", ["ci", "--offline", "--no-audit", "--no-fund"], dir, INSTALL_TIMEOUT_MS);
+  } catch (error) {
+    if (!String(error).includes("ENOTCACHED")) throw error;
+    throw new Error(
+      `The npm cache lacks a package of package-lock.json (it installs offline): run npm ci in ${ROOT} first.\n${error}`,
+    );
+  }
 }
 
 /** The TypeScript app, as `cdk init app --language typescript` lays it out (bin/, lib/ aside). */
