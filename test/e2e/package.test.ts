@@ -8,8 +8,8 @@
  * The apps install offline, from the npm cache that `npm ci` filled: each app's lockfile is made
  * from the project's `package-lock.json` (the tarball, then aws-cdk-lib, constructs, typescript and
  * @types/node at the project's pins, with everything they need), so they get exactly the
- * project's pinned versions and no registry is asked. 50 to 75 s here (2 shared cores); each
- * step's bound and time are below, and the test prints each step's time.
+ * project's pinned versions and no registry is asked. 30 to 75 s here (2 shared cores, quiet to
+ * busy); each step's bound and time are below, and the test prints each step's time.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
