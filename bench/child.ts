@@ -13,6 +13,7 @@ import { DEFAULT_UPLOAD_SETTINGS } from "../lambda/bucket/multipart";
 import type { Workspace } from "../lambda/config";
 import { largeGzip } from "../test/support/large-gzip";
 import { atlasClient, benchConfig, failuresOf, runResult, S3Timings, s3Client } from "./child-clients";
+import { runDigestsArchive, runDigestsSteady, runDigestsVerify } from "./child-digests";
 import { runScale } from "./child-scale";
 import {
   BENCH_GROUP,
@@ -167,6 +168,12 @@ async function runTask(task: Task): Promise<Omit<TaskResult, "peakRssBytes" | "c
     case "scale-plan":
     case "scale-drain":
       return runScale(task);
+    case "digests-steady":
+      return runDigestsSteady(task);
+    case "digests-archive":
+      return runDigestsArchive(task);
+    case "digests-verify":
+      return runDigestsVerify(task);
   }
 }
 

@@ -1,7 +1,9 @@
 /** The benchmark's result: its shape, the targets checked against it, and the table. */
 import type { ColdStartResult } from "./cold-start";
+import type { DigestsResult } from "./digests";
 import type { FanInResult } from "./fan-in";
 import type { SettingResult } from "./large-log";
+import { formatDigests } from "./report-digests";
 import { formatTargets, type Machine, type TargetCheck, table } from "./report-parts";
 import { checkScaleTargets, formatScale } from "./report-scale";
 import type { ScaleResult } from "./scale";
@@ -23,6 +25,7 @@ export interface BenchResult {
   readonly fanIn: FanInResult;
   readonly coldStart: ColdStartResult;
   readonly scale: ScaleResult;
+  readonly digests: DigestsResult;
   readonly targets: readonly TargetCheck[];
 }
 
@@ -204,6 +207,8 @@ export function formatReport(result: BenchResult): string {
     ),
     "",
     ...formatScale(result.scale),
+    "",
+    ...formatDigests(result.digests),
     "",
     ...formatTargets(result.targets),
   );

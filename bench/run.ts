@@ -1,14 +1,17 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- --only scale]`: throughput of one large log against
- * its baselines, peak memory, many workspaces at several concurrencies, cold start, and the queue
- * design at scale (`--only scale` runs that alone), all on loopback servers.
+ * `npm run bench [-- --quick] [-- --json] [-- --only scale|digests]`: throughput of one large log
+ * against its baselines, peak memory, many workspaces at several concurrencies, cold start, the
+ * queue design at scale, and what the digests cost (`--only` runs one of the last two alone), all
+ * on loopback servers.
  * Prints a table (or, with `--json`, one JSON object) on stdout; progress goes to stderr.
  */
 import { cpus, totalmem } from "node:os";
 import { measureColdStart } from "./cold-start";
+import { type DigestsPlan, measureDigests } from "./digests";
 import { type FanInPlan, measureFanIn } from "./fan-in";
 import { measureSetting, type NetworkSetting, type SettingResult } from "./large-log";
 import { type BenchResult, checkTargets, formatReport } from "./report";
+import { type DigestsOnlyResult, formatDigestsOnly } from "./report-digests";
 import { checkScaleTargets, formatScaleOnly, type ScaleOnlyResult } from "./report-scale";
 import { measureScale, type ScalePlan } from "./scale";
 import { runChild, startS3Host } from "./servers";
@@ -22,6 +25,7 @@ interface Plan {
   readonly fanIn: FanInPlan;
   readonly coldStartRepetitions: number;
   readonly scale: ScalePlan;
+  readonly digests: DigestsPlan;
   /** Idle processes measured (the RSS floor). */
   readonly idleRepetitions: number;
 }
@@ -66,6 +70,17 @@ const SCALE: ScalePlan = {
   },
 };
 
+/**
+ * The digests section: 20 hourly workspaces for 3 days of hourly runs (60 days sealed), and an
+ * archive of 2 workspaces × 24 logs of two gzip members (~6.4 MB each, ~310 MB) for `verify`.
+ */
+const DIGESTS: DigestsPlan = {
+  steady: { projects: 4, perProject: 5, days: 3, backfillDays: 4 },
+  large: { workspaces: 2, windowMinutes: 60, bytesPerWindow: 6_000_000 },
+  verifyRepetitions: 3,
+  pricedWorkspaces: 500,
+};
+
 const FULL: Plan = {
   sizesMB: [64, 256, 1024],
   // Three repetitions where a repetition is cheap; one at 1 GB (and at 256 MB behind the slow
@@ -82,6 +97,7 @@ const FULL: Plan = {
   },
   coldStartRepetitions: 9,
   scale: SCALE,
+  digests: DIGESTS,
   idleRepetitions: 3,
 };
 
@@ -107,6 +123,14 @@ const QUICK: Plan = {
     interleavedWorkers: [],
     yearPlanner: { projects: 5, perProject: 2, days: 30 },
     backfill: { ...SCALE.backfill, projects: 10, days: 0.5, workers: 10 },
+  },
+  // One workspace for a day of hourly runs; one workspace's day of two 12-hour windows of one
+  // gzip member (~3.2 MB) each for verify.
+  digests: {
+    ...DIGESTS,
+    steady: { projects: 1, perProject: 1, days: 1, backfillDays: 4 },
+    large: { workspaces: 1, windowMinutes: 720, bytesPerWindow: 1 },
+    verifyRepetitions: 1,
   },
   idleRepetitions: 1,
 };
@@ -148,6 +172,30 @@ export async function runScaleOnly(
   }
 }
 
+/** The digests section alone (`--only digests`). */
+export async function runDigestsOnly(
+  quick: boolean,
+  progress: (line: string) => void,
+): Promise<DigestsOnlyResult> {
+  const plan = quick ? QUICK : FULL;
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const s3 = await startS3Host();
+  try {
+    const digests = await measureDigests(plan.digests, s3, progress);
+    return {
+      mode: quick ? "quick" : "full",
+      only: "digests",
+      machine: machine(),
+      startedAt,
+      durationSeconds: round((performance.now() - started) / 1000, 1),
+      digests,
+    };
+  } finally {
+    await s3.close();
+  }
+}
+
 /** Runs every measurement of `plan`. */
 export async function runBench(quick: boolean, progress: (line: string) => void): Promise<BenchResult> {
   const plan = quick ? QUICK : FULL;
@@ -178,6 +226,7 @@ export async function runBench(quick: boolean, progress: (line: string) => void)
     progress("cold start");
     const coldStart = await measureColdStart(plan.coldStartRepetitions);
     const scale = await measureScale(plan.scale, s3, progress);
+    const digests = await measureDigests(plan.digests, s3, progress);
     const unthrottled = largeLog[0]?.sizes ?? [];
     const first = unthrottled[0]?.pipelinePeakRssMiB ?? Number.NaN;
     const last = unthrottled.at(-1)?.pipelinePeakRssMiB ?? Number.NaN;
@@ -194,6 +243,7 @@ export async function runBench(quick: boolean, progress: (line: string) => void)
       fanIn,
       coldStart,
       scale,
+      digests,
     };
     return {
       ...partial,
@@ -205,7 +255,8 @@ export async function runBench(quick: boolean, progress: (line: string) => void)
   }
 }
 
-const USAGE = "Usage: npm run bench -- [--quick] [--json] [--only scale]";
+const USAGE = "Usage: npm run bench -- [--quick] [--json] [--only scale|digests]";
+const SECTIONS = ["scale", "digests"];
 const argv = process.argv.slice(2);
 const flags = new Set<string>();
 let only: string | undefined;
@@ -216,7 +267,7 @@ for (let i = 0; i < argv.length; i++) {
   else flags.add(arg);
 }
 const unknown = [...flags].filter((a) => a !== "--quick" && a !== "--json");
-if (unknown.length > 0 || (only !== undefined && only !== "scale")) {
+if (unknown.length > 0 || (only !== undefined && !SECTIONS.includes(only))) {
   process.stderr.write(
     `${unknown.length > 0 ? `Unknown option ${unknown.join(" ")}` : `Unknown section ${only ?? "(none)"} for --only`}. ${USAGE}\n`,
   );
@@ -228,6 +279,9 @@ const json = flags.has("--json");
 if (only === "scale") {
   const result = await runScaleOnly(quick, progress);
   process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatScaleOnly(result));
+} else if (only === "digests") {
+  const result = await runDigestsOnly(quick, progress);
+  process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatDigestsOnly(result));
 } else {
   const result = await runBench(quick, progress);
   process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatReport(result));

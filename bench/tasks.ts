@@ -59,7 +59,100 @@ export type Task =
    */
   | ({ readonly kind: "scale-plan" } & ScaleRun)
   /** The scale scenario's drain: `archiveRun` with one lane per project, no window cap. */
-  | ({ readonly kind: "scale-drain" } & ScaleRun);
+  | ({ readonly kind: "scale-drain" } & ScaleRun)
+  /** Hourly scheduled runs of the deployed design (planner, sealing, worker), digests on or off. */
+  | ({ readonly kind: "digests-steady" } & DigestsSteadyRun)
+  /** A day of large logs archived through `archiveRun`, then sealed (or not): the archive `verify` reads. */
+  | ({ readonly kind: "digests-archive" } & DigestsArchiveRun)
+  /** `verifyArchive` over a prefix: CRC-only (no digests, no key), or against the digests with a public key. */
+  | ({ readonly kind: "digests-verify" } & DigestsVerifyRun);
+
+/** How a digests child signs: KMS (moto's, with the stack's kind of key), or a local P-256 key. */
+export type DigestsSigning =
+  | { readonly kind: "kms"; readonly endpoint: string; readonly keyArn: string }
+  | { readonly kind: "local" };
+
+/** The digests section's steady state: hourly runs of `projects` × `perProject` hourly workspaces. */
+export interface DigestsSteadyRun {
+  readonly endpoints: Endpoints;
+  readonly prefix: string;
+  readonly projects: number;
+  readonly perProject: number;
+  /**
+   * A UTC midnight. Warm-up, not counted: every window of the `backfillDays` before it archived
+   * (logs and receipts, not sealed, as a drained backfill leaves them), then the scheduled runs at
+   * 01:00 and 02:00, which seal those days. The measured runs follow, hourly.
+   */
+  readonly startMs: number;
+  readonly backfillDays: number;
+  /** Days of hourly runs measured after the warm-up. */
+  readonly days: number;
+  /** Whether the planner seals (a signing key), as with the stack's `digests: true`. */
+  readonly seal: boolean;
+  /** With `seal`. */
+  readonly signing?: DigestsSigning;
+}
+
+/** One day of large logs for `workspaces` workspaces, archived and optionally sealed. */
+export interface DigestsArchiveRun {
+  readonly endpoints: Endpoints;
+  readonly prefix: string;
+  readonly workspaces: number;
+  /** The window length (the schedule runs as often). */
+  readonly windowMinutes: number;
+  /** The UTC day archived, `YYYY-MM-DD`. */
+  readonly date: string;
+  readonly seal: boolean;
+  readonly signing?: DigestsSigning;
+}
+
+/** One `verify` of a prefix. */
+export interface DigestsVerifyRun {
+  readonly endpoints: Endpoints;
+  readonly prefix: string;
+  /** Against the digests, offline; absent: CRC-only (the archive has no digests). */
+  readonly publicKeyPem?: string;
+  /** The archive's window length. */
+  readonly windowMinutes: number;
+  /** Now, for the days still pending. */
+  readonly nowMs: number;
+}
+
+/** Requests counted by phase (`planner`, `seal`, `worker`, `run`, `verify`), area and command. */
+export type RequestCounts = Readonly<
+  Record<string, Readonly<Record<string, Readonly<Record<string, number>>>>>
+>;
+
+/** What a digests child measured besides time and memory. */
+export interface DigestsMeasures {
+  /**
+   * S3 requests (every attempt) by phase, then by area (`archive`: logs and their listings;
+   * `receipts`; `digests`), then by command without `Command`; and `KMS` `Sign` calls under the
+   * `kms` area of the phase that signed.
+   */
+  readonly requests: RequestCounts;
+  /** Steady state: windows archived in the measured runs, scheduled runs measured, days sealed in them. */
+  readonly windows?: number;
+  readonly runs?: number;
+  readonly sealedDays?: number;
+  /** Days sealed in the warm-up (not counted). */
+  readonly warmupSealedDays?: number;
+  /** The last run's instant (for `verify`'s pending days). */
+  readonly endMs?: number;
+  /** The public key of a local signer, PEM (a KMS key's is read by the parent). */
+  readonly publicKeyPem?: string;
+  /** Verify: what the report says. */
+  readonly verify?: {
+    readonly ok: boolean;
+    readonly checked: number;
+    readonly bytes: number;
+    readonly digests: number;
+    readonly sealedDays: number;
+    readonly pendingDays: number;
+    readonly unsealedDays: number;
+    readonly problems: readonly string[];
+  };
+}
 
 /** One run of the scale scenario (planner or drain), in a child process. */
 export interface ScaleRun {
@@ -161,6 +254,8 @@ export interface TaskResult {
   readonly failures?: readonly string[];
   /** Scale only. */
   readonly scale?: ScaleMeasures;
+  /** Digests only. */
+  readonly digests?: DigestsMeasures;
 }
 
 /** The marker the child prints its result after, so stray output cannot be mistaken for it. */

@@ -145,6 +145,79 @@ describe("npm run bench -- --quick --json", () => {
     expect(backfill.extrapolation.hours).toBeGreaterThan(0);
   });
 
+  it("counts what the digests add to the deployed design's requests, exactly, and prices it", () => {
+    const { plan, steady, cost, signing } = result.digests;
+    expect(["kms", "local"]).toContain(signing);
+    const { off, on } = steady;
+    const workspaces = plan.steady.projects * plan.steady.perProject;
+    for (const run of [off, on]) {
+      expect(run.workspaces).toBe(workspaces);
+      expect(run.runs).toBe(plan.steady.days * 24);
+      // One hourly window per workspace and run.
+      expect(run.windows).toBe(workspaces * run.runs);
+      // The worker writes a receipt beside every log, whether or not the planner seals.
+      expect(run.requests.worker?.receipts?.PutObject).toBe(run.windows);
+    }
+    // The archiving itself is the same request for request, digests on or off.
+    for (const phase of ["planner", "worker"])
+      expect(on.requests[phase]?.archive).toEqual(off.requests[phase]?.archive);
+    expect(off.requests.seal).toBeUndefined();
+    expect(off.sealedDays).toBe(0);
+    // Each measured day seals one day per workspace, with one signature each.
+    expect(on.sealedDays).toBe(workspaces * plan.steady.days);
+    expect(on.requests.seal?.kms?.Sign).toBe(on.sealedDays);
+    expect(on.requests.seal?.digests?.PutObject).toBe(on.sealedDays);
+    // Sealing reads back every receipt of the day it seals.
+    expect(on.requests.seal?.receipts?.GetObject).toBe(on.sealedDays * 24);
+    const sum = (c: Readonly<Record<string, number>>) => Object.values(c).reduce((a, b) => a + b, 0);
+    expect(sum(on.perWindow)).toBeGreaterThan(sum(off.perWindow));
+    expect(sum(off.perWindow)).toBeGreaterThan(sum(steady.archiveOnlyPerWindow));
+    for (const [op, n] of Object.entries(steady.extraPerWindow)) {
+      expect(n).toBeCloseTo((on.perWindow[op] ?? 0) - (steady.archiveOnlyPerWindow[op] ?? 0), 2);
+    }
+    expect(steady.extraPerWindow["KMS Sign"]).toBeCloseTo(1 / 24, 3);
+    expect(cost.workspaces).toBe(500);
+    for (const line of cost.lines) {
+      const price = cost.prices.find((p) => p.operation === line.operation);
+      expect(price).toBeDefined();
+      expect(line.dollars).toBeCloseTo(
+        (line.requestsPerMonth / (price?.per ?? 1)) * (price?.dollars ?? 0),
+        2,
+      );
+    }
+    expect(cost.totalDollars).toBeCloseTo(
+      cost.lines.reduce((a, l) => a + l.dollars, 0) + cost.keyDollarsPerMonth,
+      2,
+    );
+  });
+
+  it("verifies the same archives CRC-only and against the digests, reading each object once", () => {
+    const { verify, steady } = result.digests;
+    expect(verify.map((v) => `${v.archive} ${v.mode}`)).toEqual([
+      "steady crc-only",
+      "steady digests",
+      "large crc-only",
+      "large digests",
+    ]);
+    for (const v of verify) {
+      expect(v.problems).toEqual([]);
+      expect(v.ok).toBe(true);
+      expect(v.objects).toBeGreaterThan(0);
+      expect(v.MBps).toBeGreaterThan(0);
+      expect(v.objectsPerSecond).toBeGreaterThan(0);
+      // One GET per object, and one per digest.
+      expect(v.requests.GetObject).toBe(v.objects + v.digests);
+    }
+    const [steadyCrc, steadyDigests, largeCrc, largeDigests] = verify;
+    expect(steadyDigests?.objects).toBe(steadyCrc?.objects);
+    expect(largeDigests?.objects).toBe(largeCrc?.objects);
+    expect(steadyCrc?.digests).toBe(0);
+    expect(largeCrc?.digests).toBe(0);
+    expect(steadyDigests?.digests).toBe(steady.on.sealedDays + steady.on.warmupSealedDays);
+    expect(largeDigests?.digests).toBe(result.digests.plan.large.workspaces);
+    expect(largeCrc?.bytes).toBeGreaterThan(1_000_000);
+  });
+
   it("checks every target of the issue", () => {
     expect(result.targets.map((t) => t.name)).toEqual([
       "pipeline / ceiling (unthrottled)",
