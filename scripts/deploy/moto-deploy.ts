@@ -151,7 +151,7 @@ export interface Destroyed {
 export interface MotoDeploy {
   readonly moto: MotoServer;
   readonly simulator: AtlasSimulator;
-  bootstrap(): Promise<StepResult<{ readonly toolkit: string | undefined }>>;
+  bootstrap(): Promise<StepResult<{ readonly toolkit: string | undefined; readonly stagingBucket: string }>>;
   deploy(): Promise<StepResult<Deployed>>;
   inspect(): Promise<StepResult<Inspected>>;
   invoke(): Promise<StepResult<Invoked>>;
@@ -267,7 +267,12 @@ export async function startMotoDeploy(workDir: string, echo?: string): Promise<M
         const toolkit = await stackStatus(cfn, "CDKToolkit");
         if (toolkit !== "CREATE_COMPLETE")
           problems.push(`CDKToolkit is ${toolkit}, expected CREATE_COMPLETE`);
-        return { toolkit };
+        // The default synthesizer's staging bucket, where cdk deploy publishes the code archives.
+        const stagingBucket = `cdk-hnb659fds-assets-${cdk.MOTO_ACCOUNT}-${cdk.MOTO_REGION}`;
+        await s3.send(new HeadBucketCommand({ Bucket: stagingBucket })).catch((error: Error) => {
+          problems.push(`the staging bucket ${stagingBucket} is not there (${error.name})`);
+        });
+        return { toolkit, stagingBucket };
       }),
 
     deploy: () =>
