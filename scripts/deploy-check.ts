@@ -1,12 +1,12 @@
 /**
- * The deploy check of CI (`npm run deploy-check`, run by `.ci/run` after `npm test`):
+ * The deploy check by hand (`npm run deploy-check`; CI runs it as `test/e2e/deploy.test.ts`):
  *
  * - **lint**: every template the project synthesizes, linted by cfn-lint (`scripts/deploy/lint.ts`).
  * - **deploy**: `cdk bootstrap`, `cdk deploy` into moto's server, the deployed resources inspected,
  *   the deployed code run against the Atlas simulator, `cdk destroy` (`scripts/deploy/moto-deploy.ts`).
  *
- * `npm run test:e2e` runs the same parts as tests (`test/e2e/deploy.test.ts`); this script is for
- * running them by hand, one at a time, with the CDK CLI's output shown.
+ * `npm run test:e2e` runs the same parts as tests; this script runs them one at a time, with the
+ * CDK CLI's output shown (docs/development.md, "The deploy check").
  *
  * A part whose tool is missing here (cfn-lint, moto_server) prints one line and is skipped;
  * the exit status is 1 when a part that ran failed, 0 otherwise, 2 for a usage error.
