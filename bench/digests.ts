@@ -343,7 +343,7 @@ export async function measureDigests(
         sealedDays: v.sealedDays,
         repetitions: runs.length,
         seconds: round(seconds, 3),
-        MBps: round(mbPerSecond(v.bytes, seconds), 1),
+        MBps: round(mbPerSecond(v.bytes, seconds), 2),
         objectsPerSecond: round(v.checked / seconds, 1),
         cpuSeconds: round(median(runs.map((r) => r.cpuSeconds)), 2),
         peakRssMiB: round(mib(Math.max(...runs.map((r) => r.peakRssBytes))), 1),
@@ -355,7 +355,8 @@ export async function measureDigests(
     const ratio = (archive: string) => {
       const crc = verify.find((v) => v.archive === archive && v.mode === "crc-only");
       const dig = verify.find((v) => v.archive === archive && v.mode === "digests");
-      return round((dig?.MBps ?? Number.NaN) / (crc?.MBps ?? Number.NaN), 2);
+      // The same bytes in both modes: the ratio of the times, not of the rounded speeds.
+      return round((crc?.seconds ?? Number.NaN) / (dig?.seconds ?? Number.NaN), 2);
     };
 
     const archiveOnly = byOperation(off.run.requests, (_phase, area) => area === "archive");

@@ -118,7 +118,7 @@ export function formatDigests(d: DigestsResult): string[] {
         v.ok ? "yes" : "NO",
       ]),
     ),
-    `   digests / CRC-only, MB/s: steady ${d.verifySpeedRatio.steady}, large ${d.verifySpeedRatio.large}`,
+    `   digests / CRC-only speed (the same bytes: CRC-only seconds / digests seconds): steady ${d.verifySpeedRatio.steady}, large ${d.verifySpeedRatio.large}`,
   ];
   for (const v of d.verify) {
     if (!v.ok) out.push(`   ${v.archive} ${v.mode}: ${v.problems.join("; ")}`);
