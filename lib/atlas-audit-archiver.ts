@@ -38,7 +38,8 @@ import { type ResolvedArchiverSettings, resolveArchiverSettings } from "./settin
  * scaled out on SQS and Lambda.
  *
  * Creates (or imports) the archive bucket and the credentials secret, and two `NodejsFunction`s
- * bundled locally by esbuild with the parameter file inside: the **planner**, which the EventBridge
+ * with the parameter file inside (bundled locally by esbuild in a clone; prebundled in the
+ * installed package): the **planner**, which the EventBridge
  * schedule runs (one at a time; invoke it with `{"from": …, "to": …}` to backfill), lists the
  * archive and sends each missing window to a FIFO **queue** (one message group per lane of an Atlas
  * project, `lanesPerProject` per project), and the **worker**, which an SQS event source runs (at
