@@ -1,7 +1,7 @@
 /**
  * The demo's story, step by step, through the real command line against the loopback servers:
- * archive a few hours (an outage cuts one window's download), find the gap with `ls`, heal it
- * with a second `run` that downloads only that window, read it with `cat`, prove the archive
+ * archive a few hours (an outage cuts one window's download), find the gap with `ls` (and what a
+ * run would download with `plan`), heal it with a second `run` that downloads only that window, read it with `cat`, prove the archive
  * with `verify`, and seal and prove a day's signed digest when KMS (moto) is there.
  */
 
@@ -112,6 +112,7 @@ export async function tellStory(
     1,
     "ls found a gap (so it can run as a compliance check)",
   );
+  await step(["plan", "--now", now], 1, "plan: a run now would download that window, and nothing else");
 
   heading(3, "Heal it with a second run");
   print("Atlas is back (the demo clears the fault). The run asks Atlas only for what is missing.");

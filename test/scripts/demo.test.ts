@@ -83,7 +83,7 @@ function bash(script: string): Promise<{ status: number | null; stdout: string; 
 }
 
 describe("npm run demo", () => {
-  it("tells the story: an outage leaves a gap, ls lists it, a second run fills only it, cat reads it, verify passes", async () => {
+  it("tells the story: an outage leaves a gap, ls lists it, plan would fetch only it, a second run fills only it, cat reads it, verify passes", async () => {
     const demo = startDemo();
     const { code } = await demo.exited;
     const output = demo.output();
@@ -106,6 +106,12 @@ describe("npm run demo", () => {
     expect(listing).toContain(`GAP ${gap}  (1 window(s) missing)`);
     expect(listing).toContain("GAPS: 1 due window(s) missing");
     expect(listing).toContain("→ exit status 1");
+    // ... and plan says a run now would download that window and nothing else, without doing it.
+    const [, planned = ""] = listing.split("$ atlas-audit-archiver plan --now ");
+    expect(planned).toContain(`  MISSING ${gap}`);
+    expect(planned.match(/^ {2}MISSING /gm)).toHaveLength(1);
+    expect(planned).toMatch(/^MISSING: a run now would download 1 window\(s\)[.,]/m);
+    expect(planned).toContain("→ exit status 1: plan");
 
     // 3: the second run downloads that window only (the simulator's count), then ls is clean.
     const heal = section(output, 3);
