@@ -50,6 +50,6 @@ export {
 } from "./layout";
 export { DEFAULT_CONFIG_PATH, loadConfig } from "./load";
 export { parseConfig, validateConfig } from "./parse";
-export { GROUP_ID, NAME, rateIntervalMinutes, WINDOW_LENGTHS } from "./rules";
+export { GROUP_ID, NAME, rateIntervalMinutes, scheduleIntervalMinutes, WINDOW_LENGTHS } from "./rules";
 export { type ConfigInput, configJsonSchema, configSchema, renderConfigJsonSchema } from "./schema";
 export { type ArchiverConfig, type WindowSettings, type Workspace, workspaceLabel } from "./types";

@@ -207,6 +207,49 @@ export function rateIntervalMinutes(schedule: string): number | undefined {
   return Number(match[1]) * RATE_UNIT_MINUTES[match[2] as keyof typeof RATE_UNIT_MINUTES];
 }
 
+/**
+ * The fixed interval of a schedule in minutes: a `rate(...)`'s, or that of a `cron(...)` which
+ * fires at a fixed interval all day, every day (every N minutes, every hour at minute M, every N
+ * hours at minute M, every day at one time); `undefined` for any other cron (weekdays only, a list
+ * of hours, ...), whose gaps between runs differ.
+ *
+ * @example
+ * ```ts
+ * scheduleIntervalMinutes("cron(5 * * * ? *)"); // 60
+ * scheduleIntervalMinutes("cron(0/15 * * * ? *)"); // 15
+ * scheduleIntervalMinutes("cron(0 9 ? * MON-FRI *)"); // undefined
+ * ```
+ */
+export function scheduleIntervalMinutes(schedule: string): number | undefined {
+  const rate = rateIntervalMinutes(schedule);
+  if (rate !== undefined) return rate;
+  const match = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/.exec(schedule);
+  if (!match) return undefined;
+  const [, minutes = "", hours = "", dayOfMonth = "", month = "", dayOfWeek = "", year = ""] = match;
+  const everyDay =
+    ["*", "?"].includes(dayOfMonth) && ["*", "?"].includes(dayOfWeek) && month === "*" && year === "*";
+  if (!everyDay) return undefined;
+  const at = (field: string, max: number) => /^\d{1,2}$/.test(field) && Number(field) <= max;
+  // `*/N` or `S/N` (from S, every N): a fixed interval only when N divides the field's cycle and
+  // the steps start within the first one, so the step across the cycle's end is N too.
+  const step = (field: string, cycle: number): number | undefined => {
+    const m = /^(\*|\d{1,2})\/(\d{1,2})$/.exec(field);
+    if (!m) return undefined;
+    const start = m[1] === "*" ? 0 : Number(m[1]);
+    const n = Number(m[2]);
+    return n > 0 && cycle % n === 0 && start < n ? n : undefined;
+  };
+  if (hours === "*") {
+    if (at(minutes, 59)) return 60;
+    if (minutes === "*") return 1;
+    return step(minutes, 60);
+  }
+  if (!at(minutes, 59)) return undefined;
+  if (at(hours, 23)) return 24 * 60;
+  const everyHours = step(hours, 24);
+  return everyHours === undefined ? undefined : everyHours * 60;
+}
+
 function rateProblem(value: string): string | undefined {
   const match = /^rate\((\S+) (\S+)\)$/.exec(value);
   const [, amount = "", unit = ""] = match ?? [];

@@ -21,6 +21,7 @@ import {
   type ArchiverConfig,
   archiveKey,
   rateIntervalMinutes,
+  scheduleIntervalMinutes,
   type Workspace,
   workspaceLabel,
 } from "../config";
@@ -96,7 +97,11 @@ export interface PlanReport {
   readonly range: { readonly from: string; readonly to: string };
   readonly window: WindowSettings;
   readonly schedule: string;
-  /** The `rate(...)` schedule's interval; `null` for a `cron(...)` schedule (expiring soon is not judged). */
+  /**
+   * The schedule's fixed interval: a `rate(...)`'s, or a `cron(...)`'s that fires at one interval
+   * all day every day (see `scheduleIntervalMinutes`); `null` for any other cron (expiring soon is
+   * then not judged).
+   */
   readonly runIntervalMinutes: number | null;
   /**
    * A missing window that starts before this instant and inside the lookback is expiring soon:
@@ -165,10 +170,13 @@ export async function previewRun(request: PreviewRequest): Promise<PlanReport> {
   const { config, bucket, s3, nowMs, range } = request;
   const { prefix } = config.archive;
   const lookbackMs = config.window.lookbackHours * 3_600_000;
-  const intervalMinutes = rateIntervalMinutes(config.schedule);
-  // As the planner's shell and `run` do: a scheduled run's previous run was one interval ago.
+  // As the planner's shell and `run` do: a scheduled run's previous run was one interval ago, on a
+  // `rate(...)` schedule only (they count expired windows only there).
+  const rateMinutes = rateIntervalMinutes(config.schedule);
   const previousRunMs =
-    range === undefined && intervalMinutes !== undefined ? nowMs - intervalMinutes * 60_000 : undefined;
+    range === undefined && rateMinutes !== undefined ? nowMs - rateMinutes * 60_000 : undefined;
+  // Expiring soon needs only the time of the run two runs from now: any fixed interval will do.
+  const intervalMinutes = scheduleIntervalMinutes(config.schedule);
   const earliestMs = nowMs - lookbackMs;
   const soonBeforeMs =
     intervalMinutes === undefined

@@ -33,9 +33,10 @@ export const help = formatHelp({
     "Per workspace: the due windows; those present, archived or recorded empty (an object of at most",
     `${EMPTY_GZIP_BYTES} bytes, Atlas's empty gzip); those missing, which a run would download; and the missing ones`,
     `expiring soon: inside the lookback now, but not inside that of the run ${EXPIRING_INTERVALS} schedule intervals`,
-    `from now (they start before now + ${EXPIRING_INTERVALS} × the rate(...) interval - lookbackHours; a cron(...)`,
-    "schedule has no fixed interval, so none is judged). Only the listings a run makes, one per",
-    "workspace: nothing is downloaded from Atlas, nothing written to S3, no Atlas credentials needed.",
+    `from now (they start before now + ${EXPIRING_INTERVALS} × the schedule's interval - lookbackHours; a cron(...)`,
+    "schedule is judged when it fires at one interval all day every day, e.g. cron(5 * * * ? *), and",
+    "otherwise not). Only the listings a run makes, one per workspace: nothing is downloaded from",
+    "Atlas, nothing written to S3, no Atlas credentials needed.",
   ].join("\n"),
   options: [
     ["--config FILE", `Parameter file (default ${DEFAULT_CONFIG_PATH})`],
@@ -106,7 +107,7 @@ export function formatPlan(report: PlanReport): string {
   lines.push(`TOTAL ${report.workspaces.length} workspace(s): ${describeCounts(t)}`);
   lines.push(
     report.expiringSoonBefore === null
-      ? `Expiring soon: not judged (${report.schedule} has no fixed interval).`
+      ? `Expiring soon: not judged (${report.schedule} does not fire at one fixed interval).`
       : `Expiring soon: missing windows starting before ${report.expiringSoonBefore}, which the run ` +
           `${EXPIRING_INTERVALS} × ${report.runIntervalMinutes} minutes from now no longer looks at.`,
   );

@@ -5,6 +5,7 @@ import {
   parseConfig,
   rateIntervalMinutes,
   renderConfigJsonSchema,
+  scheduleIntervalMinutes,
   WINDOW_LENGTHS,
 } from "../../../lambda/config";
 import { errorOf, file, GROUP, onlyProblem, parsed, problemsOf } from "./support";
@@ -481,5 +482,31 @@ describe("schedule", () => {
     expect(rateIntervalMinutes("rate(3 hours)")).toBe(180);
     expect(rateIntervalMinutes("rate(2 days)")).toBe(2880);
     expect(rateIntervalMinutes("cron(0 * * * ? *)")).toBeUndefined();
+  });
+
+  it.each<[string, number | undefined]>([
+    ["rate(15 minutes)", 15],
+    ["cron(* * * * ? *)", 1],
+    ["cron(0/15 * * * ? *)", 15],
+    ["cron(*/20 * ? * * *)", 20],
+    ["cron(5/15 * * * ? *)", 15],
+    ["cron(5 * * * ? *)", 60],
+    ["cron(5 */2 * * ? *)", 120],
+    ["cron(30 1/6 * * ? *)", 360],
+    ["cron(0 2 * * ? *)", 1440],
+    // Gaps that differ: a step that does not divide the hour or the day, or starts past its first
+    // step; lists, ranges, weekdays, days of the month, months, years.
+    ["cron(0/7 * * * ? *)", undefined],
+    ["cron(20/15 * * * ? *)", undefined],
+    ["cron(0 */5 * * ? *)", undefined],
+    ["cron(0,30 * * * ? *)", undefined],
+    ["cron(0 9-17 * * ? *)", undefined],
+    ["cron(0 9 ? * MON-FRI *)", undefined],
+    ["cron(0 0 1 * ? *)", undefined],
+    ["cron(0 0 * 1 ? *)", undefined],
+    ["cron(0 0 * * ? 2027)", undefined],
+    ["cron(*/15 2 * * ? *)", undefined],
+  ])("reads the fixed interval of %s as %s minutes", (schedule, minutes) => {
+    expect(scheduleIntervalMinutes(schedule)).toBe(minutes);
   });
 });

@@ -183,9 +183,20 @@ describe("previewRun", () => {
       [formatWindow(PROD_GAP)],
       [formatWindow(BILLING_GAP)],
     ]);
-    const cron = await plan({ config: { ...archive.config, schedule: "cron(5 * * * ? *)" } });
-    expect(cron).toMatchObject({ runIntervalMinutes: null, expiringSoonBefore: null });
-    expect(cron.totals).toMatchObject({ missing: 2, expiringSoon: 0, expired: 0 });
+    // A cron that fires every 2 hours all day is judged as rate(2 hours) is ...
+    const everyTwoHours = await plan({ config: { ...archive.config, schedule: "cron(5 */2 * * ? *)" } });
+    expect(everyTwoHours).toMatchObject({
+      runIntervalMinutes: 120,
+      expiringSoonBefore: "2026-11-29T00:20:00Z",
+    });
+    expect(everyTwoHours.workspaces.map((w) => w.expiringSoonWindows)).toEqual(
+      report.workspaces.map((w) => w.expiringSoonWindows),
+    );
+    // ... one whose gaps differ (weekdays only) is not judged; expired windows stay rate(...)'s.
+    const weekdays = await plan({ config: { ...archive.config, schedule: "cron(5 * ? * MON-FRI *)" } });
+    expect(weekdays).toMatchObject({ runIntervalMinutes: null, expiringSoonBefore: null });
+    expect(weekdays.totals).toMatchObject({ missing: 2, expiringSoon: 0, expired: 0 });
+    expect(everyTwoHours.totals.expired).toBe(0);
   });
 
   it("plans a range like a backfill: every due window overlapping it, those before the lookback apart", async () => {

@@ -283,7 +283,7 @@ describe("atlas-audit-archiver plan", () => {
     }
     expect(result.stdout).not.toContain("ATLAS_CLIENT_ID");
     expect(result.stdout.replace(/\s+/g, " ")).toContain(
-      "they start before now + 2 × the rate(...) interval - lookbackHours",
+      "they start before now + 2 × the schedule's interval - lookbackHours; a cron(...) schedule is judged when it fires at one interval all day every day",
     );
     expect(result.stdout.replace(/\s+/g, " ")).toContain(
       "Exit status: 0 when no due window is missing, 1 when one is",
