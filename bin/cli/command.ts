@@ -4,8 +4,10 @@
  * hands the values to `run`; the helpers here are what every command needs to refuse its input.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { MAX_RANGE_MS } from "../../lambda/archive/plan";
+import type { ArchiverConfig } from "../../lambda/config";
 import { type FieldNamer, InputError } from "../../lambda/errors";
-import { parseInstant } from "../../lambda/range";
+import { parseInstant, parseRange, type TimeRange } from "../../lambda/range";
 import { didYouMean } from "../../lambda/suggest";
 import type { CliIo } from "./io";
 
@@ -214,4 +216,32 @@ export function parseCommandArgs<O extends CommandOptions>(
 /** `--now`: an ISO 8601 instant with its zone (see lambda/range.ts), or the clock's time. */
 export function parseNow(value: string | undefined, io: CliIo): number {
   return value === undefined ? io.now() : parseInstant(value, "now");
+}
+
+/** The longest `--from`/`--to` range of `run` and `plan`, in days (what `archiveRun` accepts). */
+export const MAX_RUN_RANGE_DAYS = MAX_RANGE_MS / 86_400_000;
+
+/**
+ * `--from`/`--to` of `run` and `plan`: both or neither, with the readers' rules (a date is a whole
+ * UTC day, a `--to` date included; an instant needs a zone), at most {@link MAX_RUN_RANGE_DAYS}
+ * days, refused before anything is read or asked. `undefined` when neither is given (the lookback).
+ */
+export function parseRunRange(values: {
+  readonly from?: string;
+  readonly to?: string;
+}): TimeRange | undefined {
+  if (values.from === undefined && values.to === undefined) return undefined;
+  return parseRange({ from: values.from, to: values.to }, { required: true, maxSpanMs: MAX_RANGE_MS });
+}
+
+/** The bucket `run` and `plan` use: `ARCHIVE_BUCKET`, else the parameter file's `archive.bucket`. */
+export function runBucket(env: Readonly<Record<string, string | undefined>>, config: ArchiverConfig): string {
+  const bucket = env.ARCHIVE_BUCKET || config.archive.bucket;
+  if (!bucket) {
+    throw usageError(
+      "bucket",
+      () => "No bucket: set archive.bucket in the parameter file or the ARCHIVE_BUCKET variable.",
+    );
+  }
+  return bucket;
 }

@@ -6,10 +6,17 @@ import {
   type PlanReport,
   previewRun,
 } from "../../../lambda/plan/preview";
-import { parseRange } from "../../../lambda/range";
 import { s3ClientFor } from "../../../lambda/runtime";
 import { formatWindow } from "../../../lambda/windows";
-import { JSON_OPTION, type OptionValues, parseNow, stringOptions, usageError } from "../command";
+import {
+  JSON_OPTION,
+  MAX_RUN_RANGE_DAYS,
+  type OptionValues,
+  parseNow,
+  parseRunRange,
+  runBucket,
+  stringOptions,
+} from "../command";
 import { AWS_ROWS, exitStatus, formatHelp, jsonRow, NOW_ROW, RANGE_TEXT } from "../help";
 import type { CliIo } from "../io";
 
@@ -20,8 +27,6 @@ export const options = {
   ...JSON_OPTION,
 };
 
-/** The longest range, as for `run`. */
-const MAX_RANGE_DAYS = 366;
 /** Missing windows listed per workspace in the text; `--json` has them all (as runs). */
 export const LISTED_WINDOWS = 10;
 
@@ -43,7 +48,7 @@ export const help = formatHelp({
     NOW_ROW,
     [
       "--from, --to",
-      `Plan the due windows overlapping the range instead of the lookback, as run --from/--to would (both together, at most ${MAX_RANGE_DAYS} days): ${RANGE_TEXT}`,
+      `Plan the due windows overlapping the range instead of the lookback, as run --from/--to would (both together, at most ${MAX_RUN_RANGE_DAYS} days): ${RANGE_TEXT}`,
     ],
     jsonRow("the plan (per workspace: counts, the missing windows as runs, those expiring soon)"),
   ],
@@ -56,21 +61,9 @@ export const help = formatHelp({
 
 export async function run(values: OptionValues<typeof options>, io: CliIo): Promise<number> {
   const nowMs = parseNow(values.now, io);
-  const range =
-    values.from !== undefined || values.to !== undefined
-      ? parseRange(
-          { from: values.from, to: values.to },
-          { required: true, maxSpanMs: MAX_RANGE_DAYS * 86_400_000 },
-        )
-      : undefined;
+  const range = parseRunRange(values);
   const config = await loadConfig(values.config ?? DEFAULT_CONFIG_PATH);
-  const bucket = io.env.ARCHIVE_BUCKET || config.archive.bucket;
-  if (!bucket) {
-    throw usageError(
-      "bucket",
-      () => "No bucket: set archive.bucket in the parameter file or the ARCHIVE_BUCKET variable.",
-    );
-  }
+  const bucket = runBucket(io.env, config);
   const s3 = s3ClientFor(io.env);
   try {
     const report = await previewRun({ config, bucket, s3, nowMs, ...(range ? { range } : {}) });

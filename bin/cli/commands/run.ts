@@ -11,10 +11,18 @@ import {
 } from "../../../lambda/config";
 import { kmsSigner } from "../../../lambda/digest/kms";
 import { type SealEvent, type SealSummary, sealDates, sealDigests } from "../../../lambda/digest/seal";
-import { parseRange } from "../../../lambda/range";
 import { createRuntime } from "../../../lambda/runtime";
 import { boundedRequestHandler } from "../../../lambda/s3-client";
-import { JSON_OPTION, type OptionValues, parseNow, stringOptions, usageError } from "../command";
+import {
+  JSON_OPTION,
+  MAX_RUN_RANGE_DAYS,
+  type OptionValues,
+  parseNow,
+  parseRunRange,
+  runBucket,
+  stringOptions,
+  usageError,
+} from "../command";
 import { credentialsFromEnv } from "../credentials";
 import { describeEvent, describeRetry, describeSummary } from "../format/run";
 import { ATLAS_ROWS, AWS_ROWS, formatHelp, jsonRow, NOW_ROW, RANGE_TEXT } from "../help";
@@ -27,8 +35,6 @@ export const options = {
   ...JSON_OPTION,
 };
 
-/** The longest range one run archives. */
-const MAX_RANGE_DAYS = 366;
 /** The most downloads in flight, and lanes per project, that `--concurrency` and `--lanes` accept. */
 const MAX_CONCURRENCY = 64;
 
@@ -41,7 +47,7 @@ export const help = formatHelp({
     NOW_ROW,
     [
       "--from, --to",
-      `Archive the due windows overlapping the range instead of the lookback (both together, at most ${MAX_RANGE_DAYS} days): ${RANGE_TEXT}`,
+      `Archive the due windows overlapping the range instead of the lookback (both together, at most ${MAX_RUN_RANGE_DAYS} days): ${RANGE_TEXT}`,
     ],
     ["--secret-id ID", "Read Atlas credentials from this Secrets Manager secret (name or ARN)"],
     [
@@ -70,28 +76,14 @@ export async function run(values: OptionValues<typeof options>, io: CliIo): Prom
   const nowMs = parseNow(values.now, io);
   const concurrency = count(values.concurrency, "concurrency", DEFAULT_RUN_SETTINGS.concurrency);
   const lanesPerProject = count(values.lanes, "lanes", DEFAULT_RUN_SETTINGS.lanesPerProject);
-  // The readers' rules: dates are whole UTC days (a --to date included), instants need a zone.
-  // At most 366 days (archiveRun checks it too), refused here before anything is read or asked.
-  const range =
-    values.from !== undefined || values.to !== undefined
-      ? parseRange(
-          { from: values.from, to: values.to },
-          { required: true, maxSpanMs: MAX_RANGE_DAYS * 86_400_000 },
-        )
-      : undefined;
+  const range = parseRunRange(values);
 
   const loaded = await loadConfig(values.config ?? DEFAULT_CONFIG_PATH);
   // The override goes through the same validation as the file (https, or http to loopback only).
   const config = env.ATLAS_BASE_URL
     ? validateConfig({ ...loaded, atlas: { ...loaded.atlas, baseUrl: env.ATLAS_BASE_URL } }, "ATLAS_BASE_URL")
     : loaded;
-  const bucket = env.ARCHIVE_BUCKET || config.archive.bucket;
-  if (!bucket) {
-    throw usageError(
-      "bucket",
-      () => "No bucket: set archive.bucket in the parameter file or the ARCHIVE_BUCKET variable.",
-    );
-  }
+  const bucket = runBucket(env, config);
   const secretId = values["secret-id"];
   const credentials = secretId ? undefined : credentialsFromEnv(env);
   const origin = secretId ? { secretId } : credentials && { credentials };
