@@ -7,10 +7,10 @@
  * `moto_server` is installed (its Sign requests counted), otherwise a local P-256 key whose
  * signatures are counted instead.
  */
-import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { KMSClient } from "@aws-sdk/client-kms";
 import { kmsPublicKeyPem } from "../lambda/digest/kms";
 import { startAtlasSimulator } from "../test/support/atlas-simulator";
-import { type MotoServer, motoAvailable, startMoto } from "../test/support/moto";
+import { createSigningKey, type MotoServer, motoAvailable, startMoto } from "../test/support/moto";
 import { auditCompressionRatio, auditLikeGzip } from "./audit-gzip";
 import type { S3Host } from "./servers";
 import { runChild } from "./servers";
@@ -190,17 +190,10 @@ async function startSigning(
   const moto: MotoServer = await startMoto();
   const kms = new KMSClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
   try {
-    const { KeyMetadata } = await kms.send(
-      new CreateKeyCommand({
-        KeySpec: "ECC_NIST_P256",
-        KeyUsage: "SIGN_VERIFY",
-        Description: "atlas-audit-archiver bench digests",
-      }),
-    );
-    if (!KeyMetadata?.Arn) throw new Error("moto created a KMS key without an ARN");
-    const publicKeyPem = await kmsPublicKeyPem(kms, KeyMetadata.Arn);
+    const keyArn = await createSigningKey(moto, "atlas-audit-archiver bench digests");
+    const publicKeyPem = await kmsPublicKeyPem(kms, keyArn);
     return {
-      signing: { kind: "kms", endpoint: moto.endpoint, keyArn: KeyMetadata.Arn },
+      signing: { kind: "kms", endpoint: moto.endpoint, keyArn },
       publicKeyPem,
       close: () => moto.close(),
     };

@@ -3,13 +3,12 @@
  * server, and moto's server for KMS when `moto_server` is installed (digests need a KMS key; the
  * S3 test server has none). `environment` is what the command line needs to use them.
  */
-import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   type AtlasSimulator,
   DEFAULT_SERVICE_ACCOUNT,
   startAtlasSimulator,
 } from "../../test/support/atlas-simulator";
-import { type MotoServer, motoAvailable, startMoto } from "../../test/support/moto";
+import { createSigningKey, type MotoServer, motoAvailable, startMoto } from "../../test/support/moto";
 import { type S3TestServer, startS3Server } from "../../test/support/s3-server";
 
 /** The demo bucket. */
@@ -51,7 +50,7 @@ export async function startDemoServers(): Promise<DemoServers> {
     if (motoAvailable()) {
       const moto = await startMoto();
       started.push(moto);
-      kms = { moto, keyArn: await createDigestKey(moto) };
+      kms = { moto, keyArn: await createSigningKey(moto, "atlas-audit-archiver demo digests") };
     }
     const environment: Record<string, string> = {
       ATLAS_CLIENT_ID: DEFAULT_SERVICE_ACCOUNT.clientId,
@@ -66,23 +65,5 @@ export async function startDemoServers(): Promise<DemoServers> {
   } catch (err) {
     await close().catch(() => {});
     throw err;
-  }
-}
-
-/** The kind of key the stack deploys for digests: ECC_NIST_P256, sign and verify. */
-async function createDigestKey(moto: MotoServer): Promise<string> {
-  const kms = new KMSClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
-  try {
-    const { KeyMetadata } = await kms.send(
-      new CreateKeyCommand({
-        KeySpec: "ECC_NIST_P256",
-        KeyUsage: "SIGN_VERIFY",
-        Description: "atlas-audit-archiver demo digests",
-      }),
-    );
-    if (!KeyMetadata?.Arn) throw new Error("moto created a KMS key without an ARN");
-    return KeyMetadata.Arn;
-  } finally {
-    kms.destroy();
   }
 }

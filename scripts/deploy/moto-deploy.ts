@@ -20,7 +20,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { CreateKeyCommand, GetPublicKeyCommand, KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
+import { GetPublicKeyCommand, KMSClient, ListKeysCommand } from "@aws-sdk/client-kms";
 import {
   GetFunctionCommand,
   type GetFunctionCommandOutput,
@@ -45,7 +45,7 @@ import {
   expectedLines,
   startAtlasSimulator,
 } from "../../test/support/atlas-simulator";
-import { type MotoServer, startMoto } from "../../test/support/moto";
+import { createSigningKey, type MotoServer, startMoto } from "../../test/support/moto";
 import * as cdk from "./cdk";
 import {
   deployedTemplate,
@@ -472,9 +472,7 @@ export async function startMotoDeploy(workDir: string, echo?: string): Promise<M
         // moto's CloudFormation creates every AWS::KMS::Key as a symmetric ENCRYPT_DECRYPT key
         // whatever the template's KeySpec, so kms:Sign with the deployed digest key cannot work
         // there: the planner gets a P-256 signing key made through the KMS API instead.
-        const signingKey = await kms.send(
-          new CreateKeyCommand({ KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY" }),
-        );
+        const signingKeyArn = await createSigningKey(moto, "atlas-audit-archiver deploy check digests");
         // moto names the queues its CloudFormation creates by AWS's host (sqs.REGION.amazonaws.com),
         // and the SDK sends a queue's requests to the host of its URL: the functions get the same
         // queue's URL as moto's GetQueueUrl answers it, on moto's host.
@@ -493,7 +491,7 @@ export async function startMotoDeploy(workDir: string, echo?: string): Promise<M
           ((t.Resources[fn(name)]?.Properties?.Timeout as number) ?? 900) * 1000;
         const planner = await startFunction(code.planner, physical(fn("Planner")), timeoutMs("Planner"), {
           ...found.functions.planner.environment,
-          [HANDLER_ENVIRONMENT.digestKeyArn]: signingKey.KeyMetadata?.Arn as string,
+          [HANDLER_ENVIRONMENT.digestKeyArn]: signingKeyArn,
           ...runtime,
         });
         const worker = await startFunction(code.worker, physical(fn("Worker")), timeoutMs("Worker"), {

@@ -6,6 +6,7 @@
  * - {@link startMoto} starts it on 127.0.0.1 on a free port and resolves once it answers HTTP.
  * - {@link describeWithMoto} is `describe` that is skipped (with one line on stderr) where moto is missing.
  * - {@link createFifoQueueWithDlq} creates a FIFO queue with a FIFO dead-letter queue through the SDK.
+ * - {@link createSigningKey} creates the kind of KMS key the stack signs digests with.
  *
  * The server runs under a small Node watchdog whose stdin is a pipe from the test process: when that process
  * ends in any way (even SIGKILL) the pipe closes and the watchdog stops moto, so no `moto_server` outlives a
@@ -26,6 +27,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { describe } from "vitest";
 
@@ -262,6 +264,20 @@ export function motoSqsClient(moto: MotoServer): SQSClient {
     credentials: moto.credentials,
     maxAttempts: 1,
   });
+}
+
+/** Creates the kind of key the stack signs digests with (ECC_NIST_P256, SIGN_VERIFY) and returns its ARN. */
+export async function createSigningKey(moto: MotoServer, description: string): Promise<string> {
+  const kms = new KMSClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
+  try {
+    const { KeyMetadata } = await kms.send(
+      new CreateKeyCommand({ KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Description: description }),
+    );
+    if (!KeyMetadata?.Arn) throw new Error("moto created a KMS key without an ARN");
+    return KeyMetadata.Arn;
+  } finally {
+    kms.destroy();
+  }
 }
 
 /** The queues {@link createFifoQueueWithDlq} created. */
