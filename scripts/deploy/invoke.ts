@@ -9,12 +9,8 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { lambdaSqsRecord } from "../../test/support/moto";
 import type { TemplateResource } from "./cloudformation";
 import { ROOT } from "./lint";
 import { unzipTo } from "./unzip";
@@ -182,7 +178,7 @@ export async function drainQueue(
     const messages = answer.Messages ?? [];
     if (messages.length === 0) return { deliveries, deleted };
     const invocation = await fn.invoke<Delivery["invocation"]["result"]>(
-      { Records: messages.map((m) => sqsRecord(m, queue)) },
+      { Records: messages.map((m) => lambdaSqsRecord(m, queue)) },
       options.invokeTimeoutMs,
     );
     deliveries.push({ messages: messages.length, invocation } as Delivery);
@@ -202,21 +198,6 @@ export async function drainQueue(
     }
   }
   throw new Error(`${queue.url} still handed out messages after ${options.maxPolls} polls`);
-}
-
-/** A received message as Lambda's SQS event source hands it to the function. */
-function sqsRecord(m: Message, queue: { arn: string; region: string }): Record<string, unknown> {
-  return {
-    messageId: m.MessageId,
-    receiptHandle: m.ReceiptHandle,
-    body: m.Body,
-    attributes: m.Attributes,
-    messageAttributes: {},
-    md5OfBody: m.MD5OfBody,
-    eventSource: "aws:sqs",
-    eventSourceARN: queue.arn,
-    awsRegion: queue.region,
-  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {

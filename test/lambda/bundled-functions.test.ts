@@ -8,7 +8,6 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  type Message,
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
@@ -54,6 +53,7 @@ import {
   createFifoQueueWithDlq,
   describeWithMoto,
   type FifoQueueWithDlq,
+  lambdaSqsRecord,
   type MotoServer,
   motoSqsClient,
   startMoto,
@@ -297,19 +297,8 @@ describeWithMoto("the bundled planner and worker functions", () => {
         MessageSystemAttributeNames: ["All"],
       }),
     );
-    return (answer.Messages ?? []).map(
-      (m: Message) =>
-        ({
-          messageId: m.MessageId,
-          receiptHandle: m.ReceiptHandle,
-          body: m.Body,
-          attributes: m.Attributes,
-          messageAttributes: {},
-          md5OfBody: m.MD5OfBody,
-          eventSource: "aws:sqs",
-          eventSourceARN: queue.queueArn,
-          awsRegion: "us-east-1",
-        }) as unknown as SQSRecord,
+    return (answer.Messages ?? []).map((m) =>
+      lambdaSqsRecord(m, { arn: queue.queueArn, region: "us-east-1" }),
     );
   }
 

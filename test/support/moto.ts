@@ -7,6 +7,7 @@
  * - {@link describeWithMoto} is `describe` that is skipped (with one line on stderr) where moto is missing.
  * - {@link createFifoQueueWithDlq} creates a FIFO queue with a FIFO dead-letter queue through the SDK.
  * - {@link createSigningKey} creates the kind of KMS key the stack signs digests with.
+ * - {@link lambdaSqsRecord} is a received message as Lambda's SQS event source hands it to a function.
  *
  * The server runs under a small Node watchdog whose stdin is a pipe from the test process: when that process
  * ends in any way (even SIGKILL) the pipe closes and the watchdog stops moto, so no `moto_server` outlives a
@@ -28,7 +29,8 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueAttributesCommand, type Message, SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSRecord } from "aws-lambda";
 import { describe } from "vitest";
 
 const COMMAND = "moto_server";
@@ -278,6 +280,24 @@ export async function createSigningKey(moto: MotoServer, description: string): P
   } finally {
     kms.destroy();
   }
+}
+
+/** A received message (received with `MessageSystemAttributeNames: ["All"]`) as Lambda's SQS event source hands it to a function. */
+export function lambdaSqsRecord(
+  m: Message,
+  queue: { readonly arn: string; readonly region: string },
+): SQSRecord {
+  return {
+    messageId: m.MessageId,
+    receiptHandle: m.ReceiptHandle,
+    body: m.Body,
+    attributes: m.Attributes,
+    messageAttributes: {},
+    md5OfBody: m.MD5OfBody,
+    eventSource: "aws:sqs",
+    eventSourceARN: queue.arn,
+    awsRegion: queue.region,
+  } as unknown as SQSRecord;
 }
 
 /** The queues {@link createFifoQueueWithDlq} created. */
