@@ -183,6 +183,15 @@ interface RunTiming {
   readonly previousRunMs: number;
 }
 
+/** What a digests run measured: its time and bytes, the windows archived and failed, and the requests. */
+export interface DigestsRunResult {
+  readonly seconds: number;
+  readonly bytes: number;
+  readonly archived: number;
+  readonly failed: number;
+  readonly digests: DigestsMeasures;
+}
+
 /** Windows the warm-up's backfill archives at once. */
 const BACKFILL_CONCURRENCY = 8;
 
@@ -190,13 +199,7 @@ const BACKFILL_CONCURRENCY = 8;
  * Hourly scheduled runs as deployed: planner, sealing (with `seal`), worker. The warm-up (see
  * {@link DigestsSteadyRun}) is not counted.
  */
-export async function runDigestsSteady(task: DigestsSteadyRun): Promise<{
-  seconds: number;
-  bytes: number;
-  archived: number;
-  failed: number;
-  digests: DigestsMeasures;
-}> {
+export async function runDigestsSteady(task: DigestsSteadyRun): Promise<DigestsRunResult> {
   const workspaces = scaleWorkspaces(task.projects, task.perProject, "together");
   const config = benchConfig(task.endpoints, task.prefix, workspaces, HOURLY);
   const bucket = task.endpoints.bucket;
@@ -314,13 +317,7 @@ export async function runDigestsSteady(task: DigestsSteadyRun): Promise<{
 }
 
 /** A day of large logs through `archiveRun` (phase `run`), then sealed (phase `seal`) when asked. */
-export async function runDigestsArchive(task: DigestsArchiveRun): Promise<{
-  seconds: number;
-  bytes: number;
-  archived: number;
-  failed: number;
-  digests: DigestsMeasures;
-}> {
+export async function runDigestsArchive(task: DigestsArchiveRun): Promise<DigestsRunResult> {
   const origin = performance.now();
   const workspaces = scaleWorkspaces(1, task.workspaces, "together");
   const config = benchConfig(task.endpoints, task.prefix, workspaces, scheduleOf(task.windowMinutes));
